@@ -1,0 +1,359 @@
+"""The profiling engine: one batch in, per-layer group sums updated (DESIGN §1, §2 data flow).
+
+Per batch: forward with hooks -> objective -> one ``autograd.grad`` for all layers ->
+relevance ``a * g`` (or ``a``) -> labels mapped to each layer's frames -> ``index_add_`` into
+float64 sums on the model's device. No Python loop over frames, groups or examples.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from lightning_gradnap.accumulators import GroupSums
+from lightning_gradnap.batch import ProfileBatch, as_profile_batch
+from lightning_gradnap.frames import (
+    find_segments,
+    layer_frame_index,
+    layer_valid_mask,
+    mask_lengths,
+    segment_centres,
+    segment_salient_frames,
+)
+from lightning_gradnap.objectives import ObjectiveInputs, resolve_objective
+from lightning_gradnap.profiles import LayerProfile, Profiles, check_group_names, group_means, normalize_profiles
+from lightning_gradnap.recording import ActivationRecorder, resolve_layers
+
+__all__ = ["ProfileEngine"]
+
+METHODS = ("gradnap", "nap")
+LABEL_LEVELS = ("frame", "utterance")
+WINDOW_CENTRES = ("segment", "salient")
+
+
+def _choice(name: str, value: object, allowed: Sequence[object]) -> None:
+    if value not in allowed:
+        raise ValueError(f"`{name}` should be one of {list(allowed)}, got {value!r}")
+
+
+def default_output_transform(output: Any) -> torch.Tensor:
+    """The scores in a model's output: the tensor itself, the first item of a tuple, or ``["logits"]``."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
+        return output[0]
+    if isinstance(output, dict) and isinstance(output.get("logits"), torch.Tensor):
+        return output["logits"]
+    raise TypeError(
+        f"cannot find the scores in a model output of type {type(output).__name__}: "
+        "pass output_transform=lambda output: <the [B, K, T] scores>"
+    )
+
+
+class ProfileEngine:
+    """Accumulates NAPs or GradNAPs of named layers over batches.
+
+    Args:
+        layers: Module names as in ``model.named_modules()``.
+        num_groups: Number of groups ``G``.
+        method: ``"gradnap"`` (relevance ``a * dy/da``) or ``"nap"`` (relevance ``a``).
+        objective: ``"predicted_logit"`` (default), ``"predicted_logprob"``, ``"target_logprob"``,
+            ``"ctc"``, or a callable ``(scores [B, K, T], ObjectiveInputs) -> scalar``.
+        absolute: Use ``|relevance|``.
+        label_level: ``"frame"`` (labels ``[B, T]``) or ``"utterance"`` (labels ``[B]``).
+        window: If set, time-resolved profiles: ``window`` layer frames around each labelled
+            segment (frame level only), giving ``[G, C, window]`` profiles.
+        window_center: ``"segment"`` (the segment's centre) or ``"salient"`` (its frame of largest
+            ``sum_c |dy/da|``; GradNAP only).
+        class_dim: Axis of the classes in the model's scores (``[B, K, T]``: 1).
+        channels_last: Layer outputs are ``[B, T, C]`` instead of ``[B, C, T]``.
+        blank: CTC blank index (``objective="ctc"``).
+        output_transform: Picks the scores from the model's output (default: the tensor, the
+            first item of a tuple, or ``output["logits"]``).
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[str],
+        num_groups: int,
+        method: str = "gradnap",
+        objective: str | Callable[..., torch.Tensor] = "predicted_logit",
+        absolute: bool = False,
+        label_level: str = "frame",
+        window: int | None = None,
+        window_center: str = "segment",
+        class_dim: int = 1,
+        channels_last: bool = False,
+        blank: int = 0,
+        output_transform: Callable[[Any], torch.Tensor] | None = None,
+    ) -> None:
+        _choice("method", method, METHODS)
+        _choice("label_level", label_level, LABEL_LEVELS)
+        _choice("window_center", window_center, WINDOW_CENTRES)
+        if num_groups < 1:
+            raise ValueError(f"`num_groups` must be at least 1, got {num_groups}")
+        if window is not None and (window < 1 or label_level != "frame"):
+            raise ValueError("`window` must be a positive number of frames, with label_level='frame'")
+        if window_center == "salient" and method != "gradnap":
+            raise ValueError("window_center='salient' needs gradients: use method='gradnap'")
+        self.layers = [layers] if isinstance(layers, str) else list(layers)
+        self.num_groups = num_groups
+        self.method = method
+        self.objective_name = objective if isinstance(objective, str) else getattr(objective, "__name__", "custom")
+        self.objective = resolve_objective(objective)
+        self.absolute = absolute
+        self.label_level = label_level
+        self.window = window
+        self.window_center = window_center
+        self.class_dim = class_dim
+        self.channels_last = channels_last
+        self.blank = blank
+        self.output_transform = output_transform or default_output_transform
+        self.sums = {name: GroupSums(num_groups) for name in self.layers}
+        self.skipped_batches = 0
+
+    @property
+    def needs_gradients(self) -> bool:
+        return self.method == "gradnap"
+
+    def recorder(self, model: nn.Module) -> ActivationRecorder:
+        """Hooks for this engine's layers (names are checked here)."""
+        return ActivationRecorder(model, self.layers, keep_graph=self.needs_gradients)
+
+    def check_layers(self, model: nn.Module) -> None:
+        """Raise ``ValueError`` (with the closest names) if the model lacks a layer."""
+        resolve_layers(model, self.layers)
+
+    def reset(self) -> None:
+        for sums in self.sums.values():
+            sums.reset()
+        self.skipped_batches = 0
+
+    # ---------------------------------------------------------------- one batch, end to end
+    def run_batch(self, model: nn.Module, batch: ProfileBatch | Any) -> None:
+        """Forward ``batch`` through ``model`` with hooks and fold its relevance into the sums.
+
+        Works inside ``torch.no_grad()`` and ``torch.inference_mode()`` (inputs are cloned out of
+        inference mode); never changes the model's train/eval mode or parameters' ``.grad``.
+        """
+        batch = as_profile_batch(batch)
+        self.check_labels(batch)
+        device = _model_device(model)
+        with torch.inference_mode(False), torch.set_grad_enabled(self.needs_gradients):
+            inputs = tuple(_prepare_input(x, device, self.needs_gradients) for x in batch.input_tuple)
+            with self.recorder(model) as recorder:
+                output = model(*inputs)
+            self.accumulate(recorder, output, batch)
+
+    # ---------------------------------------------------------------- after a forward pass
+    def check_labels(self, batch: ProfileBatch) -> None:
+        """Shape, dtype and range of the labels; one host synchronisation."""
+        labels = batch.labels
+        expected = 2 if self.label_level == "frame" else 1
+        if not isinstance(labels, torch.Tensor) or labels.dim() != expected:
+            shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+            raise ValueError(
+                f"label_level={self.label_level!r} needs labels of shape "
+                f"{'[B, T]' if expected == 2 else '[B]'}, got {shape}"
+            )
+        if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+            raise ValueError(f"labels must be integers (group indices, -1 = ignore), got {labels.dtype}")
+        if labels.numel() == 0:
+            return
+        low, high = torch.stack([labels.min(), labels.max()]).tolist()
+        if low < -1 or high >= self.num_groups:
+            raise ValueError(
+                f"labels range from {low} to {high}, but must lie in -1 .. {self.num_groups - 1} "
+                f"(num_groups={self.num_groups}; -1 = ignore): raise num_groups or fix the labels"
+            )
+
+    def accumulate(self, recorder: ActivationRecorder, output: Any, batch: ProfileBatch) -> bool:
+        """Fold the recorded outputs of one forward pass into the sums.
+
+        Returns:
+            False if the batch was skipped because its relevance was not finite.
+        """
+        recorder.check_all_recorded()
+        activations = {name: self._channels_first(name, a) for name, a in recorder.activations.items()}
+        batch_size = next(iter(activations.values())).shape[0]
+        if batch.labels.shape[0] != batch_size:
+            raise ValueError(
+                f"labels are for {batch.labels.shape[0]} examples but the batch has {batch_size}: "
+                "give one label row per example"
+            )
+        num_input_frames = self._num_input_frames(batch)
+        gradients: dict[str, torch.Tensor] = {}
+        if self.needs_gradients:
+            scores = self._scores(output)
+            valid = layer_valid_mask(batch.lengths, num_input_frames, scores.shape[2], batch_size, scores.device)
+            targets = ObjectiveInputs(valid, batch.targets, batch.target_lengths, self.blank)
+            objective = self.objective(scores, targets)
+            gradients, _ = recorder.gradients(objective)
+            gradients = {name: self._channels_first(name, g) for name, g in gradients.items()}
+        relevance = {name: self._relevance(a, gradients.get(name)) for name, a in activations.items()}
+        recorder.clear()
+        if not _all_finite(relevance.values()):
+            self.skipped_batches += 1
+            warnings.warn(
+                f"skipped a batch whose relevance is NaN or inf ({self.skipped_batches} so far)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return False
+        if self.label_level == "utterance":
+            self._add_utterances(relevance, batch, num_input_frames)
+        elif self.window is None:
+            self._add_frames(relevance, batch)
+        else:
+            self._add_windows(relevance, gradients, batch)
+        return True
+
+    def _channels_first(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
+        if self.label_level == "frame" and tensor.dim() != 3:
+            raise ValueError(
+                f"layer {name!r} outputs shape {tuple(tensor.shape)}, but frame labels need a time "
+                "axis ([B, C, T]): profile a layer with a time axis, or use label_level='utterance'"
+            )
+        return tensor.transpose(1, 2) if self.channels_last and tensor.dim() == 3 else tensor
+
+    def _relevance(self, activation: torch.Tensor, gradient: torch.Tensor | None) -> torch.Tensor:
+        relevance = activation.detach() if gradient is None else activation.detach() * gradient
+        return relevance.abs() if self.absolute else relevance
+
+    def _num_input_frames(self, batch: ProfileBatch) -> int:
+        if self.label_level == "frame":
+            return batch.labels.shape[1]
+        return batch.input_tuple[0].shape[-1]
+
+    def _scores(self, output: Any) -> torch.Tensor:
+        scores = self.output_transform(output).movedim(self.class_dim, 1)
+        if scores.dim() == 2:
+            return scores[:, :, None]
+        if scores.dim() != 3:
+            raise ValueError(
+                f"the objective needs scores [B, K] or [B, K, T], got shape {tuple(scores.shape)}: "
+                "pass output_transform to pick them"
+            )
+        return scores
+
+    def _add_frames(self, relevance: dict[str, torch.Tensor], batch: ProfileBatch) -> None:
+        labels = mask_lengths(batch.labels, batch.lengths)
+        for name, values in relevance.items():
+            batch_size, channels, frames = values.shape
+            layer_labels = labels.to(values.device)[:, layer_frame_index(labels.shape[1], frames, values.device)]
+            rows = torch.empty(batch_size, frames, channels, dtype=torch.float64, device=values.device)
+            rows.copy_(values.transpose(1, 2))  # one pass: transpose and widen to float64
+            self.sums[name].add(rows.view(-1, channels), layer_labels.reshape(-1))
+
+    def _add_utterances(self, relevance: dict[str, torch.Tensor], batch: ProfileBatch, input_frames: int) -> None:
+        for name, values in relevance.items():
+            if values.dim() > 2:  # average over the example's valid frames (all positions if not [B, C, T])
+                lengths = batch.lengths if values.dim() == 3 else None
+                values = values.flatten(2)
+                valid = layer_valid_mask(lengths, input_frames, values.shape[2], values.shape[0], values.device)
+                weights = valid.to(torch.float64) / valid.sum(dim=1, keepdim=True).clamp(min=1)
+                values = torch.einsum("bct,bt->bc", values.to(torch.float64), weights)
+            self.sums[name].add(values, batch.labels.to(values.device))
+
+    def _add_windows(
+        self, relevance: dict[str, torch.Tensor], gradients: dict[str, torch.Tensor], batch: ProfileBatch
+    ) -> None:
+        labels = mask_lengths(batch.labels, batch.lengths)
+        segments = find_segments(labels)
+        if len(segments) == 0:
+            return
+        num_input_frames = labels.shape[1]
+        offsets = torch.arange(self.window, device=labels.device) - self.window // 2  # type: ignore[arg-type]
+        for name, values in relevance.items():
+            batch_size, _, frames = values.shape
+            valid = layer_valid_mask(batch.lengths, num_input_frames, frames, batch_size, values.device)
+            if self.window_center == "salient":
+                saliency = gradients[name].abs().sum(dim=1)
+                centres = segment_salient_frames(segments, saliency, num_input_frames, valid)
+            else:
+                centres = segment_centres(segments, num_input_frames, frames)
+            index = centres[:, None] + offsets[None, :]  # [S, W]
+            inside = (index >= 0) & (index < valid.sum(dim=1)[segments.batch][:, None])
+            windows = values.transpose(1, 2)[segments.batch[:, None], index.clamp(0, frames - 1)]  # [S, W, C]
+            windows = windows.to(torch.float64) * inside[..., None]
+            self.sums[name].add(windows.transpose(1, 2), segments.label)
+
+    # ---------------------------------------------------------------- results
+    def state(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Sums and counts per layer that received data (for reductions and checkpoints)."""
+        return {name: (s.sums, s.counts) for name, s in self.sums.items() if not s.is_empty}
+
+    def result(
+        self,
+        group_names: Sequence[str] | None = None,
+        group_categories: Sequence[str] | None = None,
+        weight_by_count: bool = False,
+        scale: str | None = None,
+        state: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+    ) -> Profiles:
+        """Normalised profiles from the sums (or from a given, e.g. reduced, ``state``).
+
+        Raises:
+            ValueError: if no batch has been profiled or every group is absent.
+        """
+        state = self.state() if state is None else state
+        if not state:
+            raise ValueError("no batch has been profiled: give at least one batch with labelled frames")
+        names = check_group_names(group_names, self.num_groups)
+        categories = None if group_categories is None else check_group_names(
+            group_categories, self.num_groups, "group_categories"
+        )
+        layers = {}
+        for name, (sums, counts) in state.items():
+            sums_np, counts_np = sums.detach().cpu().numpy(), counts.detach().cpu().numpy()
+            means = group_means(sums_np, counts_np)
+            layers[name] = LayerProfile(normalize_profiles(means, counts_np, weight_by_count, scale), means, counts_np)
+        if all(not layer.present.any() for layer in layers.values()):
+            raise ValueError(
+                "every group is absent: no frame carried a label in 0 .. G-1 (all -1, or all past the "
+                "lengths); check the labels and lengths of the batches"
+            )
+        return Profiles(layers, names, categories, self.metadata(weight_by_count, scale))
+
+    def metadata(self, weight_by_count: bool = False, scale: str | None = None) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "objective": self.objective_name,
+            "absolute": self.absolute,
+            "label_level": self.label_level,
+            "window": self.window,
+            "window_center": self.window_center,
+            "weight_by_count": weight_by_count,
+            "scale": scale,
+            "skipped_batches": self.skipped_batches,
+        }
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _prepare_input(value: object, device: torch.device, requires_grad: bool) -> object:
+    """Move a tensor input to the model's device, out of inference mode, as a leaf that may need grad."""
+    if not isinstance(value, torch.Tensor):
+        return value
+    tensor = value.to(device)
+    if tensor.is_inference():
+        tensor = tensor.clone()
+    if requires_grad and tensor.is_floating_point():
+        tensor = tensor.detach().requires_grad_(True)
+    return tensor
+
+
+def _all_finite(tensors) -> bool:
+    """One host synchronisation for all layers."""
+    flags = [torch.isfinite(t).all() for t in tensors]
+    return bool(torch.stack(flags).all()) if flags else True
