@@ -12,7 +12,8 @@ class GroupSums:
 
     Sums and counts are float64 and live on the device of the values. Label ``-1`` (ignore) is
     routed to a spare row that is never read, so adding needs no boolean masking and no
-    host-device synchronisation.
+    host-device synchronisation. A batch is summed on its own first (:meth:`batch_sums`), so
+    that a caller can check it (e.g. for NaN) before folding it in (:meth:`add_sums`).
 
     Args:
         num_groups: Number of groups ``G``; labels must lie in ``-1 .. G-1``.
@@ -44,26 +45,57 @@ class GroupSums:
             raise RuntimeError("nothing has been added yet")
         return tensor
 
-    def add(self, values: torch.Tensor, labels: torch.Tensor) -> None:
-        """Fold ``values[i]`` into the sum of group ``labels[i]``.
+    def batch_sums(self, values: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sums and counts of one batch, ``[G + 1, *shape]`` and ``[G + 1]`` (last row: ignored).
 
         Args:
-            values: ``[R, *shape]``, any floating dtype (converted to float64).
+            values: ``[R, *shape]``, any floating dtype (summed in float64).
             labels: ``[R]`` integer groups in ``-1 .. G-1``.
         """
+        rows = torch.where(labels < 0, self.num_groups, labels).to(values.device)
+        sums = torch.zeros((self.num_groups + 1, *values.shape[1:]), dtype=torch.float64, device=values.device)
+        sums.index_add_(0, rows, values.to(torch.float64))
+        counts = torch.zeros(self.num_groups + 1, dtype=torch.float64, device=values.device)
+        counts.index_add_(0, rows, torch.ones(rows.shape, dtype=torch.float64, device=values.device))
+        return sums, counts
+
+    def frame_batch_sums(self, values: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`batch_sums` for frames, read in place from a ``[B, C, T]`` layer output.
+
+        ``scatter_add_`` along time gives each utterance's per-group partial sums ``[B, C, G+1]``
+        in the values' precision (at least float32) without transposing or widening the whole
+        tensor; the partials are then added across utterances in float64.
+
+        Args:
+            values: ``[B, C, T]`` relevance of one layer.
+            labels: ``[B, T]`` groups of the layer's frames (``-1`` = ignore).
+        """
+        batch_size, channels, frames = values.shape
+        rows = torch.where(labels < 0, self.num_groups, labels).to(values.device)
+        dtype = torch.promote_types(values.dtype, torch.float32)
+        partial = torch.zeros(batch_size, channels, self.num_groups + 1, dtype=dtype, device=values.device)
+        partial.scatter_add_(2, rows[:, None, :].expand(batch_size, channels, frames), values.to(dtype))
+        sums = partial.sum(dim=0, dtype=torch.float64).T
+        counts = torch.zeros(self.num_groups + 1, dtype=torch.float64, device=values.device)
+        counts.index_add_(0, rows.reshape(-1), torch.ones(rows.numel(), dtype=torch.float64, device=values.device))
+        return sums, counts
+
+    def add_sums(self, sums: torch.Tensor, counts: torch.Tensor) -> None:
+        """Fold the result of :meth:`batch_sums` into the running totals."""
         if self._sums is None:
-            shape = (self.num_groups + 1, *values.shape[1:])
-            self._sums = torch.zeros(shape, dtype=torch.float64, device=values.device)
-            self._counts = torch.zeros(self.num_groups + 1, dtype=torch.float64, device=values.device)
-        elif values.shape[1:] != self._sums.shape[1:]:
+            self._sums, self._counts = sums.contiguous().clone(), counts.clone()
+            return
+        if sums.shape != self._sums.shape:
             raise ValueError(
-                f"values of shape {tuple(values.shape[1:])} cannot be added to sums of shape "
+                f"values of shape {tuple(sums.shape[1:])} cannot be added to sums of shape "
                 f"{tuple(self._sums.shape[1:])}: a layer's width must stay the same across batches"
             )
-        rows = torch.where(labels < 0, self.num_groups, labels).to(self._sums.device)
-        self._sums.index_add_(0, rows, values.to(self._sums.device, torch.float64))
-        ones = torch.ones(rows.shape, dtype=torch.float64, device=rows.device)
-        self._counts.index_add_(0, rows, ones)  # type: ignore[union-attr]
+        self._sums += sums.to(self._sums.device)
+        self._counts += counts.to(self._sums.device)  # type: ignore[operator]
+
+    def add(self, values: torch.Tensor, labels: torch.Tensor) -> None:
+        """Fold ``values[i]`` into the sum of group ``labels[i]`` (``-1``: ignored)."""
+        self.add_sums(*self.batch_sums(values, labels))
 
     def set(self, sums: torch.Tensor, counts: torch.Tensor) -> None:
         """Replace the state, e.g. with sums reduced across processes or loaded from a checkpoint."""

@@ -1,8 +1,9 @@
 """The profiling engine: one batch in, per-layer group sums updated (DESIGN §1, §2 data flow).
 
 Per batch: forward with hooks -> objective -> one ``autograd.grad`` for all layers ->
-relevance ``a * g`` (or ``a``) -> labels mapped to each layer's frames -> ``index_add_`` into
-float64 sums on the model's device. No Python loop over frames, groups or examples.
+relevance ``a * g`` (or ``a``) -> labels mapped to each layer's frames -> ``scatter_add_`` /
+``index_add_`` into float64 sums on the model's device (per-utterance partial sums in the
+relevance's precision, at least float32). No Python loop over frames, groups or examples.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from lightning_gradnap.profiles import LayerProfile, Profiles, check_group_names
 from lightning_gradnap.recording import ActivationRecorder, resolve_layers
 
 __all__ = ["ProfileEngine"]
+
+BatchSums = dict[str, tuple[torch.Tensor, torch.Tensor]]
 
 METHODS = ("gradnap", "nap")
 LABEL_LEVELS = ("frame", "utterance")
@@ -196,7 +199,13 @@ class ProfileEngine:
             gradients = {name: self._channels_first(name, g) for name, g in gradients.items()}
         relevance = {name: self._relevance(a, gradients.get(name)) for name, a in activations.items()}
         recorder.clear()
-        if not _all_finite(relevance.values()):
+        if self.label_level == "utterance":
+            batch_sums = self._utterance_sums(relevance, batch, num_input_frames)
+        elif self.window is None:
+            batch_sums = self._frame_sums(relevance, batch)
+        else:
+            batch_sums = self._window_sums(relevance, gradients, batch)
+        if not _all_finite(sums for sums, _ in batch_sums.values()):
             self.skipped_batches += 1
             warnings.warn(
                 f"skipped a batch whose relevance is NaN or inf ({self.skipped_batches} so far)",
@@ -204,12 +213,8 @@ class ProfileEngine:
                 stacklevel=2,
             )
             return False
-        if self.label_level == "utterance":
-            self._add_utterances(relevance, batch, num_input_frames)
-        elif self.window is None:
-            self._add_frames(relevance, batch)
-        else:
-            self._add_windows(relevance, gradients, batch)
+        for name, (sums, counts) in batch_sums.items():
+            self.sums[name].add_sums(sums, counts)
         return True
 
     def _channels_first(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
@@ -240,16 +245,16 @@ class ProfileEngine:
             )
         return scores
 
-    def _add_frames(self, relevance: dict[str, torch.Tensor], batch: ProfileBatch) -> None:
+    def _frame_sums(self, relevance: dict[str, torch.Tensor], batch: ProfileBatch) -> BatchSums:
         labels = mask_lengths(batch.labels, batch.lengths)
+        result = {}
         for name, values in relevance.items():
-            batch_size, channels, frames = values.shape
-            layer_labels = labels.to(values.device)[:, layer_frame_index(labels.shape[1], frames, values.device)]
-            rows = torch.empty(batch_size, frames, channels, dtype=torch.float64, device=values.device)
-            rows.copy_(values.transpose(1, 2))  # one pass: transpose and widen to float64
-            self.sums[name].add(rows.view(-1, channels), layer_labels.reshape(-1))
+            layer_labels = labels.to(values.device)[:, layer_frame_index(labels.shape[1], values.shape[2], values.device)]
+            result[name] = self.sums[name].frame_batch_sums(values, layer_labels)
+        return result
 
-    def _add_utterances(self, relevance: dict[str, torch.Tensor], batch: ProfileBatch, input_frames: int) -> None:
+    def _utterance_sums(self, relevance: dict[str, torch.Tensor], batch: ProfileBatch, input_frames: int) -> BatchSums:
+        result = {}
         for name, values in relevance.items():
             if values.dim() > 2:  # average over the example's valid frames (all positions if not [B, C, T])
                 lengths = batch.lengths if values.dim() == 3 else None
@@ -257,15 +262,15 @@ class ProfileEngine:
                 valid = layer_valid_mask(lengths, input_frames, values.shape[2], values.shape[0], values.device)
                 weights = valid.to(torch.float64) / valid.sum(dim=1, keepdim=True).clamp(min=1)
                 values = torch.einsum("bct,bt->bc", values.to(torch.float64), weights)
-            self.sums[name].add(values, batch.labels.to(values.device))
+            result[name] = self.sums[name].batch_sums(values, batch.labels.to(values.device))
+        return result
 
-    def _add_windows(
+    def _window_sums(
         self, relevance: dict[str, torch.Tensor], gradients: dict[str, torch.Tensor], batch: ProfileBatch
-    ) -> None:
+    ) -> BatchSums:
         labels = mask_lengths(batch.labels, batch.lengths)
         segments = find_segments(labels)
-        if len(segments) == 0:
-            return
+        result = {}
         num_input_frames = labels.shape[1]
         offsets = torch.arange(self.window, device=labels.device) - self.window // 2  # type: ignore[arg-type]
         for name, values in relevance.items():
@@ -280,7 +285,8 @@ class ProfileEngine:
             inside = (index >= 0) & (index < valid.sum(dim=1)[segments.batch][:, None])
             windows = values.transpose(1, 2)[segments.batch[:, None], index.clamp(0, frames - 1)]  # [S, W, C]
             windows = windows.to(torch.float64) * inside[..., None]
-            self.sums[name].add(windows.transpose(1, 2), segments.label)
+            result[name] = self.sums[name].batch_sums(windows.transpose(1, 2), segments.label)
+        return result
 
     # ---------------------------------------------------------------- results
     def state(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -354,6 +360,6 @@ def _prepare_input(value: object, device: torch.device, requires_grad: bool) -> 
 
 
 def _all_finite(tensors) -> bool:
-    """One host synchronisation for all layers."""
+    """One host synchronisation for all layers (the tensors are small per-batch group sums)."""
     flags = [torch.isfinite(t).all() for t in tensors]
     return bool(torch.stack(flags).all()) if flags else True

@@ -27,7 +27,7 @@ def activations_and_gradients(model: nn.Sequential, x: torch.Tensor, lengths, ob
         outputs[name] = h
     scores = h  # [B, K, T]
     num_input_frames = x.shape[-1]
-    y = 0.0
+    y = scores.sum() * 0.0  # stays differentiable when no frame is valid
     for b in range(scores.shape[0]):
         for t in range(scores.shape[2]):
             if lengths is not None and input_frame(t, num_input_frames, scores.shape[2]) >= lengths[b]:
