@@ -1,0 +1,47 @@
+"""LightningCLI: every config in configs/ parses and instantiates; --help and --print_config work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from example_asr.cli import cli_main
+from example_asr.data import SpeechDataModule
+from example_asr.module import SpeechRecognizer
+
+CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+
+
+def test_there_are_configs() -> None:
+    assert {"demo.yaml", "librispeech.yaml"} <= {path.name for path in CONFIGS}
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda path: path.name)
+def test_config_instantiates(config: Path, tmp_path: Path) -> None:
+    args = ["--config", str(config), "--trainer.default_root_dir", str(tmp_path)]
+    if not torch.cuda.is_available():
+        args += ["--trainer.accelerator", "cpu"]  # GPU configs: everything else as written
+    cli = cli_main(args, run=False)
+    assert isinstance(cli.model, SpeechRecognizer)
+    assert isinstance(cli.datamodule, SpeechDataModule)
+    assert cli.model.hparams.n_features == cli.datamodule.frontend.n_mels
+
+
+def test_demo_config_is_small_and_on_cpu(tmp_path: Path) -> None:
+    cli = cli_main(["--config", "configs/demo.yaml", "--trainer.default_root_dir", str(tmp_path)], run=False)
+    assert cli.trainer.accelerator.__class__.__name__ == "CPUAccelerator"
+    assert cli.model.hparams.channels == 128 and cli.datamodule.__class__.__name__ == "SyntheticSpeechData"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["fit", "--config", "configs/demo.yaml", "--print_config"]])
+def test_command_line(args: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "example_asr", *args], capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).parent.parent,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ("fit" in result.stdout) if args == ["--help"] else ("channels: 128" in result.stdout)
