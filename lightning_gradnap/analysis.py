@@ -1,0 +1,161 @@
+"""Clustering, ordering and cluster-quality metrics of profiles (DESIGN §1.6).
+
+Absent groups (NaN rows) are left out of every computation; results that index groups refer
+to the full group list.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.cluster import hierarchy
+from scipy.spatial.distance import pdist
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_mutual_info_score, silhouette_score
+
+from lightning_gradnap.profiles import Profiles
+
+__all__ = ["LayerAnalysis", "ProfileAnalysis", "analyze", "cosine_linkage", "drift", "layer_agreement"]
+
+CLUSTERINGS = ("hierarchical", "kmeans")
+#: Above this many leaves, optimal leaf ordering (cubic time) is skipped for the neuron order.
+OPTIMAL_ORDERING_LIMIT = 512
+
+
+def _flat(profile: np.ndarray) -> np.ndarray:
+    """``[G, C]`` rows; time-resolved ``[G, C, W]`` profiles are flattened per group."""
+    return profile.reshape(profile.shape[0], -1)
+
+
+def cosine_linkage(rows: np.ndarray, optimal_ordering: bool = True) -> np.ndarray | None:
+    """Average-linkage hierarchical clustering with cosine distance (None for fewer than 2 rows).
+
+    All-zero rows have no direction; they are given distance 1 to everything.
+    """
+    if len(rows) < 2:
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        distances = np.nan_to_num(pdist(rows, metric="cosine"), nan=1.0)
+    distances = np.clip(distances, 0.0, 2.0)
+    linkage = hierarchy.linkage(distances, method="average")
+    if optimal_ordering and len(rows) <= OPTIMAL_ORDERING_LIMIT:
+        linkage = hierarchy.optimal_leaf_ordering(linkage, distances)
+    return linkage
+
+
+def drift(previous: np.ndarray, current: np.ndarray) -> float:
+    """Mean cosine similarity of each group's profile with its previous one (groups present in both)."""
+    previous, current = _flat(previous), _flat(current)
+    both = ~np.isnan(previous).any(axis=1) & ~np.isnan(current).any(axis=1)
+    if not both.any():
+        return float("nan")
+    a, b = previous[both], current[both]
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    similarity = np.where(norms > 0, (a * b).sum(axis=1) / np.where(norms > 0, norms, 1.0), 0.0)
+    return float(similarity.mean())
+
+
+@dataclass
+class LayerAnalysis:
+    """One layer's clustering and scores.
+
+    Attributes:
+        present: Indices of the groups with data (all others are absent).
+        linkage: Scipy linkage of the present groups (None for fewer than 2).
+        group_order: Present group indices in dendrogram order.
+        neuron_order: Neuron indices in dendrogram order of the columns.
+        clusters: ``[G]`` flat cluster of each group (``-1`` for absent groups).
+        silhouette: Silhouette score of the groups under the known categories (NaN if undefined).
+        ami: Adjusted mutual information between the flat clusters and the categories (NaN if undefined).
+        drift: Mean cosine similarity with the previous profiling (NaN if there is none).
+    """
+
+    present: np.ndarray
+    linkage: np.ndarray | None
+    group_order: np.ndarray
+    neuron_order: np.ndarray
+    clusters: np.ndarray
+    silhouette: float = float("nan")
+    ami: float = float("nan")
+    drift: float = float("nan")
+
+
+@dataclass
+class ProfileAnalysis:
+    """Per-layer analyses plus the layer-by-layer agreement (AMI between flat clusterings)."""
+
+    layers: dict[str, LayerAnalysis]
+    agreement: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+
+def analyze(
+    profiles: Profiles,
+    num_clusters: int = 5,
+    clustering: str = "hierarchical",
+    previous: Profiles | None = None,
+    seed: int = 0,
+) -> ProfileAnalysis:
+    """Cluster groups and neurons of every layer and score the clusterings.
+
+    Args:
+        profiles: The profiles.
+        num_clusters: ``k`` flat clusters of groups (capped at the number of present groups).
+        clustering: ``"hierarchical"`` (cut of the average-linkage tree) or ``"kmeans"``.
+        previous: Profiles of the previous profiling, for the drift.
+        seed: Seed of k-means.
+    """
+    if clustering not in CLUSTERINGS:
+        raise ValueError(f"`clustering` should be one of {list(CLUSTERINGS)}, got {clustering!r}")
+    if num_clusters < 2:
+        raise ValueError(f"`num_clusters` must be at least 2, got {num_clusters}")
+    categories = profiles.group_categories
+    layers = {}
+    for name, layer in profiles.layers.items():
+        result = _analyze_layer(_flat(layer.profile), num_clusters, clustering, categories, seed)
+        if previous is not None and name in previous.layers:
+            result.drift = drift(previous[name].profile, layer.profile)
+        layers[name] = result
+    return ProfileAnalysis(layers, layer_agreement(layers))
+
+
+def _analyze_layer(
+    profile: np.ndarray, num_clusters: int, clustering: str, categories: list[str] | None, seed: int
+) -> LayerAnalysis:
+    present = np.flatnonzero(~np.isnan(profile).any(axis=1))
+    rows = profile[present]
+    linkage = cosine_linkage(rows)
+    group_order = present[hierarchy.leaves_list(linkage)] if linkage is not None else present
+    columns = cosine_linkage(rows.T) if len(present) else None
+    neuron_order = hierarchy.leaves_list(columns) if columns is not None else np.arange(profile.shape[1])
+    clusters = np.full(len(profile), -1)
+    k = min(num_clusters, len(present))
+    if k >= 2:
+        if clustering == "kmeans":
+            clusters[present] = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(rows)
+        else:
+            clusters[present] = hierarchy.fcluster(linkage, k, criterion="maxclust") - 1
+    result = LayerAnalysis(present, linkage, group_order, neuron_order, clusters)
+    if categories is not None and len(present) >= 3:
+        known = np.array(categories)[present]
+        if 2 <= len(set(known)) <= len(present) - 1:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                result.silhouette = float(silhouette_score(np.nan_to_num(rows), known, metric="cosine"))
+            result.ami = float(adjusted_mutual_info_score(known, clusters[present]))
+    return result
+
+
+def layer_agreement(layers: dict[str, LayerAnalysis]) -> np.ndarray:
+    """``[L, L]`` AMI between the flat group clusterings of every pair of layers."""
+    names = list(layers)
+    agreement = np.full((len(names), len(names)), np.nan)
+    for i, a in enumerate(names):
+        for j, b in enumerate(names[i:], start=i):
+            shared = (layers[a].clusters >= 0) & (layers[b].clusters >= 0)
+            if shared.sum() >= 2:
+                agreement[i, j] = agreement[j, i] = adjusted_mutual_info_score(
+                    layers[a].clusters[shared], layers[b].clusters[shared]
+                )
+    return agreement

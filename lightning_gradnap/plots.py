@@ -1,0 +1,199 @@
+"""Matplotlib figures of profiles, built without pyplot's global state (DESIGN §4).
+
+Every builder returns a :class:`matplotlib.figure.Figure`; :func:`figure_to_array` renders one
+with the Agg canvas for TensorBoard, :func:`save_figure` writes a PNG.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from scipy.cluster import hierarchy
+
+__all__ = [
+    "agreement_figure",
+    "category_colours",
+    "dendrogram_figure",
+    "feature_figure",
+    "figure_to_array",
+    "groups_2d_figure",
+    "profile_heatmap",
+    "save_figure",
+]
+
+_PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def category_colours(categories: Sequence[str] | None) -> dict[str, str]:
+    """A stable colour per category, in order of first appearance."""
+    unique = list(dict.fromkeys(categories or []))
+    return {category: _PALETTE[i % len(_PALETTE)] for i, category in enumerate(unique)}
+
+
+def figure_to_array(figure: Figure) -> np.ndarray:
+    """Render to an ``[H, W, 3]`` uint8 RGB array (for ``SummaryWriter.add_image(..., dataformats="HWC")``)."""
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def save_figure(figure: Figure, path: str | os.PathLike, dpi: int = 100) -> None:
+    FigureCanvasAgg(figure)
+    figure.savefig(path, dpi=dpi)
+
+
+def _symmetric_limit(values: np.ndarray) -> float:
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size == 0:
+        return 1.0
+    limit = float(np.percentile(finite, 99))  # robust to a few extreme neurons
+    return limit if limit > 0 else float(finite.max()) or 1.0
+
+
+def _label_size(count: int) -> float:
+    return 9 if count <= 25 else 7 if count <= 50 else 5
+
+
+def _colour_tick_labels(labels, names: Sequence[str], categories: Sequence[str] | None, colours) -> None:
+    if categories is None:
+        return
+    category_of = dict(zip(names, categories))
+    for label in labels:
+        label.set_color(colours.get(category_of.get(label.get_text(), ""), "black"))
+
+
+def profile_heatmap(
+    profile: np.ndarray,
+    group_names: Sequence[str],
+    group_order: Sequence[int],
+    neuron_order: Sequence[int] | None = None,
+    title: str = "",
+    group_categories: Sequence[str] | None = None,
+    value_label: str = "profile (centred)",
+) -> Figure:
+    """Groups (rows, in ``group_order``) x neurons (columns, in ``neuron_order``), diverging
+    colours centred on 0 with symmetric limits, a colour bar, and group names coloured by category.
+
+    A time-resolved ``[G, C, W]`` profile is shown averaged over its window.
+    """
+    matrix = profile.mean(axis=2) if profile.ndim == 3 else profile
+    order = np.asarray(group_order, dtype=int)
+    columns = np.arange(matrix.shape[1]) if neuron_order is None else np.asarray(neuron_order, dtype=int)
+    data = matrix[order][:, columns]
+    limit = _symmetric_limit(data)
+    height = max(3.5, 0.16 * len(order) + 1.6)
+    figure = Figure(figsize=(10, height), layout="constrained")
+    axes = figure.add_subplot()
+    image = axes.imshow(data, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    names = [group_names[g] for g in order]
+    axes.set_yticks(np.arange(len(order)), names, fontsize=_label_size(len(order)))
+    _colour_tick_labels(axes.get_yticklabels(), group_names, group_categories, category_colours(group_categories))
+    axes.set_xlabel(f"neurons ({len(columns)}, clustered)" if neuron_order is not None else f"neurons ({len(columns)})")
+    axes.set_ylabel("groups (dendrogram order)")
+    axes.set_title(title)
+    colourbar = figure.colorbar(image, ax=axes, shrink=0.8, extend="both")
+    colourbar.set_label(value_label)
+    return figure
+
+
+def dendrogram_figure(
+    linkage: np.ndarray, group_names: Sequence[str], present: Sequence[int], title: str = "",
+    group_categories: Sequence[str] | None = None,
+) -> Figure:  # fmt: skip
+    """The average-linkage tree of the present groups, leaves labelled and coloured by category."""
+    names = [group_names[g] for g in present]
+    figure = Figure(figsize=(6, max(3.5, 0.16 * len(names) + 1.2)), layout="constrained")
+    axes = figure.add_subplot()
+    hierarchy.dendrogram(
+        linkage, labels=names, orientation="left", ax=axes, color_threshold=0, above_threshold_color="#555555",
+        leaf_font_size=_label_size(len(names)),
+    )  # fmt: skip
+    _colour_tick_labels(axes.get_yticklabels(), group_names, group_categories, category_colours(group_categories))
+    axes.set_xlabel("cosine distance (average linkage)")
+    axes.set_title(title)
+    _category_legend(axes, group_categories, present)
+    return figure
+
+
+def _category_legend(axes, categories: Sequence[str] | None, present: Sequence[int]) -> None:
+    if categories is None:
+        return
+    colours = category_colours(categories)
+    shown = dict.fromkeys(categories[g] for g in present)
+    handles = [axes.scatter([], [], color=colours[c], label=c) for c in shown]
+    axes.legend(handles=handles, fontsize=7, loc="best", frameon=False)
+
+
+def groups_2d_figure(
+    points: np.ndarray, group_names: Sequence[str], present: Sequence[int], title: str = "",
+    group_categories: Sequence[str] | None = None, method: str = "PCA",
+) -> Figure:  # fmt: skip
+    """Present groups as labelled points of a 2-D embedding, coloured by category."""
+    figure = Figure(figsize=(7, 6), layout="constrained")
+    axes = figure.add_subplot()
+    colours = category_colours(group_categories)
+    for point, g in zip(points, present):
+        colour = colours.get(group_categories[g], "black") if group_categories else "#1f77b4"
+        axes.scatter(point[0], point[1], color=colour, s=30)
+        axes.annotate(group_names[g], point, fontsize=8, xytext=(3, 3), textcoords="offset points")
+    _category_legend(axes, group_categories, present)
+    axes.set_xlabel(f"{method} 1")
+    axes.set_ylabel(f"{method} 2")
+    axes.set_title(title)
+    return figure
+
+
+def agreement_figure(matrix: np.ndarray, layer_names: Sequence[str], title: str = "") -> Figure:
+    """The layer-by-layer AMI matrix of group clusterings."""
+    size = max(4.0, 0.45 * len(layer_names) + 2.5)
+    figure = Figure(figsize=(size + 1, size), layout="constrained")
+    axes = figure.add_subplot()
+    image = axes.imshow(matrix, cmap="viridis", vmin=0, vmax=1)
+    ticks = np.arange(len(layer_names))
+    axes.set_xticks(ticks, layer_names, rotation=60, ha="right", fontsize=8)
+    axes.set_yticks(ticks, layer_names, fontsize=8)
+    for i, j in np.ndindex(matrix.shape):
+        if np.isfinite(matrix[i, j]) and len(layer_names) <= 16:
+            axes.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                      color="white" if matrix[i, j] < 0.6 else "black")  # fmt: skip
+    figure.colorbar(image, ax=axes, shrink=0.8).set_label("adjusted mutual information")
+    axes.set_title(title)
+    return figure
+
+
+def feature_figure(
+    group_windows: np.ndarray, overall: np.ndarray, names: Sequence[str], title: str = "",
+    weighted: np.ndarray | None = None,
+) -> Figure:  # fmt: skip
+    """Input-domain views (DESIGN §1.7): per group, its mean feature window minus the overall mean
+    (top row) and, if given, the gradient-weighted window ``x * dy/dx`` (bottom row).
+
+    Args:
+        group_windows: ``[N, F, W]`` mean input windows of ``N`` groups.
+        overall: ``[F, W]`` mean window over all groups.
+        names: ``N`` group names.
+        weighted: ``[N, F, W]`` mean ``x * dy/dx`` windows.
+    """
+    rows = 1 if weighted is None else 2
+    count = len(names)
+    figure = Figure(figsize=(1.6 * count + 1.5, 2.4 * rows + 0.6), layout="constrained")
+    grid = figure.subplots(rows, count, squeeze=False, sharex=True, sharey=True)
+    difference = group_windows - overall[None]
+    panels = [("mean - overall", difference, "RdBu_r")]
+    if weighted is not None:
+        panels.append(("x * dy/dx", weighted, "PuOr_r"))
+    for row, (label, values, cmap) in enumerate(panels):
+        limit = _symmetric_limit(values)
+        for column in range(count):
+            axes = grid[row, column]
+            image = axes.imshow(values[column], origin="lower", aspect="auto", cmap=cmap, vmin=-limit, vmax=limit)
+            axes.set_title(names[column] if row == 0 else "", fontsize=9)
+            axes.set_xticks([])
+        grid[row, 0].set_ylabel(f"{label}\nfeature bin", fontsize=8)
+        figure.colorbar(image, ax=grid[row, :].tolist(), shrink=0.9)
+    figure.suptitle(title)
+    return figure
