@@ -1,25 +1,41 @@
 """Gradient-adjusted Neuron Activation Profiles (GradNAPs) and NAPs for PyTorch and Lightning.
 
-The core (recording, profiles, analysis, plots) needs no Trainer; the Lightning callback is a
-thin adapter over it.
+The core (recording, profiles, analysis, plots) needs no Trainer and never imports ``lightning``;
+the Lightning callback (:class:`GradNAPCallback`) is a thin adapter over it.
 """
 
+from lightning_gradnap.analysis import analyze
 from lightning_gradnap.api import compute_profiles
-from lightning_gradnap.batch import ProfileBatch
+from lightning_gradnap.batch import BatchReader, ProfileBatch
 from lightning_gradnap.engine import ProfileEngine
 from lightning_gradnap.objectives import OBJECTIVES, ObjectiveInputs
-from lightning_gradnap.profiles import LayerProfile, Profiles
+from lightning_gradnap.profiles import FeatureViews, LayerProfile, Profiles
+from lightning_gradnap.reporting import write_tensorboard
 from lightning_gradnap.recording import ActivationRecorder
 
 __all__ = [
     "OBJECTIVES",
     "ActivationRecorder",
+    "BatchReader",
+    "FeatureViews",
+    "GradNAPCallback",
     "LayerProfile",
     "ObjectiveInputs",
     "ProfileBatch",
     "ProfileEngine",
     "Profiles",
+    "analyze",
     "compute_profiles",
+    "write_tensorboard",
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The callback is imported on first use, so that the core never imports ``lightning``.
+    if name == "GradNAPCallback":
+        from lightning_gradnap.callback import GradNAPCallback
+
+        return GradNAPCallback
+    raise AttributeError(f"module 'lightning_gradnap' has no attribute {name!r}")

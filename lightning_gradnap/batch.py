@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 
 import torch
 
-__all__ = ["ProfileBatch", "as_profile_batch"]
+__all__ = ["BatchReader", "ProfileBatch", "as_profile_batch"]
 
 
 @dataclass
@@ -17,7 +17,8 @@ class ProfileBatch:
     Attributes:
         inputs: The model's positional input(s): ``model(*inputs)`` (a single tensor is wrapped).
         labels: Frame labels ``[B, T]`` (``label_level="frame"``) or one label per example ``[B]``
-            (``label_level="utterance"``); integers in ``0 .. G-1``, ``-1`` = ignore.
+            (``label_level="utterance"``); integers in ``0 .. G-1``, ``-1`` = ignore. ``None`` only
+            while labels are still to be computed from the model's output.
         lengths: Valid frames per example ``[B]``, or ``None`` if nothing is padded. Frame level:
             counted on the labels' time axis. Utterance level: on the last axis of the first input.
         targets: For the ``target_logprob`` objective, frame targets ``[B, T]`` or example targets
@@ -55,3 +56,83 @@ def as_profile_batch(batch: object) -> ProfileBatch:
         f"cannot read a profiling batch from {type(batch).__name__}: give a ProfileBatch, a dict with "
         f"keys {_FIELDS}, or a tuple (inputs, labels[, lengths])"
     )
+
+
+class BatchReader:
+    """Reads a training framework's batch as a :class:`ProfileBatch` (the label protocol).
+
+    * A **mapping** batch gives the inputs under ``inputs`` and the labels under ``labels``
+      (and ``lengths``, ``targets``, ``target_lengths`` when those keys are set and present).
+    * If the batch has no ``labels`` key but ``owner`` (e.g. the LightningModule) has a method of
+      that name, the labels are ``owner.<labels>(batch, output)``: computed from the batch and the
+      model's output (e.g. by forced alignment).
+    * A **tuple/list** batch is read as ``(inputs, labels[, lengths])`` (e.g. a classifier's
+      ``(x, y)`` with utterance-level labels).
+
+    Args:
+        inputs: Key of the model input.
+        labels: Key of the labels, or the name of a method of ``owner``.
+        lengths: Key of the valid frames per example (``None``: no padding).
+        targets: Key of the objective's targets (``target_logprob``, ``ctc``).
+        target_lengths: Key of the target lengths (``ctc``).
+    """
+
+    def __init__(
+        self,
+        inputs: str = "features",
+        labels: str = "phoneme_labels",
+        lengths: str | None = "feature_lengths",
+        targets: str | None = "targets",
+        target_lengths: str | None = "target_lengths",
+    ) -> None:
+        self.keys = {"inputs": inputs, "labels": labels, "lengths": lengths}
+        self.optional = {"targets": targets, "target_lengths": target_lengths}
+
+    def label_method(self, batch: object, owner: object) -> Callable[..., torch.Tensor] | None:
+        """The owner's label method, when the labels are not in the batch."""
+        name = self.keys["labels"]
+        if isinstance(batch, Mapping) and name in batch:
+            return None
+        method = getattr(owner, name, None) if name else None
+        if callable(method):
+            return method
+        if isinstance(batch, Mapping):
+            raise KeyError(
+                f"the batch has no key {name!r} and {type(owner).__name__} has no method {name!r}; "
+                f"batch keys: {sorted(map(str, batch))}. Set the callback's `labels` to the key that holds "
+                "the frame labels (or to a method name of the LightningModule)"
+            )
+        return None
+
+    def inputs(self, batch: object) -> torch.Tensor:
+        if isinstance(batch, Mapping):
+            key = self.keys["inputs"]
+            if key not in batch:
+                raise KeyError(
+                    f"the batch has no input key {key!r}; batch keys: {sorted(map(str, batch))}. "
+                    "Set the callback's `inputs` to the key of the model input"
+                )
+            return batch[key]
+        if isinstance(batch, (tuple, list)) and batch and isinstance(batch[0], torch.Tensor):
+            return batch[0]
+        raise TypeError(f"cannot read the inputs of a {type(batch).__name__} batch: use a dict or a tuple (x, y)")
+
+    def read(self, batch: object, owner: object = None, output: object = None) -> ProfileBatch:
+        """The :class:`ProfileBatch` of ``batch``.
+
+        When a method of ``owner`` gives the labels, it is called with ``output``; without an
+        ``output`` the labels are left ``None``, to be computed after the forward pass.
+        """
+        method = self.label_method(batch, owner)
+        labels = None if method is None or output is None else method(batch, output)
+        if not isinstance(batch, Mapping):
+            if method is not None:
+                return ProfileBatch(self.inputs(batch), labels)  # type: ignore[arg-type]
+            return as_profile_batch(tuple(batch) if isinstance(batch, list) else batch)
+        if method is None:
+            labels = batch[self.keys["labels"]]
+        lengths_key = self.keys["lengths"]
+        extra = {name: batch.get(key) for name, key in self.optional.items() if key}
+        return ProfileBatch(
+            self.inputs(batch), labels, batch.get(lengths_key) if lengths_key else None, **extra
+        )

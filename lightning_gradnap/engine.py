@@ -9,6 +9,7 @@ relevance's precision, at least float32). No Python loop over frames, groups or 
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from torch import nn
 from lightning_gradnap.accumulators import GroupSums
 from lightning_gradnap.batch import ProfileBatch, as_profile_batch
 from lightning_gradnap.frames import (
+    cut_windows,
     find_segments,
     layer_frame_index,
     layer_valid_mask,
@@ -26,7 +28,14 @@ from lightning_gradnap.frames import (
     segment_salient_frames,
 )
 from lightning_gradnap.objectives import ObjectiveInputs, resolve_objective
-from lightning_gradnap.profiles import LayerProfile, Profiles, check_group_names, group_means, normalize_profiles
+from lightning_gradnap.profiles import (
+    FeatureViews,
+    LayerProfile,
+    Profiles,
+    check_group_names,
+    group_means,
+    normalize_profiles,
+)
 from lightning_gradnap.recording import ActivationRecorder, resolve_layers
 
 __all__ = ["ProfileEngine"]
@@ -77,6 +86,9 @@ class ProfileEngine:
         blank: CTC blank index (``objective="ctc"``).
         output_transform: Picks the scores from the model's output (default: the tensor, the
             first item of a tuple, or ``output["logits"]``).
+        input_window: If set (frame level), also average windows of this many input frames of
+            the first input ``x`` (``[B, F, T]``) and of ``x * dy/dx`` around each labelled
+            segment: the input-domain feature views (:meth:`feature_views`).
     """
 
     def __init__(
@@ -93,6 +105,7 @@ class ProfileEngine:
         channels_last: bool = False,
         blank: int = 0,
         output_transform: Callable[[Any], torch.Tensor] | None = None,
+        input_window: int | None = None,
     ) -> None:
         _choice("method", method, METHODS)
         _choice("label_level", label_level, LABEL_LEVELS)
@@ -101,6 +114,8 @@ class ProfileEngine:
             raise ValueError(f"`num_groups` must be at least 1, got {num_groups}")
         if window is not None and (window < 1 or label_level != "frame"):
             raise ValueError("`window` must be a positive number of frames, with label_level='frame'")
+        if input_window is not None and (input_window < 1 or label_level != "frame"):
+            raise ValueError("`input_window` must be a positive number of frames, with label_level='frame'")
         if window_center == "salient" and method != "gradnap":
             raise ValueError("window_center='salient' needs gradients: use method='gradnap'")
         self.layers = [layers] if isinstance(layers, str) else list(layers)
@@ -117,6 +132,9 @@ class ProfileEngine:
         self.blank = blank
         self.output_transform = output_transform or default_output_transform
         self.sums = {name: GroupSums(num_groups) for name in self.layers}
+        self.input_window = input_window
+        input_views = [] if input_window is None else ["<input>"] + (["<input_x_grad>"] if method == "gradnap" else [])
+        self.input_sums = {name: GroupSums(num_groups) for name in input_views}
         self.skipped_batches = 0
 
     @property
@@ -132,25 +150,37 @@ class ProfileEngine:
         resolve_layers(model, self.layers)
 
     def reset(self) -> None:
-        for sums in self.sums.values():
+        for sums in [*self.sums.values(), *self.input_sums.values()]:
             sums.reset()
         self.skipped_batches = 0
 
     # ---------------------------------------------------------------- one batch, end to end
-    def run_batch(self, model: nn.Module, batch: ProfileBatch | Any) -> None:
+    def run_batch(
+        self, model: nn.Module, batch: ProfileBatch | Any, label_fn: Callable[[Any], torch.Tensor] | None = None
+    ) -> bool:
         """Forward ``batch`` through ``model`` with hooks and fold its relevance into the sums.
 
         Works inside ``torch.no_grad()`` and ``torch.inference_mode()`` (inputs are cloned out of
         inference mode); never changes the model's train/eval mode or parameters' ``.grad``.
+
+        Args:
+            model: The network.
+            batch: A :class:`ProfileBatch` (or a dict / tuple, see :func:`as_profile_batch`).
+            label_fn: Computes the labels from the model's output instead of ``batch.labels``
+                (e.g. by forced alignment).
+
+        Returns:
+            False if the batch was skipped (non-finite relevance).
         """
         batch = as_profile_batch(batch)
-        self.check_labels(batch)
         device = _model_device(model)
         with torch.inference_mode(False), torch.set_grad_enabled(self.needs_gradients):
             inputs = tuple(_prepare_input(x, device, self.needs_gradients) for x in batch.input_tuple)
             with self.recorder(model) as recorder:
                 output = model(*inputs)
-            self.accumulate(recorder, output, batch)
+            if label_fn is not None:
+                batch = replace(batch, labels=label_fn(output))
+            return self.accumulate(recorder, output, batch, inputs[0])
 
     # ---------------------------------------------------------------- after a forward pass
     def check_labels(self, batch: ProfileBatch) -> None:
@@ -174,12 +204,22 @@ class ProfileEngine:
                 f"(num_groups={self.num_groups}; -1 = ignore): raise num_groups or fix the labels"
             )
 
-    def accumulate(self, recorder: ActivationRecorder, output: Any, batch: ProfileBatch) -> bool:
+    def accumulate(
+        self, recorder: ActivationRecorder, output: Any, batch: ProfileBatch, inputs: torch.Tensor | None = None
+    ) -> bool:
         """Fold the recorded outputs of one forward pass into the sums.
+
+        Args:
+            recorder: Holds the layer outputs of the forward pass.
+            output: The model's output.
+            batch: The batch's labels (and lengths, targets).
+            inputs: The model input the forward pass ran on (a leaf that requires grad for
+                ``x * dy/dx``); needed only with ``input_window``.
 
         Returns:
             False if the batch was skipped because its relevance was not finite.
         """
+        self.check_labels(batch)
         recorder.check_all_recorded()
         activations = {name: self._channels_first(name, a) for name, a in recorder.activations.items()}
         batch_size = next(iter(activations.values())).shape[0]
@@ -190,12 +230,17 @@ class ProfileEngine:
             )
         num_input_frames = self._num_input_frames(batch)
         gradients: dict[str, torch.Tensor] = {}
+        input_gradient = None
+        wants_input_gradient = "<input_x_grad>" in self.input_sums and inputs is not None and inputs.requires_grad
+        if self.input_sums and inputs is None:
+            raise ValueError("input_window is set: pass the model input to accumulate(..., inputs=x)")
         if self.needs_gradients:
             scores = self._scores(output)
             valid = layer_valid_mask(batch.lengths, num_input_frames, scores.shape[2], batch_size, scores.device)
             targets = ObjectiveInputs(valid, batch.targets, batch.target_lengths, self.blank)
             objective = self.objective(scores, targets)
-            gradients, _ = recorder.gradients(objective)
+            gradients, extra = recorder.gradients(objective, [inputs] if wants_input_gradient else [])
+            input_gradient = extra[0] if extra else None
             gradients = {name: self._channels_first(name, g) for name, g in gradients.items()}
         relevance = {name: self._relevance(a, gradients.get(name)) for name, a in activations.items()}
         recorder.clear()
@@ -205,6 +250,8 @@ class ProfileEngine:
             batch_sums = self._frame_sums(relevance, batch)
         else:
             batch_sums = self._window_sums(relevance, gradients, batch)
+        if self.input_sums:
+            batch_sums.update(self._input_window_sums(inputs, input_gradient, batch))  # type: ignore[arg-type]
         if not _all_finite(sums for sums, _ in batch_sums.values()):
             self.skipped_batches += 1
             warnings.warn(
@@ -214,7 +261,7 @@ class ProfileEngine:
             )
             return False
         for name, (sums, counts) in batch_sums.items():
-            self.sums[name].add_sums(sums, counts)
+            (self.input_sums if name in self.input_sums else self.sums)[name].add_sums(sums, counts)
         return True
 
     def _channels_first(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
@@ -270,9 +317,8 @@ class ProfileEngine:
     ) -> BatchSums:
         labels = mask_lengths(batch.labels, batch.lengths)
         segments = find_segments(labels)
-        result = {}
         num_input_frames = labels.shape[1]
-        offsets = torch.arange(self.window, device=labels.device) - self.window // 2  # type: ignore[arg-type]
+        result = {}
         for name, values in relevance.items():
             batch_size, _, frames = values.shape
             valid = layer_valid_mask(batch.lengths, num_input_frames, frames, batch_size, values.device)
@@ -281,17 +327,48 @@ class ProfileEngine:
                 centres = segment_salient_frames(segments, saliency, num_input_frames, valid)
             else:
                 centres = segment_centres(segments, num_input_frames, frames)
-            index = centres[:, None] + offsets[None, :]  # [S, W]
-            inside = (index >= 0) & (index < valid.sum(dim=1)[segments.batch][:, None])
-            windows = values.transpose(1, 2)[segments.batch[:, None], index.clamp(0, frames - 1)]  # [S, W, C]
-            windows = windows.to(torch.float64) * inside[..., None]
-            result[name] = self.sums[name].batch_sums(windows.transpose(1, 2), segments.label)
+            windows = cut_windows(values, segments.batch, centres, valid.sum(dim=1), self.window)  # type: ignore[arg-type]
+            result[name] = self.sums[name].batch_sums(windows, segments.label)
         return result
+
+    def _input_window_sums(self, inputs: torch.Tensor, gradient: torch.Tensor | None, batch: ProfileBatch) -> BatchSums:
+        """Feature windows ``x`` (and ``x * dy/dx``) centred on each labelled segment (DESIGN §1.7)."""
+        if inputs.dim() != 3 or inputs.shape[-1] != batch.labels.shape[1]:
+            raise ValueError(
+                f"input windows need an input [B, F, T] with one label per input frame; got input "
+                f"{tuple(inputs.shape)} and labels {tuple(batch.labels.shape)}: set input_window=None"
+            )
+        labels = mask_lengths(batch.labels, batch.lengths)
+        segments = find_segments(labels)
+        centres = segment_centres(segments, labels.shape[1], labels.shape[1])
+        lengths = (labels.new_full((labels.shape[0],), labels.shape[1]) if batch.lengths is None else batch.lengths)
+        views = {"<input>": inputs.detach()}
+        if gradient is not None:
+            views["<input_x_grad>"] = inputs.detach() * gradient
+        return {
+            name: self.input_sums[name].batch_sums(cut_windows(values, segments.batch, centres, lengths, self.input_window), segments.label)  # type: ignore[arg-type]
+            for name, values in views.items()
+        }
 
     # ---------------------------------------------------------------- results
     def state(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """Sums and counts per layer that received data (for reductions and checkpoints)."""
-        return {name: (s.sums, s.counts) for name, s in self.sums.items() if not s.is_empty}
+        """Sums and counts of every layer (and input view) that received data, for reductions."""
+        every = {**self.sums, **self.input_sums}
+        return {name: (s.sums, s.counts) for name, s in every.items() if not s.is_empty}
+
+    def feature_views(self, state: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> FeatureViews | None:
+        """Mean input windows per group (and of ``x * dy/dx``), or None without ``input_window``."""
+        state = self.state() if state is None else state
+        if "<input>" not in state:
+            return None
+        sums, counts = (t.detach().cpu().numpy() for t in state["<input>"])
+        weighted = state.get("<input_x_grad>")
+        return FeatureViews(
+            group_means(sums, counts),
+            None if weighted is None else group_means(weighted[0].detach().cpu().numpy(), counts),
+            counts,
+            sums.sum(axis=0) / max(counts.sum(), 1.0),
+        )
 
     def result(
         self,
@@ -307,6 +384,7 @@ class ProfileEngine:
             ValueError: if no batch has been profiled or every group is absent.
         """
         state = self.state() if state is None else state
+        state = {name: value for name, value in state.items() if name in self.sums}
         if not state:
             raise ValueError("no batch has been profiled: give at least one batch with labelled frames")
         names = check_group_names(group_names, self.num_groups)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 __all__ = [
     "IGNORE",
     "Segments",
+    "cut_windows",
     "find_segments",
     "layer_frame_index",
     "layer_valid_mask",
@@ -122,3 +123,25 @@ def segment_salient_frames(
     first = first.scatter_reduce(0, seg[is_best], frames[is_best], reduce="amin")
     centres = segment_centres(segments, num_input_frames, num_layer_frames)
     return torch.where(first < num_layer_frames, first, centres)
+
+
+def cut_windows(
+    values: torch.Tensor, batch_index: torch.Tensor, centres: torch.Tensor, lengths: torch.Tensor, window: int
+) -> torch.Tensor:
+    """Windows of ``window`` frames centred on ``centres``, zero outside ``0 .. lengths[b] - 1``.
+
+    Args:
+        values: ``[B, C, T]``.
+        batch_index: ``[S]`` example of each window.
+        centres: ``[S]`` centre frame of each window.
+        lengths: ``[B]`` valid frames per example.
+        window: Frames per window (the centre is at ``window // 2``).
+
+    Returns:
+        ``[S, C, window]`` float64.
+    """
+    offsets = torch.arange(window, device=values.device) - window // 2
+    index = centres.to(values.device)[:, None] + offsets[None, :]  # [S, W]
+    inside = (index >= 0) & (index < lengths.to(values.device)[batch_index][:, None])
+    frames = values.transpose(1, 2)[batch_index[:, None], index.clamp(0, values.shape[2] - 1)]  # [S, W, C]
+    return (frames.to(torch.float64) * inside[..., None]).transpose(1, 2)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FORMAT_VERSION", "LayerProfile", "Profiles", "group_means", "normalize_profiles"]
+__all__ = ["FORMAT_VERSION", "FeatureViews", "LayerProfile", "Profiles", "group_means", "normalize_profiles"]
 
 FORMAT_VERSION = 1
 SCALES = (None, "std")
@@ -95,6 +95,23 @@ class LayerProfile:
     def present(self) -> np.ndarray:
         """``[G]`` bool: groups with at least one frame."""
         return self.counts > 0
+
+
+@dataclass
+class FeatureViews:
+    """Input-domain views (DESIGN §1.7): mean input windows around each group's segments.
+
+    Attributes:
+        means: ``[G, F, W]`` mean input window per group (NaN for absent groups).
+        weighted_means: ``[G, F, W]`` mean ``x * dy/dx`` window per group, or None (plain NAPs).
+        counts: ``[G]`` segments per group.
+        overall: ``[F, W]`` mean window over all segments.
+    """
+
+    means: np.ndarray
+    weighted_means: np.ndarray | None
+    counts: np.ndarray
+    overall: np.ndarray
 
 
 @dataclass
@@ -205,16 +222,17 @@ class Profiles:
 
 
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write to a temporary file beside ``path`` (created with the umask's permissions), then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz.tmp", dir=path.parent)
+    temporary = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     try:
-        with os.fdopen(handle, "wb") as file:
+        with open(temporary, "xb") as file:
             np.savez(file, **arrays)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 

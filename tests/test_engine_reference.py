@@ -152,3 +152,26 @@ def test_property_accumulator_equals_brute_force(batch, frames, groups, stride, 
         sums, counts = reference.frame_sums(*recorded[name], labels, lengths_list, groups)
         np.testing.assert_array_equal(engine.sums[name].counts.numpy(), counts)
         np.testing.assert_allclose(engine.sums[name].sums.numpy(), sums, rtol=1e-10, atol=1e-12)
+
+
+def test_input_windows_match_brute_force() -> None:
+    from lightning_gradnap.engine import ProfileEngine
+
+    model = random_model(21, 2)
+    generator = torch.Generator().manual_seed(21)
+    x = torch.randn(3, 3, 24, generator=generator, dtype=torch.float64)
+    labels = torch.randint(-1, 3, (3, 8), generator=generator).repeat_interleave(3, dim=1)
+    lengths = torch.tensor([24, 16, 7])
+    engine = ProfileEngine(["conv1"], 3, input_window=5)
+    engine.run_batch(model, (x, labels, lengths))
+    views = engine.feature_views()
+
+    leaf = x.clone().requires_grad_()
+    reference.activations_and_gradients(model, leaf, lengths.tolist(), "predicted_logit")
+    ones = torch.ones_like(x)
+    sums, counts = reference.window_sums(x, ones, labels, lengths.tolist(), 3, 5)
+    weighted, _ = reference.window_sums(x, leaf.grad, labels, lengths.tolist(), 3, 5)
+    np.testing.assert_array_equal(views.counts, counts)
+    np.testing.assert_allclose(views.means, group_means(sums, counts), rtol=1e-12)
+    np.testing.assert_allclose(views.weighted_means, group_means(weighted, counts), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(views.overall, sums.sum(axis=0) / counts.sum(), rtol=1e-12)

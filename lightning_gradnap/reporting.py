@@ -1,0 +1,106 @@
+"""Write profiles, their analysis and figures to TensorBoard (DESIGN §4), at one global step.
+
+Works with any ``torch.utils.tensorboard.SummaryWriter``; no Trainer needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+
+from lightning_gradnap import plots
+from lightning_gradnap.analysis import ProfileAnalysis
+from lightning_gradnap.profiles import FeatureViews, Profiles
+
+__all__ = ["VIEWS", "embed_2d", "feature_groups", "write_tensorboard"]
+
+#: What can be logged; the callback's ``views`` picks from these.
+VIEWS = ("profile", "dendrogram", "groups_2d", "agreement", "features", "scalars", "projector")
+EMBEDDINGS = ("pca", "tsne")
+
+
+def embed_2d(rows: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """2-D coordinates of the rows (PCA, or t-SNE with a perplexity that suits few points)."""
+    if len(rows) < 3:
+        return np.pad(rows[:, :2], ((0, 0), (0, max(0, 2 - rows.shape[1]))))
+    if method == "tsne":
+        perplexity = max(2.0, min(30.0, (len(rows) - 1) / 3))
+        return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(rows)
+    return PCA(2, random_state=seed).fit_transform(rows)
+
+
+def feature_groups(views: FeatureViews, categories: Sequence[str] | None, count: int) -> list[int]:
+    """Up to ``count`` groups for the feature view: the most frequent group of each category in
+    turn (so that every category shows), or simply the most frequent groups."""
+    by_count = [int(g) for g in np.argsort(-views.counts, kind="stable") if views.counts[g] > 0]
+    if categories is None:
+        return by_count[:count]
+    chosen: list[int] = []
+    while len(chosen) < min(count, len(by_count)):
+        seen: set[str] = set()
+        for g in by_count:
+            if g not in chosen and categories[g] not in seen and len(chosen) < count:
+                chosen.append(g)
+                seen.add(categories[g])
+    return chosen
+
+
+def write_tensorboard(
+    writer,
+    profiles: Profiles,
+    analysis: ProfileAnalysis,
+    step: int,
+    epoch: int,
+    views: Sequence[str] = VIEWS,
+    feature_views: FeatureViews | None = None,
+    num_feature_groups: int = 6,
+    embedding: str = "pca",
+    tag: str = "gradnap",
+) -> None:
+    """Log the chosen views of every layer under ``<tag>/<layer>/...`` at ``step``."""
+    names, categories = profiles.group_names, profiles.group_categories
+    for layer, result in analysis.layers.items():
+        profile = profiles[layer].profile
+        title = f"{layer} — epoch {epoch}, step {step}"
+        if "profile" in views and len(result.present):
+            label = f"{profiles.metadata.get('method', 'profile')} (centred)"
+            figure = plots.profile_heatmap(profile, names, result.group_order, result.neuron_order, title, categories, label)
+            _add_figure(writer, f"{tag}/{layer}/profile", figure, step)
+        if "dendrogram" in views and result.linkage is not None:
+            figure = plots.dendrogram_figure(result.linkage, names, result.present, title, categories)
+            _add_figure(writer, f"{tag}/{layer}/dendrogram", figure, step)
+        rows = profile.reshape(len(profile), -1)[result.present]
+        if "groups_2d" in views and len(result.present) >= 2:
+            points = embed_2d(rows, embedding)
+            figure = plots.groups_2d_figure(points, names, result.present, title, categories, embedding.upper())
+            _add_figure(writer, f"{tag}/{layer}/groups_2d", figure, step)
+        if "scalars" in views:
+            for metric in ("silhouette", "ami", "drift"):
+                value = getattr(result, metric)
+                if np.isfinite(value):
+                    writer.add_scalar(f"{tag}/{layer}/{metric}", value, step)
+        if "projector" in views and len(result.present):
+            metadata = [[names[g], categories[g] if categories else ""] for g in result.present]
+            writer.add_embedding(
+                rows, metadata=metadata, metadata_header=["group", "category"], global_step=step, tag=f"{tag}/{layer}"
+            )
+    if "agreement" in views and len(analysis.layers) >= 2:
+        figure = plots.agreement_figure(analysis.agreement, list(analysis.layers), f"layer agreement — epoch {epoch}")
+        _add_figure(writer, f"{tag}/layers/agreement", figure, step)
+    if "features" in views and feature_views is not None:
+        chosen = feature_groups(feature_views, categories, num_feature_groups)
+        if chosen:
+            weighted = None if feature_views.weighted_means is None else feature_views.weighted_means[chosen]
+            figure = plots.feature_figure(
+                feature_views.means[chosen], feature_views.overall, [names[g] for g in chosen],
+                f"input features around each group's segments — epoch {epoch}", weighted,
+            )  # fmt: skip
+            _add_figure(writer, f"{tag}/input/features", figure, step)
+    writer.flush()
+
+
+def _add_figure(writer, tag: str, figure, step: int) -> None:
+    writer.add_image(tag, plots.figure_to_array(figure), step, dataformats="HWC")
