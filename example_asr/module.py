@@ -93,7 +93,16 @@ class SpeechRecognizer(L.LightningModule):
 
     @property
     def character_group_names(self) -> list[str]:
+        """Groups for character profiles: one per character (space shown as ``"␣"``)."""
         return self.tokenizer.group_names
+
+    @property
+    def character_group_categories(self) -> list[str]:
+        """``"vowel letter"``, ``"consonant letter"`` or ``"separator"`` (space, apostrophe)."""
+        return [
+            "separator" if char in " '" else "vowel letter" if char in "aeiou" else "consonant letter"
+            for char in self.tokenizer.alphabet
+        ]
 
     def character_frame_labels(self, batch: dict[str, Any], logits: torch.Tensor) -> torch.Tensor:
         """Character group per input frame, by CTC forced alignment of ``logits`` to the transcript."""

@@ -1,0 +1,98 @@
+"""What GradNAPCallback costs inside `trainer.fit`, measured side by side in one run.
+
+1. Profiled validation batches: time from `on_validation_batch_start` to the end of
+   `on_validation_batch_end` (the step and the callback's work), with and without the callback,
+   on the same batches; runs alternate. Target: ratio at most 2.2.
+2. Whole demo epoch (training + validation + the callback's analysis and figures) with the
+   callback at its default settings versus without. Target: at most 10% longer.
+
+    .venv/bin/python bench/bench_callback.py [--model demo|full] [--repeats 3] [--epoch]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from example_asr.data import SyntheticSpeechData
+from example_asr.module import SpeechRecognizer
+from lightning_gradnap import GradNAPCallback
+
+DEMO = dict(channels=128, num_layers=7, wide_channels=256, input_kernel=11, wide_kernel=7)
+FULL = dict(channels=250, num_layers=7, wide_channels=2000)
+
+
+class BatchClock(L.Callback):
+    """Stamps the start (first in the callback list) or the end (last) of each validation batch."""
+
+    def __init__(self, times: list[float], end: bool) -> None:
+        self.times, self.end = times, end
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
+        if not self.end and not trainer.sanity_checking:
+            self.times.append(-time.perf_counter())
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        if self.end and not trainer.sanity_checking:
+            self.times[-1] += time.perf_counter()
+
+
+def run(model_args: dict, data: SyntheticSpeechData, with_callback: bool, batches: int, log_dir: str, train_batches):
+    torch.manual_seed(0)
+    model = SpeechRecognizer(**model_args, schedule="constant")
+    times: list[float] = []
+    callbacks = [BatchClock(times, end=False)]
+    if with_callback:
+        callbacks.append(GradNAPCallback(max_batches=batches))
+    callbacks.append(BatchClock(times, end=True))
+    trainer = L.Trainer(
+        max_epochs=1, accelerator="cpu", devices=1, limit_train_batches=train_batches, limit_val_batches=batches,
+        num_sanity_val_steps=0, enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
+        logger=TensorBoardLogger(log_dir), callbacks=callbacks,
+    )  # fmt: skip
+    start = time.perf_counter()
+    trainer.fit(model, data)
+    return sum(times), time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=["demo", "full"], default="demo")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=6, help="profiled validation batches")
+    parser.add_argument("--epoch", action="store_true", help="also time whole demo epochs (slow)")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    data = SyntheticSpeechData(root="data/synthetic", batch_size=16)
+    data.prepare_data()
+    model_args = DEMO if args.model == "demo" else FULL
+    with tempfile.TemporaryDirectory() as log_dir:
+        run(model_args, data, True, 1, log_dir, 1)  # warm up
+        plain, profiled = [], []
+        for _ in range(args.repeats):
+            plain.append(run(model_args, data, False, args.batches, log_dir, 1)[0])
+            profiled.append(run(model_args, data, True, args.batches, log_dir, 1)[0])
+        epochs_plain, epochs_profiled = [], []
+        if args.epoch:
+            for _ in range(args.repeats):
+                epochs_plain.append(run(model_args, data, False, None, log_dir, None)[1])
+                epochs_profiled.append(run(model_args, data, True, None, log_dir, None)[1])
+    a, b = statistics.median(plain), statistics.median(profiled)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, model {args.model} {model_args}")
+    print(f"{args.batches} validation batches of 16 utterances, median of {args.repeats} alternating runs")
+    print(f"validation batches without callback: {a:.2f} s, with GradNAPCallback: {b:.2f} s")
+    if epochs_plain:
+        c, d = statistics.median(epochs_plain), statistics.median(epochs_profiled)
+        print(f"whole demo epoch without callback: {c:.1f} s, with (default settings): {d:.1f} s")
+        print(f"ratio epoch with / without = {d / c:.3f}  (target <= 1.10)")
+    print(f"ratio profiled validation batches with / without = {b / a:.3f}  (target <= 2.2)")
+
+
+if __name__ == "__main__":
+    main()
