@@ -23,7 +23,12 @@ EMBEDDINGS = ("pca", "tsne")
 
 
 def embed_2d(rows: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
-    """2-D coordinates of the rows (PCA, or t-SNE with a perplexity that suits few points)."""
+    """2-D coordinates of the rows (PCA, or t-SNE with a perplexity that suits few points).
+
+    Rows are scaled to unit length first, as the clustering compares them by cosine distance.
+    """
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    rows = rows / np.where(norms > 0, norms, 1.0)
     if len(rows) < 3:
         return np.pad(rows[:, :2], ((0, 0), (0, max(0, 2 - rows.shape[1]))))
     if method == "tsne":
