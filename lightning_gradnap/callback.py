@@ -151,7 +151,7 @@ class GradNAPCallback(Callback):
         self.group_categories: list[str] | None = None
         self._active = False
         self._recorder: ActivationRecorder | None = None
-        self._output_handle: torch.utils.hooks.RemovableHandle | None = None
+        self._module_handles: list[torch.utils.hooks.RemovableHandle] = []
         self._output: Any = None
         self._grad_was_enabled: bool | None = None
         self._input: torch.Tensor | None = None
@@ -223,17 +223,31 @@ class GradNAPCallback(Callback):
         assert self.engine is not None
         self._recorder = self.engine.recorder(pl_module)
         self._output = None
-        self._output_handle = pl_module.register_forward_hook(self._capture_output)
+        # Gradients only for the module's forward: the loss and decoding that follow in the
+        # validation step stay as cheap as without the callback.
+        self._module_handles = [
+            pl_module.register_forward_pre_hook(self._enable_grad),
+            pl_module.register_forward_hook(self._capture_output),
+        ]
         self._recorder.attach()
-        self._grad_was_enabled = torch.is_grad_enabled()
-        torch.set_grad_enabled(self.engine.needs_gradients)
         x = self.reader.inputs(batch)
         if self.engine.input_sums and x.is_leaf and x.is_floating_point() and not x.requires_grad:
             self._input = x.requires_grad_(self.engine.needs_gradients)
 
+    def _enable_grad(self, module: torch.nn.Module, inputs: Any) -> None:
+        if self._output is None and self._grad_was_enabled is None:
+            self._grad_was_enabled = torch.is_grad_enabled()
+            torch.set_grad_enabled(self.engine.needs_gradients)  # type: ignore[union-attr]
+
     def _capture_output(self, module: torch.nn.Module, inputs: Any, output: Any) -> None:
         if self._output is None:
             self._output = output
+            self._restore_grad_mode()
+
+    def _restore_grad_mode(self) -> None:
+        if self._grad_was_enabled is not None:
+            torch.set_grad_enabled(self._grad_was_enabled)
+            self._grad_was_enabled = None
 
     @override
     def on_validation_batch_end(
@@ -262,13 +276,10 @@ class GradNAPCallback(Callback):
             self._recorder.remove()
             self._recorder.clear()
             self._recorder = None
-        if self._output_handle is not None:
-            self._output_handle.remove()
-            self._output_handle = None
+        while self._module_handles:
+            self._module_handles.pop().remove()
         self._output = None
-        if self._grad_was_enabled is not None:
-            torch.set_grad_enabled(self._grad_was_enabled)
-            self._grad_was_enabled = None
+        self._restore_grad_mode()
         if self._input is not None:
             self._input.requires_grad_(False)
             self._input = None

@@ -235,10 +235,11 @@ class ProfileEngine:
         if self.input_sums and inputs is None:
             raise ValueError("input_window is set: pass the model input to accumulate(..., inputs=x)")
         if self.needs_gradients:
-            scores = self._scores(output)
-            valid = layer_valid_mask(batch.lengths, num_input_frames, scores.shape[2], batch_size, scores.device)
-            targets = ObjectiveInputs(valid, batch.targets, batch.target_lengths, self.blank)
-            objective = self.objective(scores, targets)
+            with torch.enable_grad():  # the forward ran with gradients; the caller may not
+                scores = self._scores(output)
+                valid = layer_valid_mask(batch.lengths, num_input_frames, scores.shape[2], batch_size, scores.device)
+                targets = ObjectiveInputs(valid, batch.targets, batch.target_lengths, self.blank)
+                objective = self.objective(scores, targets)
             gradients, extra = recorder.gradients(objective, [inputs] if wants_input_gradient else [])
             input_gradient = extra[0] if extra else None
             gradients = {name: self._channels_first(name, g) for name, g in gradients.items()}

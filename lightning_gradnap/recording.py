@@ -177,6 +177,11 @@ class ActivationRecorder:
                 "with an input that requires grad; for plain NAPs use method='nap'."
             )
         grads = torch.autograd.grad(objective, targets, allow_unused=True)
+        if all(g is None for g in grads[: len(names)]):
+            raise RuntimeError(
+                f"The objective does not depend on any of the layers {names}: compute it from the output "
+                "of the same forward pass (with gradients enabled) that ran through those layers"
+            )
         zero_if_unused = [
             torch.zeros_like(t) if g is None else g for t, g in zip(targets, grads)
         ]

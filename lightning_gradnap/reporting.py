@@ -34,6 +34,8 @@ def embed_2d(rows: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray
     if method == "tsne":
         perplexity = max(2.0, min(30.0, (len(rows) - 1) / 3))
         return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(rows)
+    if np.allclose(rows, rows[0]):
+        return np.zeros((len(rows), 2))  # all groups alike (e.g. an untrained model): nothing to spread
     return PCA(2, random_state=seed).fit_transform(rows)
 
 

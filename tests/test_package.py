@@ -18,6 +18,9 @@ def test_core_never_imports_lightning() -> None:
     code = (
         "import sys, lightning_gradnap, lightning_gradnap.engine, lightning_gradnap.analysis, "
         "lightning_gradnap.plots, lightning_gradnap.reporting, lightning_gradnap.recording, lightning_gradnap.profiles\n"
+        "import numpy as np\n"
+        "from lightning_gradnap import plots\n"
+        "plots.figure_to_array(plots.agreement_figure(np.eye(2), ['a', 'b']))\n"
         "assert not any(m == 'lightning' or m.startswith('lightning.') for m in sys.modules), 'lightning imported'\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
         "from lightning_gradnap import GradNAPCallback\n"

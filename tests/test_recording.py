@@ -187,3 +187,14 @@ def test_nan_gradients_skip_the_batch_with_a_warning() -> None:
     assert engine.skipped_batches == 1
     expected = compute_profiles(model, [(x, labels)], ["conv1"], 3)
     assert (engine.result()["conv1"].means == expected["conv1"].means).all()
+
+
+def test_an_objective_detached_from_the_layers_is_an_error() -> None:
+    model = small_model()
+    recorder = ActivationRecorder(model, ["conv1"])
+    with recorder, torch.enable_grad():
+        output = model(torch.randn(1, 2, 5))
+    with torch.no_grad():
+        detached_view = output.movedim(1, 1)  # requires_grad, but no history: gradients would be silently zero
+    with torch.enable_grad(), pytest.raises(RuntimeError, match="does not depend on any of the layers"):
+        recorder.gradients(detached_view.sum())
