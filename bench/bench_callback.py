@@ -24,7 +24,7 @@ from example_asr.data import SyntheticSpeechData
 from example_asr.module import SpeechRecognizer
 from lightning_gradnap import GradNAPCallback
 
-DEMO = dict(channels=128, num_layers=7, wide_channels=256, input_kernel=11, wide_kernel=7)
+DEMO = dict(channels=128, num_layers=7, wide_channels=256, input_kernel=11, wide_kernel=7)  # configs/demo.yaml
 FULL = dict(channels=250, num_layers=7, wide_channels=2000)
 
 
@@ -43,13 +43,13 @@ class BatchClock(L.Callback):
             self.times[-1] += time.perf_counter()
 
 
-def run(model_args: dict, data: SyntheticSpeechData, with_callback: bool, batches: int, log_dir: str, train_batches):
+def run(model_args: dict, data: SyntheticSpeechData, with_callback: bool, batches: int, log_dir: str, train_batches, **options):
     torch.manual_seed(0)
     model = SpeechRecognizer(**model_args, schedule="constant")
     times: list[float] = []
     callbacks = [BatchClock(times, end=False)]
     if with_callback:
-        callbacks.append(GradNAPCallback(max_batches=batches))
+        callbacks.append(GradNAPCallback(max_batches=batches, **options) if batches else GradNAPCallback(**options))
     callbacks.append(BatchClock(times, end=True))
     trainer = L.Trainer(
         max_epochs=1, accelerator="cpu", devices=1, limit_train_batches=train_batches, limit_val_batches=batches,
@@ -67,9 +67,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batches", type=int, default=6, help="profiled validation batches")
     parser.add_argument("--epoch", action="store_true", help="also time whole demo epochs (slow)")
+    parser.add_argument("--foreground-figures", action="store_true", help="draw figures in the training thread")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    data = SyntheticSpeechData(root="data/synthetic", batch_size=16)
+    data = SyntheticSpeechData(root="data/synthetic", num_train=4000, batch_size=16)  # as configs/demo.yaml
     data.prepare_data()
     model_args = DEMO if args.model == "demo" else FULL
     with tempfile.TemporaryDirectory() as log_dir:
@@ -82,7 +83,8 @@ def main() -> None:
         if args.epoch:
             for _ in range(args.repeats):
                 epochs_plain.append(run(model_args, data, False, None, log_dir, None)[1])
-                epochs_profiled.append(run(model_args, data, True, None, log_dir, None)[1])
+                options = {"background_figures": False} if args.foreground_figures else {}
+                epochs_profiled.append(run(model_args, data, True, None, log_dir, None, **options)[1])
     a, b = statistics.median(plain), statistics.median(profiled)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, model {args.model} {model_args}")
     print(f"{args.batches} validation batches of 16 utterances, median of {args.repeats} alternating runs")

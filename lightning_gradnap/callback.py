@@ -7,6 +7,8 @@ and reporting modules the rest. This module is the only one that imports ``light
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,9 +71,13 @@ class GradNAPCallback(Callback):
         embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
         feature_window: Input frames of the feature view around each segment.
         feature_groups: Groups shown in the feature view.
+        feature_batches: The first this many profiled batches feed the feature view (its input
+            gradient costs one more backward step through the first layer).
         weight_by_count: Count-weighted centring of the profiles.
         scale: ``None`` or ``"std"`` (per-neuron standardisation).
         save_profiles: Write ``profiles/epoch=NNN-step=NNNNNN.npz`` under the log directory.
+        background_figures: Draw and log the figures in a worker thread while training goes on
+            (files and scalars are written at once; figures are complete when ``fit`` returns).
 
     Raises:
         ValueError: For an argument outside its allowed values (the message lists them).
@@ -105,9 +111,11 @@ class GradNAPCallback(Callback):
         embedding: Literal["pca", "tsne"] = "pca",
         feature_window: int = 31,
         feature_groups: int = 6,
+        feature_batches: int = 2,
         weight_by_count: bool = False,
         scale: Literal["std"] | None = None,
         save_profiles: bool = True,
+        background_figures: bool = True,
     ) -> None:
         super().__init__()
         views = list(VIEWS) if views is None else list(views)
@@ -142,9 +150,13 @@ class GradNAPCallback(Callback):
         self.views = views
         self.embedding = embedding
         self.feature_groups = feature_groups
+        self.feature_batches = feature_batches
         self.weight_by_count = weight_by_count
         self.scale = scale
         self.save_profiles = save_profiles
+        self.background_figures = background_figures
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
         self.history: dict[str, Any] = {"steps": [], "epochs": [], "files": [], "metrics": {}}
         self.engine: ProfileEngine | None = None
         self.group_names: list[str] = []
@@ -231,8 +243,13 @@ class GradNAPCallback(Callback):
         ]
         self._recorder.attach()
         x = self.reader.inputs(batch)
-        if self.engine.input_sums and x.is_leaf and x.is_floating_point() and not x.requires_grad:
-            self._input = x.requires_grad_(self.engine.needs_gradients)
+        if self.engine.needs_gradients and x.is_leaf and x.is_floating_point() and not x.requires_grad:
+            # Free unless its gradient is asked for (feature view), and it keeps the layers'
+            # outputs differentiable when the parameters are frozen.
+            self._input = x.requires_grad_(True)
+
+    def _feeds_features(self, batch_idx: int) -> bool:
+        return bool(self.engine and self.engine.input_sums) and batch_idx < self.feature_batches
 
     def _enable_grad(self, module: torch.nn.Module, inputs: Any) -> None:
         if self._output is None and self._grad_was_enabled is None:
@@ -262,13 +279,14 @@ class GradNAPCallback(Callback):
             shared = recorder is not None and output is not None and set(recorder.activations) == set(recorder.modules)
             if shared:
                 profile_batch = self.reader.read(batch, pl_module, output)
-                self.engine.accumulate(recorder, output, profile_batch, self.reader.inputs(batch))  # type: ignore[arg-type]
+                inputs = self.reader.inputs(batch) if self._feeds_features(batch_idx) else None
+                self.engine.accumulate(recorder, output, profile_batch, inputs)  # type: ignore[arg-type]
         finally:
             self._release()
         if not shared:  # inference mode, or validation_step did not call the module itself
             label_method = self.reader.label_method(batch, pl_module)
             label_fn = None if label_method is None else (lambda out: label_method(batch, out))
-            self.engine.run_batch(pl_module, self.reader.read(batch, pl_module), label_fn)
+            self.engine.run_batch(pl_module, self.reader.read(batch, pl_module), label_fn, self._feeds_features(batch_idx))
 
     def _release(self) -> None:
         """Remove hooks and restore the grad mode; safe to call any number of times."""
@@ -287,6 +305,10 @@ class GradNAPCallback(Callback):
     @override
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         self._release()
+        try:
+            self._shutdown_figures()
+        except Exception as error:  # the training error is the one to report
+            rank_zero_warn(f"GradNAPCallback: a figure failed while handling another error: {error}")
 
     @override
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -345,11 +367,45 @@ class GradNAPCallback(Callback):
         writer = next((lg.experiment for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
         if writer is not None:
             assert self.engine is not None
-            write_tensorboard(
-                writer, profiles, analysis, step, epoch, self.views, self.engine.feature_views(state),
-                self.feature_groups, self.embedding,
+            job = partial(
+                write_tensorboard, writer, profiles, analysis, step, epoch, self.views,
+                self.engine.feature_views(state), self.feature_groups, self.embedding,
             )  # fmt: skip
+            if self.background_figures:
+                # Drawing takes seconds; a single worker thread overlaps it with training
+                # (torch releases the GIL in its kernels) and keeps the writes in order.
+                self._executor = self._executor or ThreadPoolExecutor(1, thread_name_prefix="gradnap-figures")
+                self._pending.append(self._executor.submit(job))
+            else:
+                job()
         return path
+
+    def wait_for_figures(self) -> None:
+        """Block until every submitted figure is written; re-raise the first error of a drawing."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+    def _shutdown_figures(self) -> None:
+        try:
+            self.wait_for_figures()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+    @override
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._shutdown_figures()
+
+    @override
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.state.fn != "fit":
+            self._shutdown_figures()  # trainer.validate(): finish before the logger closes
+
+    @override
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._shutdown_figures()
 
     # ------------------------------------------------------------------ checkpoints
     @override

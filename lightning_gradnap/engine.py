@@ -156,7 +156,11 @@ class ProfileEngine:
 
     # ---------------------------------------------------------------- one batch, end to end
     def run_batch(
-        self, model: nn.Module, batch: ProfileBatch | Any, label_fn: Callable[[Any], torch.Tensor] | None = None
+        self,
+        model: nn.Module,
+        batch: ProfileBatch | Any,
+        label_fn: Callable[[Any], torch.Tensor] | None = None,
+        input_views: bool = True,
     ) -> bool:
         """Forward ``batch`` through ``model`` with hooks and fold its relevance into the sums.
 
@@ -168,6 +172,7 @@ class ProfileEngine:
             batch: A :class:`ProfileBatch` (or a dict / tuple, see :func:`as_profile_batch`).
             label_fn: Computes the labels from the model's output instead of ``batch.labels``
                 (e.g. by forced alignment).
+            input_views: Let this batch feed the input views (``input_window``).
 
         Returns:
             False if the batch was skipped (non-finite relevance).
@@ -180,7 +185,7 @@ class ProfileEngine:
                 output = model(*inputs)
             if label_fn is not None:
                 batch = replace(batch, labels=label_fn(output))
-            return self.accumulate(recorder, output, batch, inputs[0])
+            return self.accumulate(recorder, output, batch, inputs[0] if input_views else None)
 
     # ---------------------------------------------------------------- after a forward pass
     def check_labels(self, batch: ProfileBatch) -> None:
@@ -214,7 +219,8 @@ class ProfileEngine:
             output: The model's output.
             batch: The batch's labels (and lengths, targets).
             inputs: The model input the forward pass ran on (a leaf that requires grad for
-                ``x * dy/dx``); needed only with ``input_window``.
+                ``x * dy/dx``), for the input views of ``input_window``; ``None`` leaves this
+                batch out of them.
 
         Returns:
             False if the batch was skipped because its relevance was not finite.
@@ -232,8 +238,6 @@ class ProfileEngine:
         gradients: dict[str, torch.Tensor] = {}
         input_gradient = None
         wants_input_gradient = "<input_x_grad>" in self.input_sums and inputs is not None and inputs.requires_grad
-        if self.input_sums and inputs is None:
-            raise ValueError("input_window is set: pass the model input to accumulate(..., inputs=x)")
         if self.needs_gradients:
             with torch.enable_grad():  # the forward ran with gradients; the caller may not
                 scores = self._scores(output)
@@ -251,8 +255,8 @@ class ProfileEngine:
             batch_sums = self._frame_sums(relevance, batch)
         else:
             batch_sums = self._window_sums(relevance, gradients, batch)
-        if self.input_sums:
-            batch_sums.update(self._input_window_sums(inputs, input_gradient, batch))  # type: ignore[arg-type]
+        if self.input_sums and inputs is not None:
+            batch_sums.update(self._input_window_sums(inputs, input_gradient, batch))
         if not _all_finite(sums for sums, _ in batch_sums.values()):
             self.skipped_batches += 1
             warnings.warn(

@@ -88,3 +88,13 @@ def test_profiling_from_yaml_alone(groups: str, tmp_path: Path, synthetic_root: 
     if groups == "characters":
         assert profiles.group_names[0] == "␣" and "vowel letter" in profiles.group_categories
     assert torch.is_grad_enabled()
+
+
+def test_validate_and_test_subcommands_profile_in_inference_mode(tmp_path: Path, synthetic_root: Path) -> None:
+    common = ["--config", "configs/demo.yaml", *TINY, "--data.init_args.root", str(synthetic_root),
+              "--trainer.default_root_dir", str(tmp_path), "--trainer.logger.init_args.save_dir", str(tmp_path)]  # fmt: skip
+    validated = cli_main(["validate", *common])
+    assert validated.trainer.callback_metrics["val/cer"] <= 1.5
+    assert len(list(Path(validated.trainer.log_dir).glob("profiles/*.npz"))) == 1  # profiled under inference mode
+    tested = cli_main(["test", *common])
+    assert "test/cer" in tested.trainer.callback_metrics
