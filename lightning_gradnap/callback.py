@@ -184,7 +184,7 @@ class GradNAPCallback(Callback):
                 f"{type(pl_module).__name__}.named_modules()), or give the module a `profile_layers` attribute"
             )
         resolve_layers(pl_module, layers)
-        self.group_names = self._lookup(self.group_names_source, trainer, pl_module, "group_names")
+        self.group_names = self._lookup(self.group_names_source, trainer, pl_module)
         if self.group_names is None and self.num_groups is None:
             raise ValueError(
                 f"GradNAPCallback found no group names (`group_names={self.group_names_source!r}` is neither a list "
@@ -193,7 +193,7 @@ class GradNAPCallback(Callback):
         num_groups = self.num_groups if self.num_groups is not None else len(self.group_names)  # type: ignore[arg-type]
         self.group_names = self.group_names or [str(g) for g in range(num_groups)]
         source = self.group_categories_source
-        self.group_categories = self._lookup(source or "group_categories", trainer, pl_module, "group_categories")
+        self.group_categories = self._lookup(source or "group_categories", trainer, pl_module)
         if source is not None and self.group_categories is None:
             raise ValueError(f"GradNAPCallback found no group categories under {source!r}")
         self.engine = ProfileEngine(layers, num_groups, **self.engine_options)  # type: ignore[arg-type]
@@ -204,7 +204,8 @@ class GradNAPCallback(Callback):
             )
 
     @staticmethod
-    def _lookup(source, trainer: L.Trainer, pl_module: L.LightningModule, what: str) -> list[str] | None:
+    def _lookup(source, trainer: L.Trainer, pl_module: L.LightningModule) -> list[str] | None:
+        """A list as given, or the attribute ``source`` of the data module or the LightningModule."""
         if source is None or isinstance(source, (list, tuple)):
             return None if source is None else [str(s) for s in source]
         for owner in (getattr(trainer, "datamodule", None), pl_module):
@@ -252,14 +253,14 @@ class GradNAPCallback(Callback):
         return bool(self.engine and self.engine.input_sums) and batch_idx < self.feature_batches
 
     def _enable_grad(self, module: torch.nn.Module, inputs: Any) -> None:
-        if self._output is None and self._grad_was_enabled is None:
+        if self._grad_was_enabled is None:
             self._grad_was_enabled = torch.is_grad_enabled()
             torch.set_grad_enabled(self.engine.needs_gradients)  # type: ignore[union-attr]
 
     def _capture_output(self, module: torch.nn.Module, inputs: Any, output: Any) -> None:
-        if self._output is None:
-            self._output = output
-            self._restore_grad_mode()
+        # Like the layer hooks, keep the last call's output (a step that calls the module twice).
+        self._output = output
+        self._restore_grad_mode()
 
     def _restore_grad_mode(self) -> None:
         if self._grad_was_enabled is not None:
