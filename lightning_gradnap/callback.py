@@ -166,6 +166,7 @@ class GradNAPCallback(Callback):
         self._module_handles: list[torch.utils.hooks.RemovableHandle] = []
         self._output: Any = None
         self._grad_was_enabled: bool | None = None
+        self._depth, self._called_again = 0, False
         self._input: torch.Tensor | None = None
         self._previous: Profiles | None = None
 
@@ -253,14 +254,20 @@ class GradNAPCallback(Callback):
         return bool(self.engine and self.engine.input_sums) and batch_idx < self.feature_batches
 
     def _enable_grad(self, module: torch.nn.Module, inputs: Any) -> None:
-        if self._grad_was_enabled is None:
+        if self._output is not None and self._depth == 0:
+            self._called_again = True  # a second forward: the recorded layers no longer match the output
+        self._depth += 1
+        if self._output is None and self._grad_was_enabled is None:
             self._grad_was_enabled = torch.is_grad_enabled()
             torch.set_grad_enabled(self.engine.needs_gradients)  # type: ignore[union-attr]
 
     def _capture_output(self, module: torch.nn.Module, inputs: Any, output: Any) -> None:
-        # Like the layer hooks, keep the last call's output (a step that calls the module twice).
-        self._output = output
-        self._restore_grad_mode()
+        # The first call to finish is the innermost: under DDP, Lightning routes validation_step
+        # itself through the module's __call__, and the model's own forward finishes inside it.
+        self._depth -= 1
+        if self._output is None:
+            self._output = output
+            self._restore_grad_mode()
 
     def _restore_grad_mode(self) -> None:
         if self._grad_was_enabled is not None:
@@ -277,7 +284,12 @@ class GradNAPCallback(Callback):
         assert self.engine is not None
         recorder, output = self._recorder, self._output
         try:
-            shared = recorder is not None and output is not None and set(recorder.activations) == set(recorder.modules)
+            shared = (
+                recorder is not None
+                and output is not None
+                and not self._called_again
+                and set(recorder.activations) == set(recorder.modules)
+            )
             if shared:
                 profile_batch = self.reader.read(batch, pl_module, output)
                 inputs = self.reader.inputs(batch) if self._feeds_features(batch_idx) else None
@@ -298,6 +310,7 @@ class GradNAPCallback(Callback):
         while self._module_handles:
             self._module_handles.pop().remove()
         self._output = None
+        self._depth, self._called_again = 0, False
         self._restore_grad_mode()
         if self._input is not None:
             self._input.requires_grad_(False)
@@ -323,10 +336,11 @@ class GradNAPCallback(Callback):
         if step in self.history["steps"]:
             return  # already profiled at this step (e.g. validation re-run after a resume)
         path = None
+        log_dir = Path(trainer.log_dir or trainer.default_root_dir)  # a broadcast: on every rank
         if trainer.is_global_zero:
             profiles = self.engine.result(self.group_names, self.group_categories, self.weight_by_count, self.scale, state)
             analysis = analyze(profiles, self.num_clusters, self.clustering, self._previous)
-            path = self._write(trainer, profiles, analysis, state, step, epoch)
+            path = self._write(trainer, log_dir, profiles, analysis, state, step, epoch)
             self._previous = profiles
             for layer, result in analysis.layers.items():
                 for metric in METRICS:
@@ -360,11 +374,12 @@ class GradNAPCallback(Callback):
             offset += size + len(counts)
         return reduced
 
-    def _write(self, trainer: L.Trainer, profiles: Profiles, analysis, state, step: int, epoch: int) -> Path | None:
+    def _write(
+        self, trainer: L.Trainer, log_dir: Path, profiles: Profiles, analysis, state, step: int, epoch: int
+    ) -> Path | None:
         path = None
         if self.save_profiles:
-            folder = Path(trainer.log_dir or trainer.default_root_dir) / "profiles"
-            path = profiles.save(folder / f"epoch={epoch:03d}-step={step:06d}.npz")
+            path = profiles.save(log_dir / "profiles" / f"epoch={epoch:03d}-step={step:06d}.npz")
         writer = next((lg.experiment for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
         if writer is not None:
             assert self.engine is not None

@@ -188,3 +188,21 @@ def test_every_n_epochs_and_max_batches(tmp_path) -> None:
     counted = (first_batch["labels"] >= 0).sum().item()
     assert saved["net.conv1"].counts.sum() == counted  # one batch only, every valid frame
     assert os.path.basename(profile_files(tmp_path)[0]) == "epoch=001-step=000006.npz"
+
+
+class CallsTwice(TinyFrameModel):
+    """A validation step that runs the model twice: the shared forward cannot be trusted."""
+
+    def validation_step(self, batch, batch_idx: int) -> torch.Tensor:
+        self(batch["features"] * 0.5)
+        return super().validation_step(batch, batch_idx)
+
+
+def test_a_step_that_calls_the_model_twice_falls_back_to_a_separate_forward(tmp_path) -> None:
+    first = GradNAPCallback(labels="labels", max_batches=2, views=[])
+    fit(tmp_path / "once", first, max_epochs=1)
+    second = GradNAPCallback(labels="labels", max_batches=2, views=[])
+    torch.manual_seed(0)
+    fit(tmp_path / "twice", second, model=CallsTwice(), max_epochs=1)
+    once, twice = (Profiles.load(profile_files(tmp_path / name)[-1]) for name in ("once", "twice"))
+    np.testing.assert_allclose(twice["net.conv2"].means, once["net.conv2"].means, rtol=1e-6, atol=1e-9)

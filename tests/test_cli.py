@@ -45,3 +45,17 @@ def test_command_line(args: list[str]) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert ("fit" in result.stdout) if args == ["--help"] else ("channels: 128" in result.stdout)
+
+
+def test_optimizer_and_scheduler_from_yaml(tmp_path: Path) -> None:
+    extra = tmp_path / "optim.yaml"
+    extra.write_text(
+        "model:\n"
+        "  optimizer:\n    class_path: torch.optim.SGD\n    init_args:\n      lr: 0.05\n      momentum: 0.9\n"
+        "  lr_scheduler:\n    class_path: torch.optim.lr_scheduler.StepLR\n    init_args:\n      step_size: 100\n"
+    )
+    cli = cli_main(["--config", "configs/demo.yaml", "--config", str(extra), "--trainer.default_root_dir", str(tmp_path)], run=False)
+    configured = cli.model.configure_optimizers()
+    assert isinstance(configured["optimizer"], torch.optim.SGD) and configured["optimizer"].defaults["lr"] == 0.05
+    assert isinstance(configured["lr_scheduler"]["scheduler"], torch.optim.lr_scheduler.StepLR)
+    assert configured["lr_scheduler"]["interval"] == "step"
