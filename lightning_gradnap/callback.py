@@ -372,6 +372,12 @@ class GradNAPCallback(Callback):
             size = sums.numel()
             reduced[name] = (flat[offset : offset + size].view_as(sums), flat[offset + size : offset + size + len(counts)])
             offset += size + len(counts)
+        if all(float(counts.sum()) == 0 for name, (_, counts) in reduced.items() if name in self.engine.sums):
+            rank_zero_warn(
+                "GradNAPCallback: no profiled frame carried a group label (all -1 or past the lengths); "
+                "skipping this profiling. Check the labels the batches carry."
+            )
+            return None
         return reduced
 
     def _write(
