@@ -6,6 +6,7 @@ and reporting modules the rest. This module is the only one that imports ``light
 
 from __future__ import annotations
 
+import os
 import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
@@ -198,6 +199,9 @@ class GradNAPCallback(Callback):
         if source is not None and self.group_categories is None:
             raise ValueError(f"GradNAPCallback found no group categories under {source!r}")
         self.engine = ProfileEngine(layers, num_groups, **self.engine_options)  # type: ignore[arg-type]
+        log_dir = Path(trainer.log_dir or trainer.default_root_dir)  # a broadcast: on every rank
+        if self.save_profiles and trainer.is_global_zero:
+            _check_writable(log_dir / "profiles")
         if not any(isinstance(logger, TensorBoardLogger) for logger in trainer.loggers) and trainer.is_global_zero:
             rank_zero_warn(
                 "GradNAPCallback found no TensorBoardLogger: profiles are saved as .npz files only. "
@@ -448,3 +452,17 @@ class GradNAPCallback(Callback):
     def metrics(self) -> dict[str, np.ndarray]:
         """History of each ``<layer>/<metric>`` over the profiling steps (global rank zero)."""
         return {name: np.asarray(values) for name, values in self.history["metrics"].items()}
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail at setup, not after an epoch of training, if profiles cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(
+            f"GradNAPCallback cannot write profiles to {str(folder)!r} ({error.strerror or error}): give the "
+            "Trainer a writable default_root_dir or logger save_dir, or set save_profiles=False"
+        ) from error

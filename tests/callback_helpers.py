@@ -95,4 +95,5 @@ def trainer(tmp_path, callbacks, logger=True, **kwargs) -> L.Trainer:
     )  # fmt: skip
     options.update(kwargs)
     chosen_logger = TensorBoardLogger(str(tmp_path), name="tb") if logger is True else logger
-    return L.Trainer(default_root_dir=str(tmp_path), callbacks=callbacks, logger=chosen_logger, **options)
+    options.setdefault("default_root_dir", str(tmp_path))
+    return L.Trainer(callbacks=callbacks, logger=chosen_logger, **options)

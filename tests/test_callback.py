@@ -97,10 +97,15 @@ def test_shared_forward_equals_separate_forward_and_validate(tmp_path) -> None:
 
 
 def test_callback_does_not_change_training(tmp_path) -> None:
-    _, with_callback, _ = fit(tmp_path / "a", GradNAPCallback(labels="labels", max_batches=1, views=[]))
+    _, with_callback, _ = fit(tmp_path / "a", GradNAPCallback(labels="labels", max_batches=2, num_clusters=2))
+    random_state_with = (torch.get_rng_state(), np.random.get_state()[1].copy())
     _, without, _ = fit(tmp_path / "b")
+    random_state_without = (torch.get_rng_state(), np.random.get_state()[1].copy())
     for (name, p), q in zip(with_callback.named_parameters(), without.parameters()):
         assert torch.equal(p, q), name
+    # the callback draws no random numbers from the global generators (its k-means, PCA, t-SNE are seeded)
+    assert torch.equal(random_state_with[0], random_state_without[0])
+    assert np.array_equal(random_state_with[1], random_state_without[1])
     assert all(p.grad is None or torch.isfinite(p.grad).all() for p in with_callback.parameters())
 
 
@@ -206,3 +211,27 @@ def test_a_step_that_calls_the_model_twice_falls_back_to_a_separate_forward(tmp_
     fit(tmp_path / "twice", second, model=CallsTwice(), max_epochs=1)
     once, twice = (Profiles.load(profile_files(tmp_path / name)[-1]) for name in ("once", "twice"))
     np.testing.assert_allclose(twice["net.conv2"].means, once["net.conv2"].means, rtol=1e-6, atol=1e-9)
+
+
+class NoGradForward(TinyFrameModel):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():  # e.g. a frozen feature extractor written this way
+            return self.net(x)
+
+    def training_step(self, batch, batch_idx: int):
+        return None  # nothing to train
+
+
+def test_a_forward_that_blocks_gradients_is_explained(tmp_path) -> None:
+    with pytest.raises(RuntimeError, match=r"Cannot take gradients: outputs of .*torch.enable_grad\(\).*method='nap'"):
+        fit(tmp_path, GradNAPCallback(labels="labels", max_batches=1), model=NoGradForward(), max_epochs=1)
+    nap = GradNAPCallback(labels="labels", max_batches=1, method="nap", views=[])
+    fit(tmp_path / "nap", nap, model=NoGradForward(), max_epochs=1)
+    assert len(profile_files(tmp_path / "nap")) == 1
+
+
+def test_unwritable_log_directory_fails_at_setup(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(ValueError, match="cannot write profiles to .*file.*save_profiles=False"):
+        fit(tmp_path, GradNAPCallback(labels="labels"), logger=False, default_root_dir=str(blocker / "logs"), max_epochs=1)
