@@ -49,18 +49,19 @@ def test_resume_continues_the_history_without_lost_or_doubled_steps(tmp_path: Pa
     assert np.isfinite(resumed.metrics["net.conv1/drift"][2])
 
 
-def test_bf16_mixed_profiles_are_close_to_float32(tmp_path: Path) -> None:
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
+def test_mixed_precision_profiles_are_close_to_float32(precision: str, tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = TinyFrameModel()
     results = {}
-    for precision in ("32-true", "bf16-mixed"):
+    for name in ("32-true", precision):
         callback = GradNAPCallback(labels="labels", max_batches=3, views=[])
-        trainer(tmp_path / precision, [callback], precision=precision).validate(model, TinyFrameData())
-        results[precision] = Profiles.load(next((tmp_path / precision).glob("**/profiles/*.npz")))
+        trainer(tmp_path / name, [callback], precision=name).validate(model, TinyFrameData())
+        results[name] = Profiles.load(next((tmp_path / name).glob("**/profiles/*.npz")))
     for layer in ("net.conv1", "net.conv2"):
-        full, mixed = results["32-true"][layer].means, results["bf16-mixed"][layer].means
-        np.testing.assert_array_equal(results["32-true"][layer].counts, results["bf16-mixed"][layer].counts)
-        # bfloat16 keeps 8 bits of mantissa: within 5% of the largest value, same pattern
+        full, mixed = results["32-true"][layer].means, results[precision][layer].means
+        np.testing.assert_array_equal(results["32-true"][layer].counts, results[precision][layer].counts)
+        # bfloat16 keeps 8 bits of mantissa, float16 11: within 5% of the largest value, same pattern
         assert np.abs(mixed - full).max() <= 0.05 * np.abs(full).max()
         assert np.corrcoef(mixed.ravel(), full.ravel())[0, 1] > 0.99
 
