@@ -1,0 +1,140 @@
+"""Cost per profiled batch: plain forward (a), GradNAPCallback (b), Captum + grouping (c).
+
+Same batches, same run, alternating. (b) drives the callback's batch hooks around the module's
+validation step under ``torch.no_grad()``, as Lightning's validation loop does, at its default
+settings (the first 2 of every 6 batches also feed the feature view). (c) computes the same
+grouped gradient-times-activation profiles with Captum's ``LayerGradientXActivation`` over the
+same layers (it re-runs the forward), then groups with the same sums.
+
+Targets (issue 5): b/a <= 2.2, b/c <= 0.9.
+
+    .venv/bin/python bench/bench_captum.py [--model full|demo] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import warnings
+from types import SimpleNamespace
+
+import lightning as L
+import torch
+from captum.attr import LayerGradientXActivation
+from torchaudio.models import Wav2Letter as TorchaudioWav2Letter
+
+from example_asr.model import Wav2Letter
+from lightning_gradnap import GradNAPCallback, ProfileBatch
+from lightning_gradnap.engine import ProfileEngine
+
+BATCHES = 6
+
+
+class Wrapped(L.LightningModule):
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self(batch["features"]).argmax(dim=1)  # the step's own work: a forward and a decision
+
+
+def build(name: str):
+    torch.manual_seed(0)
+    if name == "full":
+        net = TorchaudioWav2Letter(num_classes=40, input_type="mfcc", num_features=40)
+        layers = [f"net.{n}" for n, m in net.named_modules() if isinstance(m, torch.nn.ReLU)]
+        shape, groups = (8, 40, 800), 40
+    else:
+        net = Wav2Letter(40, 29, channels=128, wide_channels=256, input_kernel=11, wide_kernel=7)
+        layers = [f"net.{n}" for n in net.hidden_layer_names]
+        shape, groups = (16, 40, 300), 39
+    module = Wrapped(net).eval()
+    generator = torch.Generator().manual_seed(1)
+    batches = [
+        {
+            "features": torch.randn(*shape, generator=generator),
+            "labels": torch.randint(-1, groups, shape[:1] + shape[2:], generator=generator),
+            "feature_lengths": torch.full(shape[:1], shape[2]),
+        }
+        for _ in range(BATCHES)
+    ]
+    return module, layers, groups, batches
+
+
+def plain(module, batches) -> None:
+    with torch.no_grad():
+        for i, batch in enumerate(batches):
+            module.validation_step(batch, i)
+
+
+def with_callback(module, layers, groups, batches) -> None:
+    trainer = SimpleNamespace(
+        datamodule=None, loggers=[], is_global_zero=True, sanity_checking=False, current_epoch=0, log_dir=None,
+        default_root_dir=tempfile.gettempdir(),
+    )
+    callback = GradNAPCallback(layers=layers, labels="labels", group_names=[str(g) for g in range(groups)])
+    callback.setup(trainer, module, "fit")  # type: ignore[arg-type]
+    callback.on_validation_epoch_start(trainer, module)  # type: ignore[arg-type]
+    with torch.no_grad():
+        for i, batch in enumerate(batches):
+            callback.on_validation_batch_start(trainer, module, batch, i)  # type: ignore[arg-type]
+            module.validation_step(batch, i)
+            callback.on_validation_batch_end(trainer, module, None, batch, i)  # type: ignore[arg-type]
+
+
+def with_captum(module, layers, groups, batches) -> None:
+    modules = dict(module.named_modules())
+    attribution = LayerGradientXActivation(lambda x: module(x).max(dim=1).values.sum(dim=-1), [modules[n] for n in layers])
+    engine = ProfileEngine(layers, groups)  # only for its grouping of [B, C, T] relevance
+    for i, batch in enumerate(batches):
+        with torch.no_grad():
+            module.validation_step(batch, i)  # validation itself, as in (a) and (b)
+        relevance = attribution.attribute(batch["features"])
+        profile_batch = ProfileBatch(batch["features"], batch["labels"], batch["feature_lengths"])
+        for name, (sums, counts) in engine._frame_sums(dict(zip(layers, relevance)), profile_batch).items():
+            engine.sums[name].add_sums(sums, counts)
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=["full", "demo"], default="demo")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(2)
+    module, layers, groups, batches = build(args.model)
+    runs = {
+        "a": lambda: plain(module, batches),
+        "b": lambda: with_callback(module, layers, groups, batches),
+        "c": lambda: with_captum(module, layers, groups, batches),
+    }
+    for run in runs.values():
+        run()  # warm up
+    times: dict[str, list[float]] = {key: [] for key in runs}
+    for _ in range(args.repeats):
+        for key, run in runs.items():
+            times[key].append(timed(run))
+    a, b, c = (statistics.median(times[key]) for key in "abc")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, model {args.model}, {len(layers)} layers, "
+          f"{BATCHES} batches of {tuple(batches[0]['features'].shape)}, {groups} groups, median of {args.repeats}")  # fmt: skip
+    print(f"(a) plain validation forward:            {a:.2f} s")
+    print(f"(b) with GradNAPCallback:                {b:.2f} s")
+    print(f"(c) Captum LayerGradientXActivation + grouping: {c:.2f} s")
+    print(f"ratio b/a = {b / a:.3f}  (target <= 2.2)")
+    print(f"ratio b/c = {b / c:.3f}  (target <= 0.9)")
+
+
+if __name__ == "__main__":
+    main()
