@@ -1,6 +1,6 @@
 """Cost per profiled batch: plain forward (a), GradNAPCallback (b), Captum + grouping (c).
 
-Same batches, same run, alternating. (b) drives the callback's batch hooks around the module's
+Same batches (random features, labels in runs of 8 frames like phonemes), same run, alternating. (b) drives the callback's batch hooks around the module's
 validation step under ``torch.no_grad()``, as Lightning's validation loop does, at its default
 settings (the first 2 of every 6 batches also feed the feature view). (c) computes the same
 grouped gradient-times-activation profiles with Captum's ``LayerGradientXActivation`` over the
@@ -59,7 +59,9 @@ def build(name: str):
     batches = [
         {
             "features": torch.randn(*shape, generator=generator),
-            "labels": torch.randint(-1, groups, shape[:1] + shape[2:], generator=generator),
+            # phoneme-like runs of 8 frames (a segment per frame would inflate the feature view)
+            "labels": torch.randint(-1, groups, (shape[0], -(-shape[2] // 8)), generator=generator)
+            .repeat_interleave(8, 1)[:, : shape[2]],
             "feature_lengths": torch.full(shape[:1], shape[2]),
         }
         for _ in range(BATCHES)
