@@ -93,16 +93,6 @@ class GroupSums:
         self._sums += sums.to(self._sums.device)
         self._counts += counts.to(self._sums.device)  # type: ignore[operator]
 
-    def add(self, values: torch.Tensor, labels: torch.Tensor) -> None:
-        """Fold ``values[i]`` into the sum of group ``labels[i]`` (``-1``: ignored)."""
-        self.add_sums(*self.batch_sums(values, labels))
-
-    def set(self, sums: torch.Tensor, counts: torch.Tensor) -> None:
-        """Replace the state, e.g. with sums reduced across processes or loaded from a checkpoint."""
-        spare_sum = torch.zeros_like(sums[:1])
-        self._sums = torch.cat([sums.to(torch.float64), spare_sum])
-        self._counts = torch.cat([counts.to(torch.float64), counts.new_zeros(1, dtype=torch.float64)])
-
     def reset(self) -> None:
         self._sums = None
         self._counts = None

@@ -88,7 +88,7 @@ def compute_profiles(
         blank=blank,
         output_transform=output_transform,
     )
-    engine.check_layers(model)
+    recorder = engine.recorder(model)  # layer names are checked here, once
     if model.training:
         warnings.warn(
             "the model is in training mode (dropout on, batch-norm statistics updated): "
@@ -97,7 +97,7 @@ def compute_profiles(
             stacklevel=2,
         )
     for batch in _maybe_progress(batches, progress):
-        engine.run_batch(model, batch)
+        engine.run_batch(model, batch, recorder=recorder)
     profiles = engine.result(group_names, group_categories, weight_by_count, scale)
     absent = profiles.absent_groups()
     if absent:

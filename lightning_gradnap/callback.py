@@ -25,7 +25,7 @@ from lightning_gradnap.analysis import CLUSTERINGS, analyze
 from lightning_gradnap.batch import BatchReader
 from lightning_gradnap.engine import ProfileEngine
 from lightning_gradnap.profiles import Profiles
-from lightning_gradnap.recording import ActivationRecorder, resolve_layers
+from lightning_gradnap.recording import ActivationRecorder
 from lightning_gradnap.reporting import EMBEDDINGS, VIEWS, write_tensorboard
 
 __all__ = ["GradNAPCallback"]
@@ -163,7 +163,8 @@ class GradNAPCallback(Callback):
         self.group_names: list[str] = []
         self.group_categories: list[str] | None = None
         self._active = False
-        self._recorder: ActivationRecorder | None = None
+        self._recorder: ActivationRecorder | None = None  # attached while a profiled batch runs
+        self._layer_recorder: ActivationRecorder | None = None
         self._module_handles: list[torch.utils.hooks.RemovableHandle] = []
         self._output: Any = None
         self._grad_was_enabled: bool | None = None
@@ -185,7 +186,6 @@ class GradNAPCallback(Callback):
                 "GradNAPCallback needs `layers`: name the modules to profile (as in "
                 f"{type(pl_module).__name__}.named_modules()), or give the module a `profile_layers` attribute"
             )
-        resolve_layers(pl_module, layers)
         self.group_names = self._lookup(self.group_names_source, trainer, pl_module)
         if self.group_names is None and self.num_groups is None:
             raise ValueError(
@@ -199,6 +199,7 @@ class GradNAPCallback(Callback):
         if source is not None and self.group_categories is None:
             raise ValueError(f"GradNAPCallback found no group categories under {source!r}")
         self.engine = ProfileEngine(layers, num_groups, **self.engine_options)  # type: ignore[arg-type]
+        self._layer_recorder = self.engine.recorder(pl_module)  # layer names resolved once, here
         log_dir = Path(trainer.log_dir or trainer.default_root_dir)  # a broadcast: on every rank
         if self.save_profiles and trainer.is_global_zero:
             _check_writable(log_dir / "profiles")
@@ -239,7 +240,7 @@ class GradNAPCallback(Callback):
         if not self._profiles_batch(batch_idx, dataloader_idx) or torch.is_inference_mode_enabled():
             return  # in inference mode the batch is profiled afterwards, by a separate forward
         assert self.engine is not None
-        self._recorder = self.engine.recorder(pl_module)
+        self._recorder = self._layer_recorder
         self._output = None
         # Gradients only for the module's forward: the loss and decoding that follow in the
         # validation step stay as cheap as without the callback.
@@ -303,7 +304,9 @@ class GradNAPCallback(Callback):
         if not shared:  # inference mode, or validation_step did not call the module itself
             label_method = self.reader.label_method(batch, pl_module)
             label_fn = None if label_method is None else (lambda out: label_method(batch, out))
-            self.engine.run_batch(pl_module, self.reader.read(batch, pl_module), label_fn, self._feeds_features(batch_idx))
+            self.engine.run_batch(
+                pl_module, self.reader.read(batch, pl_module), label_fn, self._feeds_features(batch_idx), self._layer_recorder
+            )
 
     def _release(self) -> None:
         """Remove hooks and restore the grad mode; safe to call any number of times."""

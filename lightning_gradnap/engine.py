@@ -36,7 +36,7 @@ from lightning_gradnap.profiles import (
     group_means,
     normalize_profiles,
 )
-from lightning_gradnap.recording import ActivationRecorder, resolve_layers
+from lightning_gradnap.recording import ActivationRecorder
 
 __all__ = ["ProfileEngine"]
 
@@ -145,10 +145,6 @@ class ProfileEngine:
         """Hooks for this engine's layers (names are checked here)."""
         return ActivationRecorder(model, self.layers, keep_graph=self.needs_gradients)
 
-    def check_layers(self, model: nn.Module) -> None:
-        """Raise ``ValueError`` (with the closest names) if the model lacks a layer."""
-        resolve_layers(model, self.layers)
-
     def reset(self) -> None:
         for sums in [*self.sums.values(), *self.input_sums.values()]:
             sums.reset()
@@ -161,6 +157,7 @@ class ProfileEngine:
         batch: ProfileBatch | Any,
         label_fn: Callable[[Any], torch.Tensor] | None = None,
         input_views: bool = True,
+        recorder: ActivationRecorder | None = None,
     ) -> bool:
         """Forward ``batch`` through ``model`` with hooks and fold its relevance into the sums.
 
@@ -173,6 +170,8 @@ class ProfileEngine:
             label_fn: Computes the labels from the model's output instead of ``batch.labels``
                 (e.g. by forced alignment).
             input_views: Let this batch feed the input views (``input_window``).
+            recorder: Hooks from :meth:`recorder` for ``model``, made once for many batches
+                (default: made here, which looks the layers up again).
 
         Returns:
             False if the batch was skipped (non-finite relevance).
@@ -181,7 +180,8 @@ class ProfileEngine:
         device = _model_device(model)
         with torch.inference_mode(False), torch.set_grad_enabled(self.needs_gradients):
             inputs = tuple(_prepare_input(x, device, self.needs_gradients) for x in batch.input_tuple)
-            with self.recorder(model) as recorder:
+            recorder = recorder or self.recorder(model)
+            with recorder:
                 output = model(*inputs)
             if label_fn is not None:
                 batch = replace(batch, labels=label_fn(output))
@@ -298,10 +298,10 @@ class ProfileEngine:
         return scores
 
     def _frame_sums(self, relevance: dict[str, torch.Tensor], batch: ProfileBatch) -> BatchSums:
-        labels = mask_lengths(batch.labels, batch.lengths)
+        labels = mask_lengths(batch.labels, batch.lengths).to(next(iter(relevance.values())).device)
         result = {}
         for name, values in relevance.items():
-            layer_labels = labels.to(values.device)[:, layer_frame_index(labels.shape[1], values.shape[2], values.device)]
+            layer_labels = labels[:, layer_frame_index(labels.shape[1], values.shape[2], values.device)]
             result[name] = self.sums[name].frame_batch_sums(values, layer_labels)
         return result
 
