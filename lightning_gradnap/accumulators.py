@@ -48,13 +48,17 @@ class GroupSums:
     def batch_sums(self, values: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Sums and counts of one batch, ``[G + 1, *shape]`` and ``[G + 1]`` (last row: ignored).
 
+        Rows are summed in the values' precision (at least float32), the result is float64, as in
+        :meth:`frame_batch_sums`.
+
         Args:
-            values: ``[R, *shape]``, any floating dtype (summed in float64).
+            values: ``[R, *shape]``, any floating dtype.
             labels: ``[R]`` integer groups in ``-1 .. G-1``.
         """
         rows = torch.where(labels < 0, self.num_groups, labels).to(values.device)
-        sums = torch.zeros((self.num_groups + 1, *values.shape[1:]), dtype=torch.float64, device=values.device)
-        sums.index_add_(0, rows, values.to(torch.float64))
+        dtype = torch.promote_types(values.dtype, torch.float32)
+        partial = torch.zeros((self.num_groups + 1, *values.shape[1:]), dtype=dtype, device=values.device)
+        sums = partial.index_add_(0, rows, values.to(dtype)).to(torch.float64)
         counts = torch.zeros(self.num_groups + 1, dtype=torch.float64, device=values.device)
         counts.index_add_(0, rows, torch.ones(rows.shape, dtype=torch.float64, device=values.device))
         return sums, counts

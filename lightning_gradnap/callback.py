@@ -294,6 +294,7 @@ class GradNAPCallback(Callback):
                 and output is not None
                 and not self._called_again
                 and set(recorder.activations) == set(recorder.modules)
+                and not recorder.changed_in_place()  # then copied from now on, and run again below
             )
             if shared:
                 profile_batch = self.reader.read(batch, pl_module, output)

@@ -183,6 +183,9 @@ class ProfileEngine:
             recorder = recorder or self.recorder(model)
             with recorder:
                 output = model(*inputs)
+            while recorder.changed_in_place():  # now copied: once more (each round copies one more layer)
+                with recorder:
+                    output = model(*inputs)
             if label_fn is not None:
                 batch = replace(batch, labels=label_fn(output))
             return self.accumulate(recorder, output, batch, inputs[0] if input_views else None)

@@ -138,10 +138,10 @@ def cut_windows(
         window: Frames per window (the centre is at ``window // 2``).
 
     Returns:
-        ``[S, C, window]`` float64.
+        ``[S, C, window]`` in the values' dtype (one gather; the mask is applied in place).
     """
     offsets = torch.arange(window, device=values.device) - window // 2
     index = centres.to(values.device)[:, None] + offsets[None, :]  # [S, W]
-    inside = (index >= 0) & (index < lengths.to(values.device)[batch_index][:, None])
+    outside = (index < 0) | (index >= lengths.to(values.device)[batch_index][:, None])
     frames = values.transpose(1, 2)[batch_index[:, None], index.clamp(0, values.shape[2] - 1)]  # [S, W, C]
-    return (frames.to(torch.float64) * inside[..., None]).transpose(1, 2)
+    return frames.masked_fill_(outside[..., None], 0).transpose(1, 2)

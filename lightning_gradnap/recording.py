@@ -66,9 +66,12 @@ class ActivationRecorder:
     Use it as a context manager: hooks exist only inside the ``with`` block and are removed on
     exit, also when the block raises. Inside, each forward pass overwrites :attr:`activations`.
 
-    The hook hands the rest of the network a clone of the output, so that an in-place operation
-    after the layer (``ReLU(inplace=True)``) changes the clone and not the recorded tensor:
-    recorded values and gradients are those of the layer's own output.
+    Recorded values and gradients are those of the layer's own output. The hooks hand the output
+    on unchanged (no copy, no extra memory) and note its version counter. If an operation after
+    the layer changes it in place (``ReLU(inplace=True)``), :meth:`changed_in_place` reports the
+    layer; from then on its hook hands the rest of the network a copy, and that forward pass must
+    be run again (:class:`~lightning_gradnap.engine.ProfileEngine` does so; reading such a pass
+    raises an error).
 
     Args:
         model: The network.
@@ -88,6 +91,8 @@ class ActivationRecorder:
         self.modules = resolve_layers(model, layers)
         self.keep_graph = keep_graph
         self.activations: dict[str, torch.Tensor] = {}
+        self.copied: set[str] = set()  # layers whose output is changed in place downstream
+        self._versions: dict[str, int] = {}
         self._handles: list[RemovableHandle] = []
 
     @property
@@ -105,7 +110,7 @@ class ActivationRecorder:
         """Register the hooks (once; calling it again does nothing)."""
         if self._handles:
             return
-        self.activations = {}
+        self.clear()
         try:
             for name, module in self.modules.items():
                 self._handles.append(module.register_forward_hook(self._make_hook(name)))
@@ -121,6 +126,7 @@ class ActivationRecorder:
     def clear(self) -> None:
         """Forget the recorded outputs (frees their graph)."""
         self.activations = {}
+        self._versions = {}
 
     def _make_hook(self, name: str):
         def hook(module: nn.Module, inputs: object, output: object) -> object:
@@ -132,7 +138,10 @@ class ActivationRecorder:
                 )
             keep = self.keep_graph and tensor.requires_grad
             self.activations[name] = tensor if keep else tensor.detach()
-            # The network continues with a copy, so an in-place op after this layer cannot
+            if name not in self.copied:
+                self._versions[name] = tensor._version
+                return None
+            # The network continues with a copy, so the in-place op after this layer cannot
             # change the recorded values (nor, with gradients, what they are taken against).
             replacement = tensor.clone()
             if isinstance(output, torch.Tensor):
@@ -142,13 +151,30 @@ class ActivationRecorder:
 
         return hook
 
+    def changed_in_place(self) -> list[str]:
+        """Layers whose output an in-place operation changed during the last forward pass.
+
+        Their recorded values are no longer the layer's output; they are handed on as copies
+        in every later forward pass, so running the pass again gives correct values.
+        """
+        changed = [name for name, version in self._versions.items() if self.activations[name]._version != version]
+        self.copied.update(changed)
+        return changed
+
     def check_all_recorded(self) -> None:
-        """Raise if a layer's hook did not fire during the last forward pass."""
+        """Raise if a layer's hook did not fire, or its output was changed in place, in the last forward pass."""
         missing = [name for name in self.modules if name not in self.activations]
         if missing:
             raise RuntimeError(
                 f"Layers {missing} were not called during the forward pass: profile layers that the "
                 "model's forward actually uses."
+            )
+        changed = self.changed_in_place()
+        if changed:
+            raise RuntimeError(
+                f"The outputs of layers {changed} were changed in place after the layer (e.g. by "
+                "ReLU(inplace=True)) in this forward pass, so they no longer hold the layer's output. "
+                "From now on they are handed on as copies: run the forward pass again."
             )
 
     def gradients(

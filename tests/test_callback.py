@@ -213,6 +213,24 @@ def test_a_step_that_calls_the_model_twice_falls_back_to_a_separate_forward(tmp_
     np.testing.assert_allclose(twice["net.conv2"].means, once["net.conv2"].means, rtol=1e-6, atol=1e-9)
 
 
+class CountsEvalForwards(TinyFrameModel):
+    eval_forwards = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.eval_forwards += not self.training
+        return super().forward(x)
+
+
+def test_a_layer_changed_in_place_is_run_again_once_then_shared(tmp_path) -> None:
+    # net.conv1 is followed by ReLU(inplace=True): the first profiled batch learns that and runs
+    # a separate forward; from then on the hook hands on a copy and the forward is shared.
+    _, without, _ = fit(tmp_path / "without", model=CountsEvalForwards(), max_epochs=2)
+    callback = GradNAPCallback(labels="labels", max_batches=2, views=[])
+    _, profiled, _ = fit(tmp_path / "with", callback, model=CountsEvalForwards(), max_epochs=2)
+    assert callback._layer_recorder is not None and callback._layer_recorder.copied == {"net.conv1"}
+    assert profiled.eval_forwards == without.eval_forwards + 1
+
+
 class NoGradForward(TinyFrameModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():  # e.g. a frozen feature extractor written this way

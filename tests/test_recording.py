@@ -191,10 +191,46 @@ def test_nan_gradients_skip_the_batch_with_a_warning() -> None:
 
 def test_an_objective_detached_from_the_layers_is_an_error() -> None:
     model = small_model()
-    recorder = ActivationRecorder(model, ["conv1"])
+    recorder = ActivationRecorder(model, ["conv2"])
     with recorder, torch.enable_grad():
         output = model(torch.randn(1, 2, 5))
     with torch.no_grad():
         detached_view = output.movedim(1, 1)  # requires_grad, but no history: gradients would be silently zero
     with torch.enable_grad(), pytest.raises(RuntimeError, match="does not depend on any of the layers"):
         recorder.gradients(detached_view.sum())
+
+
+def test_outputs_are_handed_on_without_a_copy() -> None:
+    model = small_model()
+    seen = {}
+    model.conv2.register_forward_pre_hook(lambda module, inputs: seen.update(input=inputs[0]))
+    recorder = ActivationRecorder(model, ["relu1"])
+    with recorder, torch.enable_grad():
+        model(torch.randn(2, 2, 5, requires_grad=True))
+    assert recorder.activations["relu1"] is seen["input"]  # the network's own tensor: no extra memory
+    assert recorder.changed_in_place() == [] and recorder.copied == set()
+
+
+def test_an_output_changed_in_place_is_reported_then_copied() -> None:
+    model = small_model()  # conv1 -> ReLU(inplace=True)
+    x = torch.randn(2, 2, 5, requires_grad=True)
+    with torch.no_grad():
+        expected_output = model(x)
+        expected_conv1 = model.conv1(x)
+    recorder = ActivationRecorder(model, ["conv1", "conv2"])
+    with recorder, torch.enable_grad():
+        model(x)
+    assert (recorder.activations["conv1"] >= 0).all()  # overwritten by the ReLU
+    with pytest.raises(RuntimeError, match=r"outputs of layers \['conv1'\] were changed in place.*run the forward pass again"):
+        recorder.check_all_recorded()
+    assert recorder.copied == {"conv1"}
+    with recorder, torch.enable_grad():
+        output = model(x)
+    recorder.check_all_recorded()
+    torch.testing.assert_close(recorder.activations["conv1"], expected_conv1, rtol=0, atol=0)
+    torch.testing.assert_close(output, expected_output, rtol=0, atol=0)
+    gradients, _ = recorder.gradients(output.sum())
+    with torch.enable_grad():  # the same without in-place ops
+        pre_activation = model.conv1(x)
+        reference = torch.autograd.grad(model.conv2(torch.relu(pre_activation)).sum(), pre_activation)[0]
+    torch.testing.assert_close(gradients["conv1"], reference, rtol=0, atol=0)
