@@ -2,13 +2,17 @@
 
 Same batches (random features, labels in runs of 8 frames like phonemes), same run, alternating. (b) drives the callback's batch hooks around the module's
 validation step under ``torch.no_grad()``, as Lightning's validation loop does, at its default
-settings (the first 2 of every 6 batches also feed the feature view). (c) computes the same
+settings (a validation epoch profiles 8 batches, the first 2 of which also feed the feature view). (c) computes the same
 grouped gradient-times-activation profiles with Captum's ``LayerGradientXActivation`` over the
 same layers (it re-runs the forward), then groups with the same sums.
 
+Also timed: (f) the floor of any GradNAP, the validation step with its forward replaced by a
+hooked forward with gradients plus one ``autograd.grad`` to the same layers (no grouping). f/a is
+what the backward pass costs; b/f is what the profiler adds on top of it.
+
 Targets (issue 5): b/a <= 2.2, b/c <= 0.9.
 
-    .venv/bin/python bench/bench_captum.py [--model full|demo] [--repeats 3]
+    .venv/bin/python bench/bench_captum.py [--model full|demo] [--repeats 11]
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from example_asr.model import Wav2Letter
 from lightning_gradnap import GradNAPCallback, ProfileBatch
 from lightning_gradnap.engine import ProfileEngine
 
-BATCHES = 6
+from bench_engine import floor_pass
+
+BATCHES = 8  # the callback's default max_batches: one profiled validation epoch
 
 
 class Wrapped(L.LightningModule):
@@ -75,19 +81,30 @@ def plain(module, batches) -> None:
             module.validation_step(batch, i)
 
 
-def with_callback(module, layers, groups, batches) -> None:
+def floor(module, layers, batches) -> None:
+    for batch in batches:
+        floor_pass(module, batch["features"], layers).argmax(dim=1)  # forward, gradients, decision
+
+
+def set_up_callback(module, layers, groups):
+    """A callback after ``setup`` (once per ``fit``), with a stand-in trainer."""
     trainer = SimpleNamespace(
         datamodule=None, loggers=[], is_global_zero=True, sanity_checking=False, current_epoch=0, log_dir=None,
         default_root_dir=tempfile.gettempdir(),
     )
     callback = GradNAPCallback(layers=layers, labels="labels", group_names=[str(g) for g in range(groups)])
     callback.setup(trainer, module, "fit")  # type: ignore[arg-type]
-    callback.on_validation_epoch_start(trainer, module)  # type: ignore[arg-type]
+    return trainer, callback
+
+
+def with_callback(trainer, callback, module, batches) -> None:
+    """One validation epoch over ``batches`` with the callback's hooks, as Lightning's loop runs them."""
+    callback.on_validation_epoch_start(trainer, module)
     with torch.no_grad():
         for i, batch in enumerate(batches):
-            callback.on_validation_batch_start(trainer, module, batch, i)  # type: ignore[arg-type]
+            callback.on_validation_batch_start(trainer, module, batch, i)
             module.validation_step(batch, i)
-            callback.on_validation_batch_end(trainer, module, None, batch, i)  # type: ignore[arg-type]
+            callback.on_validation_batch_end(trainer, module, None, batch, i)
 
 
 def with_captum(module, layers, groups, batches) -> None:
@@ -112,14 +129,16 @@ def timed(fn) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=["full", "demo"], default="demo")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=11)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(2)
     module, layers, groups, batches = build(args.model)
+    trainer, callback = set_up_callback(module, layers, groups)
     runs = {
         "a": lambda: plain(module, batches),
-        "b": lambda: with_callback(module, layers, groups, batches),
+        "f": lambda: floor(module, layers, batches),
+        "b": lambda: with_callback(trainer, callback, module, batches),
         "c": lambda: with_captum(module, layers, groups, batches),
     }
     for run in runs.values():
@@ -128,12 +147,15 @@ def main() -> None:
     for _ in range(args.repeats):
         for key, run in runs.items():
             times[key].append(timed(run))
-    a, b, c = (statistics.median(times[key]) for key in "abc")
+    a, f, b, c = (statistics.median(times[key]) for key in "afbc")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, model {args.model}, {len(layers)} layers, "
           f"{BATCHES} batches of {tuple(batches[0]['features'].shape)}, {groups} groups, median of {args.repeats}")  # fmt: skip
     print(f"(a) plain validation forward:            {a:.2f} s")
     print(f"(b) with GradNAPCallback:                {b:.2f} s")
     print(f"(c) Captum LayerGradientXActivation + grouping: {c:.2f} s")
+    print(f"(f) floor: hooked forward + autograd.grad:   {f:.2f} s")
+    print(f"ratio f/a = {f / a:.3f}  (the backward pass any GradNAP needs)")
+    print(f"ratio b/f = {b / f:.3f}  (what the profiler adds to it)")
     print(f"ratio b/a = {b / a:.3f}  (target <= 2.2)")
     print(f"ratio b/c = {b / c:.3f}  (target <= 0.9)")
 

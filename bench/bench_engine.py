@@ -19,7 +19,7 @@ from torchaudio.models import Wav2Letter
 from lightning_gradnap import compute_profiles
 
 
-def floor_pass(model, x, layers) -> None:
+def floor_pass(model, x, layers) -> torch.Tensor:
     """The least any GradNAP needs: a hooked forward and the gradients to the hooked outputs."""
     outputs = []
     modules = dict(model.named_modules())
@@ -31,6 +31,7 @@ def floor_pass(model, x, layers) -> None:
     finally:
         for handle in handles:
             handle.remove()
+    return scores.detach()
 
 
 def timed(fn, device) -> float:

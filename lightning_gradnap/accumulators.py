@@ -45,6 +45,16 @@ class GroupSums:
             raise RuntimeError("nothing has been added yet")
         return tensor
 
+    def rows(self, labels: torch.Tensor) -> torch.Tensor:
+        """The row of the sums each label goes to: its group, or the spare row ``G`` for ``-1``."""
+        return torch.where(labels < 0, self.num_groups, labels)
+
+    def row_counts(self, rows: torch.Tensor) -> torch.Tensor:
+        """``[G + 1]`` float64 counts of :meth:`rows` (any shape); no host synchronisation."""
+        rows = rows.reshape(-1)
+        counts = torch.zeros(self.num_groups + 1, dtype=torch.float64, device=rows.device)
+        return counts.index_add_(0, rows, torch.ones(rows.shape, dtype=torch.float64, device=rows.device))
+
     def batch_sums(self, values: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Sums and counts of one batch, ``[G + 1, *shape]`` and ``[G + 1]`` (last row: ignored).
 
@@ -55,15 +65,15 @@ class GroupSums:
             values: ``[R, *shape]``, any floating dtype.
             labels: ``[R]`` integer groups in ``-1 .. G-1``.
         """
-        rows = torch.where(labels < 0, self.num_groups, labels).to(values.device)
+        rows = self.rows(labels.to(values.device))
         dtype = torch.promote_types(values.dtype, torch.float32)
         partial = torch.zeros((self.num_groups + 1, *values.shape[1:]), dtype=dtype, device=values.device)
         sums = partial.index_add_(0, rows, values.to(dtype)).to(torch.float64)
-        counts = torch.zeros(self.num_groups + 1, dtype=torch.float64, device=values.device)
-        counts.index_add_(0, rows, torch.ones(rows.shape, dtype=torch.float64, device=values.device))
-        return sums, counts
+        return sums, self.row_counts(rows)
 
-    def frame_batch_sums(self, values: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def frame_batch_sums(
+        self, values: torch.Tensor, rows: torch.Tensor, counts: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`batch_sums` for frames, read in place from a ``[B, C, T]`` layer output.
 
         ``scatter_add_`` along time gives each utterance's per-group partial sums ``[B, C, G+1]``
@@ -72,17 +82,14 @@ class GroupSums:
 
         Args:
             values: ``[B, C, T]`` relevance of one layer.
-            labels: ``[B, T]`` groups of the layer's frames (``-1`` = ignore).
+            rows: ``[B, T]`` :meth:`rows` of the layer's frame labels.
+            counts: Their :meth:`row_counts` (computed once for all layers with ``T`` frames).
         """
         batch_size, channels, frames = values.shape
-        rows = torch.where(labels < 0, self.num_groups, labels).to(values.device)
         dtype = torch.promote_types(values.dtype, torch.float32)
         partial = torch.zeros(batch_size, channels, self.num_groups + 1, dtype=dtype, device=values.device)
         partial.scatter_add_(2, rows[:, None, :].expand(batch_size, channels, frames), values.to(dtype))
-        sums = partial.sum(dim=0, dtype=torch.float64).T
-        counts = torch.zeros(self.num_groups + 1, dtype=torch.float64, device=values.device)
-        counts.index_add_(0, rows.reshape(-1), torch.ones(rows.numel(), dtype=torch.float64, device=values.device))
-        return sums, counts
+        return partial.sum(dim=0, dtype=torch.float64).T, counts
 
     def add_sums(self, sums: torch.Tensor, counts: torch.Tensor) -> None:
         """Fold the result of :meth:`batch_sums` into the running totals."""

@@ -250,6 +250,9 @@ class ProfileEngine:
             gradients, extra = recorder.gradients(objective, [inputs] if wants_input_gradient else [])
             input_gradient = extra[0] if extra else None
             gradients = {name: self._channels_first(name, g) for name, g in gradients.items()}
+        saliency = None
+        if self.window is not None and self.window_center == "salient":
+            saliency = {name: g.abs().sum(dim=1) for name, g in gradients.items()}
         relevance = {name: self._relevance(a, gradients.get(name)) for name, a in activations.items()}
         recorder.clear()
         if self.label_level == "utterance":
@@ -257,7 +260,7 @@ class ProfileEngine:
         elif self.window is None:
             batch_sums = self._frame_sums(relevance, batch)
         else:
-            batch_sums = self._window_sums(relevance, gradients, batch)
+            batch_sums = self._window_sums(relevance, saliency, batch)
         if self.input_sums and inputs is not None:
             batch_sums.update(self._input_window_sums(inputs, input_gradient, batch))
         if not _all_finite(sums for sums, _ in batch_sums.values()):
@@ -281,8 +284,11 @@ class ProfileEngine:
         return tensor.transpose(1, 2) if self.channels_last and tensor.dim() == 3 else tensor
 
     def _relevance(self, activation: torch.Tensor, gradient: torch.Tensor | None) -> torch.Tensor:
-        relevance = activation.detach() if gradient is None else activation.detach() * gradient
-        return relevance.abs() if self.absolute else relevance
+        """``a`` or ``a * g``; the product is taken in place in the gradient (the recorder's own tensor)."""
+        if gradient is None:
+            return activation.detach().abs() if self.absolute else activation.detach()
+        relevance = gradient.mul_(activation.detach())
+        return relevance.abs_() if self.absolute else relevance
 
     def _num_input_frames(self, batch: ProfileBatch) -> int:
         if self.label_level == "frame":
@@ -302,10 +308,14 @@ class ProfileEngine:
 
     def _frame_sums(self, relevance: dict[str, torch.Tensor], batch: ProfileBatch) -> BatchSums:
         labels = mask_lengths(batch.labels, batch.lengths).to(next(iter(relevance.values())).device)
+        rows_by_frames: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # shared by layers of one stride
         result = {}
         for name, values in relevance.items():
-            layer_labels = labels[:, layer_frame_index(labels.shape[1], values.shape[2], values.device)]
-            result[name] = self.sums[name].frame_batch_sums(values, layer_labels)
+            sums, frames = self.sums[name], values.shape[2]
+            if frames not in rows_by_frames:
+                rows = sums.rows(labels[:, layer_frame_index(labels.shape[1], frames, values.device)])
+                rows_by_frames[frames] = rows, sums.row_counts(rows)
+            result[name] = sums.frame_batch_sums(values, *rows_by_frames[frames])
         return result
 
     def _utterance_sums(self, relevance: dict[str, torch.Tensor], batch: ProfileBatch, input_frames: int) -> BatchSums:
@@ -321,8 +331,9 @@ class ProfileEngine:
         return result
 
     def _window_sums(
-        self, relevance: dict[str, torch.Tensor], gradients: dict[str, torch.Tensor], batch: ProfileBatch
+        self, relevance: dict[str, torch.Tensor], saliency: dict[str, torch.Tensor] | None, batch: ProfileBatch
     ) -> BatchSums:
+        """Windows around each segment's centre, or its most salient frame (``saliency [B, T]`` per layer)."""
         labels = mask_lengths(batch.labels, batch.lengths)
         segments = find_segments(labels)
         num_input_frames = labels.shape[1]
@@ -330,9 +341,8 @@ class ProfileEngine:
         for name, values in relevance.items():
             batch_size, _, frames = values.shape
             valid = layer_valid_mask(batch.lengths, num_input_frames, frames, batch_size, values.device)
-            if self.window_center == "salient":
-                saliency = gradients[name].abs().sum(dim=1)
-                centres = segment_salient_frames(segments, saliency, num_input_frames, valid)
+            if saliency is not None:
+                centres = segment_salient_frames(segments, saliency[name], num_input_frames, valid)
             else:
                 centres = segment_centres(segments, num_input_frames, frames)
             windows = cut_windows(values, segments.batch, centres, valid.sum(dim=1), self.window)  # type: ignore[arg-type]

@@ -138,10 +138,12 @@ def cut_windows(
         window: Frames per window (the centre is at ``window // 2``).
 
     Returns:
-        ``[S, C, window]`` in the values' dtype (one gather; the mask is applied in place).
+        ``[S, C, window]`` in the values' dtype, from one gather (frames outside read a zero frame
+        appended to ``values``).
     """
+    frames = values.shape[2]
     offsets = torch.arange(window, device=values.device) - window // 2
     index = centres.to(values.device)[:, None] + offsets[None, :]  # [S, W]
     outside = (index < 0) | (index >= lengths.to(values.device)[batch_index][:, None])
-    frames = values.transpose(1, 2)[batch_index[:, None], index.clamp(0, values.shape[2] - 1)]  # [S, W, C]
-    return frames.masked_fill_(outside[..., None], 0).transpose(1, 2)
+    padded = F.pad(values, (0, 1)).transpose(1, 2)  # [B, T + 1, C], frame T is zero
+    return padded[batch_index[:, None], torch.where(outside, frames, index)].transpose(1, 2)

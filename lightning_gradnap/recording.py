@@ -187,7 +187,8 @@ class ActivationRecorder:
             extra_inputs: More tensors to differentiate with respect to (e.g. the model input).
 
         Returns:
-            The gradient of each layer's output by name, and those of ``extra_inputs``.
+            The gradient of each layer's output by name, and those of ``extra_inputs``: each a
+            tensor of its own, which the caller may change in place.
         """
         self.check_all_recorded()
         names = list(self.modules)
@@ -208,7 +209,11 @@ class ActivationRecorder:
                 f"The objective does not depend on any of the layers {names}: compute it from the output "
                 "of the same forward pass (with gradients enabled) that ran through those layers"
             )
-        zero_if_unused = [
-            torch.zeros_like(t) if g is None else g for t, g in zip(targets, grads)
-        ]
-        return dict(zip(names, zero_if_unused[: len(names)])), zero_if_unused[len(names) :]
+        owned: list[torch.Tensor] = []
+        for target, grad in zip(targets, grads):
+            if grad is None:
+                grad = torch.zeros_like(target)
+            elif any(grad is other for other in owned):  # one tensor recorded for two layers
+                grad = grad.clone()
+            owned.append(grad)
+        return dict(zip(names, owned[: len(names)])), owned[len(names) :]

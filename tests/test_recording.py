@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -234,3 +235,13 @@ def test_an_output_changed_in_place_is_reported_then_copied() -> None:
         pre_activation = model.conv1(x)
         reference = torch.autograd.grad(model.conv2(torch.relu(pre_activation)).sum(), pre_activation)[0]
     torch.testing.assert_close(gradients["conv1"], reference, rtol=0, atol=0)
+
+
+def test_one_tensor_recorded_for_two_layers_gets_two_gradients() -> None:
+    model = small_model()
+    model.add_module("same", nn.Identity())  # returns conv2's output tensor itself
+    x, labels = batch()
+    both = compute_profiles(model, [(x, labels)], ["conv2", "same"], 3)
+    alone = compute_profiles(model, [(x, labels)], ["conv2"], 3)
+    np.testing.assert_array_equal(both["same"].means, both["conv2"].means)
+    np.testing.assert_array_equal(both["conv2"].means, alone["conv2"].means)
