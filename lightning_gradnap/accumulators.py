@@ -77,8 +77,8 @@ class GroupSums:
         """:meth:`batch_sums` for frames, read in place from a ``[B, C, T]`` layer output.
 
         ``scatter_add_`` along time gives each utterance's per-group partial sums ``[B, C, G+1]``
-        in the values' precision (at least float32) without transposing or widening the whole
-        tensor; the partials are then added across utterances in float64.
+        without transposing or widening the whole tensor; like :meth:`batch_sums`, the batch is
+        summed in the values' precision (at least float32) and returned in float64.
 
         Args:
             values: ``[B, C, T]`` relevance of one layer.
@@ -89,7 +89,7 @@ class GroupSums:
         dtype = torch.promote_types(values.dtype, torch.float32)
         partial = torch.zeros(batch_size, channels, self.num_groups + 1, dtype=dtype, device=values.device)
         partial.scatter_add_(2, rows[:, None, :].expand(batch_size, channels, frames), values.to(dtype))
-        return partial.sum(dim=0, dtype=torch.float64).T, counts
+        return partial.sum(dim=0).T.to(torch.float64), counts
 
     def add_sums(self, sums: torch.Tensor, counts: torch.Tensor) -> None:
         """Fold the result of :meth:`batch_sums` into the running totals."""

@@ -2,8 +2,8 @@
 
 Per batch: forward with hooks -> objective -> one ``autograd.grad`` for all layers ->
 relevance ``a * g`` (or ``a``) -> labels mapped to each layer's frames -> ``scatter_add_`` /
-``index_add_`` into float64 sums on the model's device (per-utterance partial sums in the
-relevance's precision, at least float32). No Python loop over frames, groups or examples.
+``index_add_`` into float64 sums on the model's device (each batch summed in the relevance's
+precision, at least float32). No Python loop over frames, groups or examples.
 """
 
 from __future__ import annotations
@@ -456,6 +456,10 @@ def _prepare_input(value: object, device: torch.device, requires_grad: bool) -> 
 
 
 def _all_finite(tensors) -> bool:
-    """One host synchronisation for all layers (the tensors are small per-batch group sums)."""
-    flags = [torch.isfinite(t).all() for t in tensors]
-    return bool(torch.stack(flags).all()) if flags else True
+    """One host synchronisation for all layers (the tensors are small per-batch group sums).
+
+    A NaN or inf anywhere makes its tensor's sum NaN or inf (float64 sums of float32 values
+    cannot overflow), so the sums are checked instead of every element.
+    """
+    totals = [t.sum() for t in tensors]
+    return bool(torch.isfinite(torch.stack(totals)).all()) if totals else True
