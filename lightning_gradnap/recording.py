@@ -138,7 +138,7 @@ class ActivationRecorder:
                 )
             keep = self.keep_graph and tensor.requires_grad
             self.activations[name] = tensor if keep else tensor.detach()
-            if name not in self.copied:
+            if name not in self.copied and not tensor.is_inference():  # inference tensors have no version
                 self._versions[name] = tensor._version
                 return None
             # The network continues with a copy, so the in-place op after this layer cannot

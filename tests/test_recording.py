@@ -245,3 +245,14 @@ def test_one_tensor_recorded_for_two_layers_gets_two_gradients() -> None:
     alone = compute_profiles(model, [(x, labels)], ["conv2"], 3)
     np.testing.assert_array_equal(both["same"].means, both["conv2"].means)
     np.testing.assert_array_equal(both["conv2"].means, alone["conv2"].means)
+
+
+def test_in_inference_mode_outputs_are_copied() -> None:
+    model = small_model()  # conv1 -> ReLU(inplace=True); inference tensors have no version counter
+    x = torch.randn(2, 2, 5)
+    recorder = ActivationRecorder(model, ["conv1"], keep_graph=False)
+    with torch.inference_mode(), recorder:
+        model(x)
+        expected = model.conv1(x)
+    recorder.check_all_recorded()
+    torch.testing.assert_close(recorder.activations["conv1"], expected, rtol=0, atol=0)
