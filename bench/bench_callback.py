@@ -6,7 +6,7 @@
 2. Whole demo epoch (training + validation + the callback's analysis and figures) with the
    callback at its default settings versus without. Target: at most 10% longer.
 
-    .venv/bin/python bench/bench_callback.py [--model demo|full] [--repeats 3] [--epoch]
+    .venv/bin/python bench/bench_callback.py [--model demo|full] [--repeats 3] [--epoch] [--accelerator cpu|gpu]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from functools import partial
 
 import lightning as L
 import torch
@@ -36,14 +37,24 @@ class BatchClock(L.Callback):
 
     def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
         if not self.end and not trainer.sanity_checking:
-            self.times.append(-time.perf_counter())
+            self.times.append(-now(pl_module.device))
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         if self.end and not trainer.sanity_checking:
-            self.times[-1] += time.perf_counter()
+            self.times[-1] += now(pl_module.device)
 
 
-def run(model_args: dict, data: SyntheticSpeechData, with_callback: bool, batches: int, log_dir: str, train_batches, **options):
+def now(device: torch.device) -> float:
+    """The clock, after the device has finished its queued work."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def run(
+    model_args: dict, data: SyntheticSpeechData, with_callback: bool, batches: int, log_dir: str, train_batches,
+    accelerator: str = "cpu", **options,
+):  # fmt: skip
     torch.manual_seed(0)
     model = SpeechRecognizer(**model_args, schedule="constant")
     times: list[float] = []
@@ -52,7 +63,7 @@ def run(model_args: dict, data: SyntheticSpeechData, with_callback: bool, batche
         callbacks.append(GradNAPCallback(max_batches=batches, **options) if batches else GradNAPCallback(**options))
     callbacks.append(BatchClock(times, end=True))
     trainer = L.Trainer(
-        max_epochs=1, accelerator="cpu", devices=1, limit_train_batches=train_batches, limit_val_batches=batches,
+        max_epochs=1, accelerator=accelerator, devices=1, limit_train_batches=train_batches, limit_val_batches=batches,
         num_sanity_val_steps=0, enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
         logger=TensorBoardLogger(log_dir), callbacks=callbacks,
     )  # fmt: skip
@@ -68,25 +79,27 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=6, help="profiled validation batches")
     parser.add_argument("--epoch", action="store_true", help="also time whole demo epochs (slow)")
     parser.add_argument("--foreground-figures", action="store_true", help="draw figures in the training thread")
+    parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(2)
     data = SyntheticSpeechData(root="data/synthetic", num_train=4000, batch_size=16)  # as configs/demo.yaml
     data.prepare_data()
     model_args = DEMO if args.model == "demo" else FULL
+    fit = partial(run, model_args, data, accelerator=args.accelerator)
     with tempfile.TemporaryDirectory() as log_dir:
-        run(model_args, data, True, 1, log_dir, 1)  # warm up
+        fit(True, 1, log_dir, 1)  # warm up
         plain, profiled = [], []
         for _ in range(args.repeats):
-            plain.append(run(model_args, data, False, args.batches, log_dir, 1)[0])
-            profiled.append(run(model_args, data, True, args.batches, log_dir, 1)[0])
+            plain.append(fit(False, args.batches, log_dir, 1)[0])
+            profiled.append(fit(True, args.batches, log_dir, 1)[0])
         epochs_plain, epochs_profiled = [], []
         if args.epoch:
             for _ in range(args.repeats):
-                epochs_plain.append(run(model_args, data, False, None, log_dir, None)[1])
+                epochs_plain.append(fit(False, None, log_dir, None)[1])
                 options = {"background_figures": False} if args.foreground_figures else {}
-                epochs_profiled.append(run(model_args, data, True, None, log_dir, None, **options)[1])
+                epochs_profiled.append(fit(True, None, log_dir, None, **options)[1])
     a, b = statistics.median(plain), statistics.median(profiled)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, model {args.model} {model_args}")
+    print(f"torch {torch.__version__}, {args.accelerator}, threads {torch.get_num_threads()}, model {args.model} {model_args}")
     print(f"{args.batches} validation batches of 16 utterances, median of {args.repeats} alternating runs")
     print(f"validation batches without callback: {a:.2f} s, with GradNAPCallback: {b:.2f} s")
     if epochs_plain:

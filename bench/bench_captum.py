@@ -12,7 +12,7 @@ what the backward pass costs; b/f is what the profiler adds on top of it.
 
 Targets (issue 5): b/a <= 2.2, b/c <= 0.9.
 
-    .venv/bin/python bench/bench_captum.py [--model full|demo] [--repeats 11]
+    .venv/bin/python bench/bench_captum.py [--model full|demo] [--repeats 11] [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 import warnings
 from types import SimpleNamespace
 
@@ -33,7 +32,7 @@ from example_asr.model import Wav2Letter
 from lightning_gradnap import GradNAPCallback, ProfileBatch
 from lightning_gradnap.engine import ProfileEngine
 
-from bench_engine import floor_pass
+from bench_engine import floor_pass, timed
 
 BATCHES = 8  # the callback's default max_batches: one profiled validation epoch
 
@@ -50,7 +49,7 @@ class Wrapped(L.LightningModule):
         self(batch["features"]).argmax(dim=1)  # the step's own work: a forward and a decision
 
 
-def build(name: str):
+def build(name: str, device: torch.device):
     torch.manual_seed(0)
     if name == "full":
         net = TorchaudioWav2Letter(num_classes=40, input_type="mfcc", num_features=40)
@@ -60,7 +59,7 @@ def build(name: str):
         net = Wav2Letter(40, 29, channels=128, wide_channels=256, input_kernel=11, wide_kernel=7)
         layers = [f"net.{n}" for n in net.hidden_layer_names]
         shape, groups = (16, 40, 300), 39
-    module = Wrapped(net).eval()
+    module = Wrapped(net).to(device).eval()
     generator = torch.Generator().manual_seed(1)
     batches = [
         {
@@ -72,6 +71,7 @@ def build(name: str):
         }
         for _ in range(BATCHES)
     ]
+    batches = [{key: value.to(device) for key, value in batch.items()} for batch in batches]
     return module, layers, groups, batches
 
 
@@ -120,20 +120,16 @@ def with_captum(module, layers, groups, batches) -> None:
             engine.sums[name].add_sums(sums, counts)
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=["full", "demo"], default="demo")
     parser.add_argument("--repeats", type=int, default=11)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
+    device = torch.device(args.device)
     warnings.filterwarnings("ignore")
     torch.set_num_threads(2)
-    module, layers, groups, batches = build(args.model)
+    module, layers, groups, batches = build(args.model, device)
     trainer, callback = set_up_callback(module, layers, groups)
     runs = {
         "a": lambda: plain(module, batches),
@@ -146,9 +142,9 @@ def main() -> None:
     times: dict[str, list[float]] = {key: [] for key in runs}
     for _ in range(args.repeats):
         for key, run in runs.items():
-            times[key].append(timed(run))
+            times[key].append(timed(run, device))
     a, f, b, c = (statistics.median(times[key]) for key in "afbc")
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, model {args.model}, {len(layers)} layers, "
+    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, model {args.model}, {len(layers)} layers, "
           f"{BATCHES} batches of {tuple(batches[0]['features'].shape)}, {groups} groups, median of {args.repeats}")  # fmt: skip
     print(f"(a) plain validation forward:            {a:.2f} s")
     print(f"(b) with GradNAPCallback:                {b:.2f} s")
