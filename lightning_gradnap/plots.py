@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from scipy.cluster import hierarchy
 
@@ -39,6 +40,12 @@ def _fixed_figure(width: float, height: float, left: float, bottom: float, right
     figure = Figure(figsize=(width, height))
     axes = figure.add_axes((left / width, bottom / height, 1 - (left + right) / width, 1 - (bottom + top) / height))
     return figure, axes
+
+
+def _axes_inches(axes) -> tuple[float, float]:
+    """Width and height of ``axes`` in inches."""
+    _, _, width, height = axes.get_position().bounds
+    return width * axes.figure.get_figwidth(), height * axes.figure.get_figheight()
 
 
 def _colourbar(figure: Figure, image, axes, label: str, extend: str = "neither") -> None:
@@ -73,12 +80,23 @@ def _label_size(count: int) -> float:
     return 9 if count <= 25 else 7 if count <= 50 else 5
 
 
-def _colour_tick_labels(labels, names: Sequence[str], categories: Sequence[str] | None, colours) -> None:
-    if categories is None:
-        return
-    category_of = dict(zip(names, categories))
-    for label in labels:
-        label.set_color(colours.get(category_of.get(label.get_text(), ""), "black"))
+def _row_labels(
+    axes, rows: Sequence[float], groups: Sequence[int], group_names: Sequence[str],
+    group_categories: Sequence[str] | None, side: str = "left",
+) -> None:  # fmt: skip
+    """Group names beside the axes at data heights ``rows``, coloured by category.
+
+    Plain text, not tick labels: a figure per layer and step names every group, and tick
+    objects cost about three times as much to draw.
+    """
+    colours = category_colours(group_categories)
+    transform = axes.get_yaxis_transform()  # x in axes fractions, y in data
+    x, align = (-0.01, "right") if side == "left" else (1.01, "left")
+    for row, g in zip(rows, groups):
+        colour = colours[group_categories[g]] if group_categories else "black"
+        axes.text(x, row, group_names[g], transform=transform, ha=align, va="center",
+                  fontsize=_label_size(len(groups)), color=colour)  # fmt: skip
+    axes.set_yticks([])
 
 
 def profile_heatmap(
@@ -103,11 +121,12 @@ def profile_heatmap(
     height = max(3.5, 0.16 * len(order) + 1.6)
     figure, axes = _fixed_figure(10, height, left=0.8, bottom=0.6, right=1.35, top=0.4)
     image = axes.imshow(data, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-    names = [group_names[g] for g in order]
-    axes.set_yticks(np.arange(len(order)), names, fontsize=_label_size(len(order)))
-    _colour_tick_labels(axes.get_yticklabels(), group_names, group_categories, category_colours(group_categories))
+    _row_labels(axes, np.arange(len(order)), order, group_names, group_categories)
+    if neuron_order is not None:
+        axes.set_xticks([])  # positions in the clustered order, not neuron numbers
     axes.set_xlabel(f"neurons ({len(columns)}, clustered)" if neuron_order is not None else f"neurons ({len(columns)})")
     axes.set_ylabel("groups (dendrogram order)")
+    axes.yaxis.set_label_coords(-0.65 / _axes_inches(axes)[0], 0.5)  # left of the group names
     axes.set_title(title)
     _colourbar(figure, image, axes, value_label, extend="both")
     return figure
@@ -117,27 +136,38 @@ def dendrogram_figure(
     linkage: np.ndarray, group_names: Sequence[str], present: Sequence[int], title: str = "",
     group_categories: Sequence[str] | None = None,
 ) -> Figure:  # fmt: skip
-    """The average-linkage tree of the present groups, leaves labelled and coloured by category."""
-    names = [group_names[g] for g in present]
-    figure, axes = _fixed_figure(6, max(3.5, 0.16 * len(names) + 1.2), left=0.3, bottom=0.55, right=0.7, top=0.4)
-    hierarchy.dendrogram(
-        linkage, labels=names, orientation="left", ax=axes, color_threshold=0, above_threshold_color="#555555",
-        leaf_font_size=_label_size(len(names)),
-    )  # fmt: skip
-    _colour_tick_labels(axes.get_yticklabels(), group_names, group_categories, category_colours(group_categories))
+    """The average-linkage tree of the present groups, root on the left, leaves on the right,
+    labelled and coloured by category. Leaves run top-down in the order of the heatmap's rows
+    (leaf ``k`` at height ``10 k + 5``, as in :func:`scipy.cluster.hierarchy.dendrogram`)."""
+    figure, axes = _fixed_figure(6, max(3.5, 0.16 * len(present) + 1.2), left=0.3, bottom=0.55, right=0.7, top=0.4)
+    tree = hierarchy.dendrogram(linkage, no_plot=True)
+    links = [np.column_stack([distances, heights]) for heights, distances in zip(tree["icoord"], tree["dcoord"])]
+    axes.add_collection(LineCollection(links, colors="#555555", linewidths=1.0))
+    highest = max((max(distances) for distances in tree["dcoord"]), default=0.0) or 1.0
+    axes.set_xlim(1.05 * highest, 0)
+    axes.set_ylim(10 * len(tree["leaves"]), 0)  # the first leaf on top, like the heatmap's first row
+    for side in ("top", "right", "left"):
+        axes.spines[side].set_visible(False)
+    leaves = [present[leaf] for leaf in tree["leaves"]]
+    _row_labels(axes, 10 * np.arange(len(leaves)) + 5, leaves, group_names, group_categories, side="right")
     axes.set_xlabel("cosine distance (average linkage)")
     axes.set_title(title)
-    _category_legend(axes, group_categories, present)
+    _category_key(axes, group_categories, present, x=0.0)  # above the root's links: empty
     return figure
 
 
-def _category_legend(axes, categories: Sequence[str] | None, present: Sequence[int]) -> None:
+def _category_key(axes, categories: Sequence[str] | None, present: Sequence[int], x: float) -> None:
+    """The categories of the present groups in their colours, one per line, downwards from the
+    top of ``axes`` at ``x`` (axes fraction). Plain text: a legend box costs as much to lay out
+    as the rest of the figure."""
     if categories is None:
         return
     colours = category_colours(categories)
-    shown = dict.fromkeys(categories[g] for g in present)
-    handles = [axes.scatter([], [], color=colours[c], label=c) for c in shown]
-    axes.legend(handles=handles, fontsize=7, loc="best", frameon=False)
+    for line, category in enumerate(dict.fromkeys(categories[g] for g in present)):
+        axes.annotate(
+            f"\u25cf {category}", (x, 1.0), xycoords="axes fraction", xytext=(4, -4 - 10 * line),
+            textcoords="offset points", fontsize=7, color=colours[category], va="top", ha="left",
+        )  # fmt: skip
 
 
 def groups_2d_figure(
@@ -145,13 +175,15 @@ def groups_2d_figure(
     group_categories: Sequence[str] | None = None, method: str = "PCA",
 ) -> Figure:  # fmt: skip
     """Present groups as labelled points of a 2-D embedding, coloured by category."""
-    figure, axes = _fixed_figure(7, 6, left=0.8, bottom=0.6, right=0.25, top=0.4)
+    figure, axes = _fixed_figure(7.8, 6, left=0.4, bottom=0.4, right=1.2, top=0.4)
     colours = category_colours(group_categories)
     point_colours = [colours[group_categories[g]] for g in present] if group_categories else "#1f77b4"
     axes.scatter(points[:, 0], points[:, 1], c=point_colours, s=30)
     for point, g in zip(points, present):
         axes.text(point[0], point[1], f" {group_names[g]}", fontsize=8, va="bottom")
-    _category_legend(axes, group_categories, present)
+    _category_key(axes, group_categories, present, x=1.0)  # right of the axes, clear of the points
+    axes.set_xticks([])  # coordinates of an embedding have no units
+    axes.set_yticks([])
     axes.set_xlabel(f"{method} 1")
     axes.set_ylabel(f"{method} 2")
     axes.set_title(title)

@@ -92,13 +92,31 @@ def test_heatmap_is_readable_for_many_groups() -> None:
     names = [f"ph{i}" for i in range(groups)]
     figure = plots.profile_heatmap(profile, names, np.arange(groups)[::-1], np.arange(30), "layer — epoch 3", ["v", "c"] * 22 + ["v"])
     axes = figure.axes[0]
-    labels = [label.get_text() for label in axes.get_yticklabels()]
-    assert labels == names[::-1]  # every group named, in the given order
+    rows = sorted(axes.texts, key=lambda text: text.get_position()[1])  # row 0 first
+    assert [text.get_text() for text in rows] == names[::-1]  # every group named, in the given order
+    assert [text.get_position()[1] for text in rows] == list(range(groups))  # beside its row
+    assert {text.get_color() for text in rows[1::2]} != {text.get_color() for text in rows[::2]}  # by category
     assert figure.get_figheight() * 72 / groups >= 9  # at least ~9 points of height per row
     image = axes.get_images()[0]
     low, high = image.get_clim()
     assert low == -high and image.get_cmap().name == "RdBu_r"  # diverging, centred on zero
     assert axes.get_title() == "layer — epoch 3" and len(figure.axes) == 2  # the colour bar
+
+
+def test_dendrogram_leaves_follow_the_heatmap_rows() -> None:
+    profiles = clustered_profiles()
+    layer = analyze(profiles, 3).layers["a"]
+    names, categories = profiles.group_names, profiles.group_categories
+    axes = plots.dendrogram_figure(layer.linkage, names, layer.present, "a", categories).axes[0]
+    leaves = [text for text in axes.texts if text.get_text() in names]
+    top_down = sorted(leaves, key=lambda text: text.get_position()[1])  # the y axis runs downwards
+    assert axes.yaxis_inverted()
+    key = [text.get_text() for text in axes.texts if text not in leaves]
+    assert key == ["\u25cf vowel", "\u25cf plosive", "\u25cf nasal"]  # the categories, in their colours
+    assert [text.get_text() for text in top_down] == [names[g] for g in layer.group_order]
+    colours = plots.category_colours(categories)
+    assert [text.get_color() for text in top_down] == [colours[categories[g]] for g in layer.group_order]
+    assert len(axes.collections[0].get_segments()) == len(layer.present) - 1  # one link per merge
 
 
 def test_feature_groups_cover_categories_first() -> None:
