@@ -10,6 +10,7 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
@@ -221,23 +222,34 @@ def feature_figure(
         weighted: ``[N, F, W]`` mean ``x * dy/dx`` windows.
     """
     rows = 1 if weighted is None else 2
-    count = len(names)
-    width, height = 1.6 * count + 1.8, 2.4 * rows + 0.7
+    count, (bins, window) = len(names), group_windows.shape[1:]
+    gap = max(1, window // 8)  # blank columns between groups
+    width, height = 1.6 * count + 1.9, 2.4 * rows + 0.7
     figure = Figure(figsize=(width, height))
-    grid = figure.subplots(rows, count, squeeze=False, sharex=True, sharey=True)
-    figure.subplots_adjust(left=0.9 / width, right=1 - 1.0 / width, bottom=0.2 / height, top=1 - 0.6 / height, wspace=0.08, hspace=0.15)
-    difference = group_windows - overall[None]
-    panels = [("mean - overall", difference, "RdBu_r")]
+    panels = [("mean - overall", group_windows - overall[None], "RdBu_r")]
     if weighted is not None:
         panels.append(("x * dy/dx", weighted, "PuOr_r"))
+    row_height = (height - 0.6 - 0.2 - 0.35 * (rows - 1)) / rows
     for row, (label, values, cmap) in enumerate(panels):
-        limit = _symmetric_limit(values)
+        # One image per row, the groups side by side: a grid of axes costs several times more to draw.
+        mosaic = np.full((bins, count * (window + gap) - gap), np.nan)
         for column in range(count):
-            axes = grid[row, column]
-            image = axes.imshow(values[column], origin="lower", aspect="auto", cmap=cmap, vmin=-limit, vmax=limit)
-            axes.set_title(names[column] if row == 0 else "", fontsize=9)
-            axes.set_xticks([])
-        grid[row, 0].set_ylabel(f"{label}\nfeature bin", fontsize=8)
-        _colourbar(figure, image, grid[row, -1], "")
+            mosaic[:, column * (window + gap) : column * (window + gap) + window] = values[column]
+        bottom = height - 0.6 - (row + 1) * row_height - row * 0.35
+        axes = figure.add_axes((0.9 / width, bottom / height, 1 - 1.9 / width, row_height / height))
+        limit = _symmetric_limit(values)
+        image = axes.imshow(
+            mosaic, origin="lower", aspect="auto", cmap=colormaps[cmap].with_extremes(bad="white"),
+            vmin=-limit, vmax=limit, interpolation="nearest",
+        )  # fmt: skip
+        axes.set_xticks([])
+        for spine in axes.spines.values():
+            spine.set_visible(False)
+        if row == 0:
+            for column, name in enumerate(names):
+                axes.text(column * (window + gap) + (window - 1) / 2, 1.01, name, transform=axes.get_xaxis_transform(),
+                          ha="center", va="bottom", fontsize=9)  # fmt: skip
+        axes.set_ylabel(f"{label}\nfeature bin", fontsize=8)
+        _colourbar(figure, image, axes, "")
     figure.suptitle(title)
     return figure

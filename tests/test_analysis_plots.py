@@ -119,6 +119,18 @@ def test_dendrogram_leaves_follow_the_heatmap_rows() -> None:
     assert len(axes.collections[0].get_segments()) == len(layer.present) - 1  # one link per merge
 
 
+def test_feature_figure_shows_each_group_side_by_side() -> None:
+    windows = np.arange(3 * 5 * 7, dtype=float).reshape(3, 5, 7)
+    figure = plots.feature_figure(windows, np.zeros((5, 7)), ["x", "y", "z"], "f", -windows)
+    rows = [axes for axes in figure.axes if axes.get_images() and axes.texts]
+    assert len(rows) == 1 and [text.get_text() for text in rows[0].texts] == ["x", "y", "z"]
+    mosaics = [axes.get_images()[0].get_array() for axes in figure.axes[::2]]  # each row, then its colour bar
+    assert len(mosaics) == 2 and all(m.shape == (5, 3 * 7 + 2) for m in mosaics)
+    np.testing.assert_array_equal(mosaics[0][:, 8:15], windows[1])  # the second group after a blank column
+    assert mosaics[0].mask[:, 7].all() and mosaics[1].mask[:, 15].all()
+    np.testing.assert_array_equal(mosaics[1][:, 16:], -windows[2])
+
+
 def test_feature_groups_cover_categories_first() -> None:
     views = FeatureViews(np.zeros((5, 2, 3)), None, np.array([50.0, 40, 30, 20, 0]), np.zeros((2, 3)))
     assert feature_groups(views, ["v", "v", "c", "n", "c"], 3) == [0, 2, 3]
