@@ -140,7 +140,7 @@ def dendrogram_figure(
     """The average-linkage tree of the present groups, root on the left, leaves on the right,
     labelled and coloured by category. Leaves run top-down in the order of the heatmap's rows
     (leaf ``k`` at height ``10 k + 5``, as in :func:`scipy.cluster.hierarchy.dendrogram`)."""
-    figure, axes = _fixed_figure(6, max(3.5, 0.16 * len(present) + 1.2), left=0.3, bottom=0.55, right=0.7, top=0.4)
+    figure, axes = _fixed_figure(7, max(3.5, 0.16 * len(present) + 1.2), left=1.2, bottom=0.55, right=0.7, top=0.4)
     tree = hierarchy.dendrogram(linkage, no_plot=True)
     links = [np.column_stack([distances, heights]) for heights, distances in zip(tree["icoord"], tree["dcoord"])]
     axes.add_collection(LineCollection(links, colors="#555555", linewidths=1.0))
@@ -153,21 +153,22 @@ def dendrogram_figure(
     _row_labels(axes, 10 * np.arange(len(leaves)) + 5, leaves, group_names, group_categories, side="right")
     axes.set_xlabel("cosine distance (average linkage)")
     axes.set_title(title)
-    _category_key(axes, group_categories, present, x=0.0)  # above the root's links: empty
+    _category_key(axes, group_categories, present, side="left")
     return figure
 
 
-def _category_key(axes, categories: Sequence[str] | None, present: Sequence[int], x: float) -> None:
+def _category_key(axes, categories: Sequence[str] | None, present: Sequence[int], side: str) -> None:
     """The categories of the present groups in their colours, one per line, downwards from the
-    top of ``axes`` at ``x`` (axes fraction). Plain text: a legend box costs as much to lay out
-    as the rest of the figure."""
+    top, in the margin left or right of ``axes`` (clear of anything drawn inside). Plain text: a
+    legend box costs as much to lay out as the rest of the figure."""
     if categories is None:
         return
     colours = category_colours(categories)
+    x, offset, align = (0.0, -6, "right") if side == "left" else (1.0, 6, "left")
     for line, category in enumerate(dict.fromkeys(categories[g] for g in present)):
         axes.annotate(
-            f"\u25cf {category}", (x, 1.0), xycoords="axes fraction", xytext=(4, -4 - 10 * line),
-            textcoords="offset points", fontsize=7, color=colours[category], va="top", ha="left",
+            f"{category} \u25cf" if side == "left" else f"\u25cf {category}", (x, 1.0), xycoords="axes fraction", xytext=(offset, -4 - 10 * line),
+            textcoords="offset points", fontsize=7, color=colours[category], va="top", ha=align,
         )  # fmt: skip
 
 
@@ -182,7 +183,7 @@ def groups_2d_figure(
     axes.scatter(points[:, 0], points[:, 1], c=point_colours, s=30)
     for point, g in zip(points, present):
         axes.text(point[0], point[1], f" {group_names[g]}", fontsize=8, va="bottom")
-    _category_key(axes, group_categories, present, x=1.0)  # right of the axes, clear of the points
+    _category_key(axes, group_categories, present, side="right")
     axes.set_xticks([])  # coordinates of an embedding have no units
     axes.set_yticks([])
     axes.set_xlabel(f"{method} 1")

@@ -112,7 +112,7 @@ def test_dendrogram_leaves_follow_the_heatmap_rows() -> None:
     top_down = sorted(leaves, key=lambda text: text.get_position()[1])  # the y axis runs downwards
     assert axes.yaxis_inverted()
     key = [text.get_text() for text in axes.texts if text not in leaves]
-    assert key == ["\u25cf vowel", "\u25cf plosive", "\u25cf nasal"]  # the categories, in their colours
+    assert key == ["vowel \u25cf", "plosive \u25cf", "nasal \u25cf"]  # the categories, left of the tree
     assert [text.get_text() for text in top_down] == [names[g] for g in layer.group_order]
     colours = plots.category_colours(categories)
     assert [text.get_color() for text in top_down] == [colours[categories[g]] for g in layer.group_order]
