@@ -166,9 +166,10 @@ def _category_key(axes, categories: Sequence[str] | None, present: Sequence[int]
     colours = category_colours(categories)
     x, offset, align = (0.0, -6, "right") if side == "left" else (1.0, 6, "left")
     for line, category in enumerate(dict.fromkeys(categories[g] for g in present)):
+        text = f"{category} \u25cf" if side == "left" else f"\u25cf {category}"  # the dots towards the axes
         axes.annotate(
-            f"{category} \u25cf" if side == "left" else f"\u25cf {category}", (x, 1.0), xycoords="axes fraction", xytext=(offset, -4 - 10 * line),
-            textcoords="offset points", fontsize=7, color=colours[category], va="top", ha=align,
+            text, (x, 1.0), xycoords="axes fraction", xytext=(offset, -4 - 10 * line), textcoords="offset points",
+            fontsize=7, color=colours[category], va="top", ha=align,
         )  # fmt: skip
 
 
