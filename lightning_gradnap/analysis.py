@@ -90,6 +90,14 @@ class ProfileAnalysis:
     agreement: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
 
+def check_clustering(num_clusters: int, clustering: str) -> None:
+    """Raise a ``ValueError`` that lists what is allowed for an unknown clustering or ``num_clusters < 2``."""
+    if clustering not in CLUSTERINGS:
+        raise ValueError(f"`clustering` should be one of {list(CLUSTERINGS)}, got {clustering!r}")
+    if num_clusters < 2:
+        raise ValueError(f"`num_clusters` should be at least 2, got {num_clusters}")
+
+
 def analyze(
     profiles: Profiles,
     num_clusters: int = 5,
@@ -106,10 +114,7 @@ def analyze(
         previous: Profiles of the previous profiling, for the drift.
         seed: Seed of k-means.
     """
-    if clustering not in CLUSTERINGS:
-        raise ValueError(f"`clustering` should be one of {list(CLUSTERINGS)}, got {clustering!r}")
-    if num_clusters < 2:
-        raise ValueError(f"`num_clusters` must be at least 2, got {num_clusters}")
+    check_clustering(num_clusters, clustering)
     categories = profiles.group_categories
     layers = {}
     for name, layer in profiles.layers.items():

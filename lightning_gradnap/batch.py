@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 
 import torch
 
-__all__ = ["BatchReader", "ProfileBatch", "as_profile_batch"]
+__all__ = ["BatchReader", "ProfileBatch", "as_profile_batch", "lookup_names", "resolve_groups"]
 
 
 @dataclass
@@ -136,3 +136,43 @@ class BatchReader:
         return ProfileBatch(
             self.inputs(batch), labels, batch.get(lengths_key) if lengths_key else None, **extra
         )
+
+
+def lookup_names(source: str | Iterable[object] | None, owners: Iterable[object]) -> list[str] | None:
+    """Group names (or categories) as given, or the attribute ``source`` of the first owner that has it.
+
+    Owners are e.g. the data module and the LightningModule, in that order (``None`` is skipped).
+    """
+    if source is None or not isinstance(source, str):
+        return None if source is None else [str(s) for s in source]
+    for owner in owners:
+        value = getattr(owner, source, None) if owner is not None else None
+        if value is not None:
+            return [str(s) for s in value]
+    return None
+
+
+def resolve_groups(
+    names: str | Iterable[object], categories: str | Iterable[object] | None, num_groups: int | None,
+    owners: Iterable[object],
+) -> tuple[list[str], list[str] | None]:  # fmt: skip
+    """Group names and categories, as lists or looked up by :func:`lookup_names` on ``owners``.
+
+    Names default to ``"0" .. "G-1"`` when ``num_groups`` is given; categories default to an
+    owner's ``group_categories`` attribute, or none.
+
+    Raises:
+        ValueError: if there are neither names nor ``num_groups``, or named categories are missing.
+    """
+    owners = list(owners)
+    found = lookup_names(names, owners)
+    if found is None and num_groups is None:
+        raise ValueError(
+            f"GradNAPCallback found no group names (`group_names={names!r}` is neither a list "
+            "nor an attribute of the data module or LightningModule): give `group_names` or `num_groups`"
+        )
+    count = num_groups if num_groups is not None else len(found)  # type: ignore[arg-type]
+    found_categories = lookup_names(categories or "group_categories", owners)
+    if categories is not None and found_categories is None:
+        raise ValueError(f"GradNAPCallback found no group categories under {categories!r}")
+    return found or [str(g) for g in range(count)], found_categories

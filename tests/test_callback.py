@@ -124,7 +124,7 @@ def test_state_dict_keeps_history(tmp_path) -> None:
     restored.load_state_dict(state)
     assert restored.history == callback.history and restored.history["steps"] == [3, 6]
     assert set(restored.metrics) >= {"net.conv1/silhouette", "net.conv2/drift"}
-    assert restored._previous is not None and restored._previous.layer_names == ["net.conv1", "net.conv2"]
+    assert restored._history.previous is not None and restored._history.previous.layer_names == ["net.conv1", "net.conv2"]
 
 
 class TinyClassifier(L.LightningModule):
@@ -227,7 +227,7 @@ def test_a_layer_changed_in_place_is_run_again_once_then_shared(tmp_path) -> Non
     _, without, _ = fit(tmp_path / "without", model=CountsEvalForwards(), max_epochs=2)
     callback = GradNAPCallback(labels="labels", max_batches=2, views=[])
     _, profiled, _ = fit(tmp_path / "with", callback, model=CountsEvalForwards(), max_epochs=2)
-    assert callback._layer_recorder is not None and callback._layer_recorder.copied == {"net.conv1"}
+    assert callback._capture is not None and callback._capture.layer_recorder.copied == {"net.conv1"}
     assert profiled.eval_forwards == without.eval_forwards + 1
 
 

@@ -1,0 +1,123 @@
+"""Where a profiling goes: its ``.npz`` file at once, its TensorBoard views in a figure thread.
+
+Drawing takes seconds; a single worker thread overlaps it with training (torch releases the GIL
+in its kernels) and keeps the writes in order. No Trainer needed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from lightning_gradnap.analysis import ProfileAnalysis
+from lightning_gradnap.profiles import FeatureViews, Profiles
+from lightning_gradnap.reporting import EMBEDDINGS, VIEWS, write_tensorboard
+
+__all__ = ["ProfileWriter", "check_writable", "profile_file_name"]
+
+
+def profile_file_name(epoch: int, step: int) -> str:
+    return f"epoch={epoch:03d}-step={step:06d}.npz"
+
+
+class ProfileWriter:
+    """Writes each profiling's file and views.
+
+    Args:
+        views: The views to log (see :data:`~lightning_gradnap.reporting.VIEWS`; ``None``: all).
+        num_feature_groups: Groups shown in the feature view.
+        embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
+        background: Draw the figures in a worker thread (complete after :meth:`close`).
+
+    Raises:
+        ValueError: for an unknown view or embedding (the message lists the allowed ones).
+    """
+
+    def __init__(
+        self, views: Sequence[str] | None, num_feature_groups: int, embedding: str, background: bool
+    ) -> None:
+        views = list(VIEWS) if views is None else list(views)
+        unknown = sorted(set(views) - set(VIEWS))
+        if unknown:
+            raise ValueError(f"`views` has {unknown}; allowed: {list(VIEWS)}")
+        if embedding not in EMBEDDINGS:
+            raise ValueError(f"`embedding` should be one of {list(EMBEDDINGS)}, got {embedding!r}")
+        self.views = views
+        self.num_feature_groups = num_feature_groups
+        self.embedding = embedding
+        self.background = background
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
+
+    def write(
+        self,
+        profiles: Profiles,
+        analysis: ProfileAnalysis,
+        feature_views: FeatureViews | None,
+        step: int,
+        epoch: int,
+        folder: Path | None,
+        summary_writer: Any = None,
+    ) -> Path | None:
+        """:meth:`save` into ``folder`` (if given) and :meth:`log` to ``summary_writer`` (if given)."""
+        path = None if folder is None else self.save(profiles, folder, epoch, step)
+        if summary_writer is not None:
+            self.log(summary_writer, profiles, analysis, feature_views, step, epoch)
+        return path
+
+    def save(self, profiles: Profiles, folder: Path, epoch: int, step: int) -> Path:
+        """Write ``folder/epoch=NNN-step=NNNNNN.npz`` (atomically) and return its path."""
+        return profiles.save(folder / profile_file_name(epoch, step))
+
+    def log(
+        self,
+        summary_writer: Any,
+        profiles: Profiles,
+        analysis: ProfileAnalysis,
+        feature_views: FeatureViews | None,
+        step: int,
+        epoch: int,
+    ) -> None:
+        """Log the views to a ``SummaryWriter``, now or in the figure thread."""
+        job = partial(
+            write_tensorboard, summary_writer, profiles, analysis, step, epoch, self.views,
+            feature_views, self.num_feature_groups, self.embedding,
+        )  # fmt: skip
+        if not self.background:
+            job()
+            return
+        self._executor = self._executor or ThreadPoolExecutor(1, thread_name_prefix="gradnap-figures")
+        self._pending.append(self._executor.submit(job))
+
+    def wait(self) -> None:
+        """Block until every submitted figure is written; re-raise the first error of a drawing."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+    def close(self) -> None:
+        """:meth:`wait`, then stop the figure thread (a later :meth:`log` starts a new one)."""
+        try:
+            self.wait()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+
+def check_writable(folder: Path) -> None:
+    """Fail at setup, not after an epoch of training, if profiles cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(
+            f"GradNAPCallback cannot write profiles to {str(folder)!r} ({error.strerror or error}): give the "
+            "Trainer a writable default_root_dir or logger save_dir, or set save_profiles=False"
+        ) from error
