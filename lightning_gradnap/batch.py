@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 
 import torch
 
-__all__ = ["BatchReader", "ProfileBatch", "as_profile_batch", "lookup_names", "resolve_groups"]
+__all__ = ["BatchReader", "ProfileBatch", "as_profile_batch", "check_labels", "lookup_names", "resolve_groups"]
 
 
 @dataclass
@@ -42,20 +42,50 @@ _FIELDS = [f.name for f in fields(ProfileBatch)]
 
 def as_profile_batch(batch: object) -> ProfileBatch:
     """Accept a :class:`ProfileBatch`, a mapping with its field names, or a tuple
-    ``(inputs, labels[, lengths])``."""
+    ``(inputs, labels[, lengths])``. Lengths given as a list or an array become a tensor."""
     if isinstance(batch, ProfileBatch):
-        return batch
-    if isinstance(batch, Mapping):
+        result = batch
+    elif isinstance(batch, Mapping):
         missing = [key for key in ("inputs", "labels") if key not in batch]
         if missing:
             raise KeyError(f"batch mapping lacks {missing}; keys found: {sorted(batch)}; expected {_FIELDS}")
-        return ProfileBatch(**{key: batch[key] for key in _FIELDS if key in batch})
-    if isinstance(batch, (tuple, list)) and len(batch) in (2, 3):
-        return ProfileBatch(*batch)
-    raise TypeError(
-        f"cannot read a profiling batch from {type(batch).__name__}: give a ProfileBatch, a dict with "
-        f"keys {_FIELDS}, or a tuple (inputs, labels[, lengths])"
-    )
+        result = ProfileBatch(**{key: batch[key] for key in _FIELDS if key in batch})
+    elif isinstance(batch, (tuple, list)) and len(batch) in (2, 3):
+        result = ProfileBatch(*batch)
+    else:
+        raise TypeError(
+            f"cannot read a profiling batch from {type(batch).__name__}: give a ProfileBatch, a dict with "
+            f"keys {_FIELDS}, or a tuple (inputs, labels[, lengths])"
+        )
+    if result.lengths is None or isinstance(result.lengths, torch.Tensor):
+        return result
+    return replace(result, lengths=torch.as_tensor(result.lengths, dtype=torch.long))
+
+
+def check_labels(labels: object, label_level: str, num_groups: int) -> torch.Tensor:
+    """The labels as long integers, after checking their shape and range (one host synchronisation).
+
+    Raises:
+        ValueError: saying what shape, dtype or range was expected.
+    """
+    expected = 2 if label_level == "frame" else 1
+    if not isinstance(labels, torch.Tensor) or labels.dim() != expected:
+        shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise ValueError(
+            f"label_level={label_level!r} needs labels of shape {'[B, T]' if expected == 2 else '[B]'}, got {shape}"
+        )
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise ValueError(f"labels must be integers (group indices, -1 = ignore), got {labels.dtype}")
+    labels = labels.long()
+    if labels.numel() == 0:
+        return labels
+    low, high = torch.stack([labels.min(), labels.max()]).tolist()
+    if low < -1 or high >= num_groups:
+        raise ValueError(
+            f"labels range from {low} to {high}, but must lie in -1 .. {num_groups - 1} "
+            f"(num_groups={num_groups}; -1 = ignore): raise num_groups or fix the labels"
+        )
+    return labels
 
 
 class BatchReader:
@@ -70,7 +100,9 @@ class BatchReader:
       ``(x, y)`` with utterance-level labels).
 
     Args:
-        inputs: Key of the model input.
+        inputs: Key of the model input, or keys of its positional inputs in order (e.g.
+            ``["features", "feature_lengths"]`` for a ``forward(features, lengths)`` that masks
+            padding). The first is the one profiled in the input domain.
         labels: Key of the labels, or the name of a method of ``owner``.
         lengths: Key of the valid frames per example (``None``: no padding).
         targets: Key of the objective's targets (``target_logprob``, ``ctc``).
@@ -79,13 +111,16 @@ class BatchReader:
 
     def __init__(
         self,
-        inputs: str = "features",
+        inputs: str | Sequence[str] = "features",
         labels: str = "phoneme_labels",
         lengths: str | None = "feature_lengths",
         targets: str | None = "targets",
         target_lengths: str | None = "target_lengths",
     ) -> None:
-        self.keys = {"inputs": inputs, "labels": labels, "lengths": lengths}
+        self.input_keys = [inputs] if isinstance(inputs, str) else list(inputs)
+        if not self.input_keys:
+            raise ValueError("`inputs` names no batch key: give the key of the model input")
+        self.keys = {"inputs": self.input_keys[0], "labels": labels, "lengths": lengths}
         self.optional = {"targets": targets, "target_lengths": target_lengths}
 
     def label_method(self, batch: object, owner: object) -> Callable[..., torch.Tensor] | None:
@@ -105,16 +140,21 @@ class BatchReader:
         return None
 
     def inputs(self, batch: object) -> torch.Tensor:
+        """The (first) model input of ``batch``."""
+        return self.input_tuple(batch)[0]
+
+    def input_tuple(self, batch: object) -> tuple[torch.Tensor, ...]:
+        """The model's positional inputs in ``batch``."""
         if isinstance(batch, Mapping):
-            key = self.keys["inputs"]
-            if key not in batch:
+            missing = [key for key in self.input_keys if key not in batch]
+            if missing:
                 raise KeyError(
-                    f"the batch has no input key {key!r}; batch keys: {sorted(map(str, batch))}. "
-                    "Set the callback's `inputs` to the key of the model input"
+                    f"the batch has no input key {missing[0]!r}; batch keys: {sorted(map(str, batch))}. "
+                    "Set the callback's `inputs` to the key(s) of the model input"
                 )
-            return batch[key]
+            return tuple(batch[key] for key in self.input_keys)
         if isinstance(batch, (tuple, list)) and batch and isinstance(batch[0], torch.Tensor):
-            return batch[0]
+            return (batch[0],)
         raise TypeError(f"cannot read the inputs of a {type(batch).__name__} batch: use a dict or a tuple (x, y)")
 
     def read(self, batch: object, owner: object = None, output: object = None) -> ProfileBatch:
@@ -133,8 +173,9 @@ class BatchReader:
             labels = batch[self.keys["labels"]]
         lengths_key = self.keys["lengths"]
         extra = {name: batch.get(key) for name, key in self.optional.items() if key}
-        return ProfileBatch(
-            self.inputs(batch), labels, batch.get(lengths_key) if lengths_key else None, **extra
+        inputs = self.input_tuple(batch)
+        return as_profile_batch(
+            ProfileBatch(inputs if len(inputs) > 1 else inputs[0], labels, batch.get(lengths_key) if lengths_key else None, **extra)
         )
 
 

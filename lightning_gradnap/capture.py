@@ -52,8 +52,10 @@ class SharedForward:
         self._input: torch.Tensor | None = None
 
     def start(self, module: nn.Module, batch: Any) -> None:
-        """Attach the hooks before the validation step of ``batch`` runs."""
+        """Attach the hooks before the validation step of ``batch`` runs (the first time, the engine
+        finds its frame maps first, before any hook is attached)."""
         self.release()
+        self.engine.prepare(module, self.reader.read(batch, module))
         self.recorder = recorder = self.layer_recorder
         x = self.reader.inputs(batch)
         self._handles = [

@@ -9,61 +9,34 @@ precision, at least float32). No Python loop over frames, groups or examples.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from lightning_gradnap.accumulators import GroupSums
-from lightning_gradnap.batch import ProfileBatch, as_profile_batch
-from lightning_gradnap.frames import (
-    cut_windows,
-    find_segments,
-    layer_frame_index,
-    layer_valid_mask,
-    mask_lengths,
-    segment_centres,
-    segment_salient_frames,
-)
-from lightning_gradnap.objectives import ObjectiveInputs, resolve_objective
-from lightning_gradnap.profiles import (
-    FeatureViews,
-    LayerProfile,
-    Profiles,
-    check_group_names,
-    group_means,
-    normalize_profiles,
-)
+from lightning_gradnap.batch import ProfileBatch, as_profile_batch, check_labels
+from lightning_gradnap.folds import BatchSums, Fold, FoldBatch, FrameFold, InputWindowFold, UtteranceFold, WindowFold
+from lightning_gradnap.frame_maps import AnyFrameMap, FrameMapSpec, check_frame_maps
+from lightning_gradnap.frames import mask_lengths
+from lightning_gradnap.objectives import ObjectiveInputs, default_output_transform, resolve_objective, scores_of
+from lightning_gradnap.probing import probe_frame_maps
+from lightning_gradnap.profiles import FeatureViews, LayerProfile, Profiles, check_group_names, group_means, normalize_profiles
 from lightning_gradnap.recording import ActivationRecorder
 
-__all__ = ["ProfileEngine"]
-
-BatchSums = dict[str, tuple[torch.Tensor, torch.Tensor]]
+__all__ = ["OUTPUT", "ProfileEngine"]
 
 METHODS = ("gradnap", "nap")
 LABEL_LEVELS = ("frame", "utterance")
 WINDOW_CENTRES = ("segment", "salient")
+OUTPUT = "<output>"  # the model's scores, in frame maps
 
 
 def _choice(name: str, value: object, allowed: Sequence[object]) -> None:
     if value not in allowed:
         raise ValueError(f"`{name}` should be one of {list(allowed)}, got {value!r}")
-
-
-def default_output_transform(output: Any) -> torch.Tensor:
-    """The scores in a model's output: the tensor itself, the first item of a tuple, or ``["logits"]``."""
-    if isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
-        return output[0]
-    if isinstance(output, dict) and isinstance(output.get("logits"), torch.Tensor):
-        return output["logits"]
-    raise TypeError(
-        f"cannot find the scores in a model output of type {type(output).__name__}: "
-        "pass output_transform=lambda output: <the [B, K, T] scores>"
-    )
 
 
 class ProfileEngine:
@@ -82,13 +55,17 @@ class ProfileEngine:
         window_center: ``"segment"`` (the segment's centre) or ``"salient"`` (its frame of largest
             ``sum_c |dy/da|``; GradNAP only).
         class_dim: Axis of the classes in the model's scores (``[B, K, T]``: 1).
-        channels_last: Layer outputs are ``[B, T, C]`` instead of ``[B, C, T]``.
+        channels_last: Layer outputs (and the input) are ``[B, T, C]`` instead of ``[B, C, T]``.
         blank: CTC blank index (``objective="ctc"``).
         output_transform: Picks the scores from the model's output (default: the tensor, the
-            first item of a tuple, or ``output["logits"]``).
+            first tensor of a tuple with a class axis, or ``output["logits"]``).
         input_window: If set (frame level), also average windows of this many input frames of
             the first input ``x`` (``[B, F, T]``) and of ``x * dy/dx`` around each labelled
             segment: the input-domain feature views (:meth:`feature_views`).
+        frame_maps: Where layer frames sit on the input, by layer name (``"<output>"``: the
+            model's scores): ``(stride, offset[, length_offset])``, a
+            :class:`~lightning_gradnap.frame_maps.FrameMap`, or a callable ``num_layer_frames ->
+            input frames``. Layers not given are probed once, at the first batch.
     """
 
     def __init__(
@@ -106,6 +83,7 @@ class ProfileEngine:
         blank: int = 0,
         output_transform: Callable[[Any], torch.Tensor] | None = None,
         input_window: int | None = None,
+        frame_maps: Mapping[str, FrameMapSpec] | None = None,
     ) -> None:
         _choice("method", method, METHODS)
         _choice("label_level", label_level, LABEL_LEVELS)
@@ -131,10 +109,19 @@ class ProfileEngine:
         self.channels_last = channels_last
         self.blank = blank
         self.output_transform = output_transform or default_output_transform
+        self.fold: Fold = (
+            UtteranceFold() if label_level == "utterance" else FrameFold() if window is None else WindowFold(window, window_center)
+        )
         self.sums = {name: GroupSums(num_groups) for name in self.layers}
         self.input_window = input_window
+        self.input_fold = None if input_window is None else InputWindowFold(input_window)
         input_views = [] if input_window is None else ["<input>"] + (["<input_x_grad>"] if method == "gradnap" else [])
         self.input_sums = {name: GroupSums(num_groups) for name in input_views}
+        self.given_frame_maps = check_frame_maps(frame_maps)
+        unknown = sorted(set(self.given_frame_maps) - {*self.layers, OUTPUT})
+        if unknown:
+            raise ValueError(f"`frame_maps` names {unknown}, which are not profiled: use names from `layers` or {OUTPUT!r}")
+        self.frame_maps: dict[str, AnyFrameMap] | None = None  # found at the first batch (prepare)
         self.skipped_batches = 0
 
     @property
@@ -149,6 +136,59 @@ class ProfileEngine:
         for sums in [*self.sums.values(), *self.input_sums.values()]:
             sums.reset()
         self.skipped_batches = 0
+
+    # ---------------------------------------------------------------- once, at the first batch
+    def prepare(self, model: nn.Module, batch: ProfileBatch | Any) -> None:
+        """Find the frame maps of the layers and the scores, once (see :mod:`lightning_gradnap.probing`).
+
+        Called by :meth:`run_batch`; call it yourself before a forward whose hooks feed
+        :meth:`accumulate`. It runs the model on random inputs shaped like ``batch``'s: the first
+        input gets new lengths along its time axis (the last, or axis 1 with ``channels_last``),
+        an input that *is* the ``lengths`` tensor is set to those lengths, other inputs are
+        repeated from the first example.
+        """
+        if self.frame_maps is not None:
+            return
+        batch = as_profile_batch(batch)
+        if self.label_level == "utterance" and batch.lengths is None:
+            return  # every position counts: no map needed until a batch brings lengths
+        names = [name for name in [*self.layers, OUTPUT] if name not in self.given_frame_maps]
+        probed = probe_frame_maps(model, self._probe_run(model, batch, names), names) if names else {}
+        self.frame_maps = {**probed, **self.given_frame_maps}
+
+    def _probe_run(self, model: nn.Module, batch: ProfileBatch, names: list[str]):
+        template = batch.input_tuple
+        first = template[0]
+        if not isinstance(first, torch.Tensor) or not first.is_floating_point() or first.dim() < 2:
+            raise ValueError(
+                "cannot probe where layer frames sit on the input: the first model input is not a floating "
+                f"[B, ..., T] tensor; give frame_maps for {names}"
+            )
+        time_axis = 1 if self.channels_last else first.dim() - 1
+        device, recorder = first.device, ActivationRecorder(model, [n for n in names if n != OUTPUT], keep_graph=True)
+        generator = torch.Generator().manual_seed(0)  # never the global generators
+
+        def run(frames: int, batch_size: int, nan_frames: list[int] | None = None):
+            shape = [batch_size, *first.shape[1:]]
+            shape.pop(time_axis)
+            x = torch.randn(*shape, frames, generator=generator).to(device, first.dtype)
+            if nan_frames is not None:
+                x[torch.arange(batch_size), ..., torch.tensor(nan_frames)] = float("nan")
+            x.requires_grad_(nan_frames is None)
+            lengths = torch.full((batch_size,), frames, device=device)
+            others = [lengths if t is batch.lengths else _repeat_first(t, batch_size) for t in template[1:]]
+            with recorder:
+                output = model(x.movedim(-1, time_axis), *others)
+            recorder.check_called()
+            outputs = {  # layers without a time axis need no map (accumulate rejects them at frame level)
+                name: a.transpose(1, 2) if self.channels_last else a for name, a in recorder.activations.items() if a.dim() == 3
+            }
+            scores = self.output_transform(output)
+            if OUTPUT in names and isinstance(scores, torch.Tensor) and scores.dim() == 3:
+                outputs[OUTPUT] = scores.movedim(self.class_dim, 1)
+            return x, outputs
+
+        return run
 
     # ---------------------------------------------------------------- one batch, end to end
     def run_batch(
@@ -180,6 +220,10 @@ class ProfileEngine:
         device = _model_device(model)
         with torch.inference_mode(False), torch.set_grad_enabled(self.needs_gradients):
             inputs = tuple(_prepare_input(x, device, self.needs_gradients) for x in batch.input_tuple)
+            if batch.lengths is not None:  # the lengths an input may share with the batch (see prepare)
+                lengths = next((c for x, c in zip(batch.input_tuple, inputs) if x is batch.lengths), batch.lengths)
+                batch = replace(batch, inputs=inputs, lengths=lengths)
+            self.prepare(model, replace(batch, inputs=inputs))
             recorder = recorder or self.recorder(model)
             with recorder:
                 output = model(*inputs)
@@ -191,31 +235,10 @@ class ProfileEngine:
             return self.accumulate(recorder, output, batch, inputs[0] if input_views else None)
 
     # ---------------------------------------------------------------- after a forward pass
-    def check_labels(self, batch: ProfileBatch) -> None:
-        """Shape, dtype and range of the labels; one host synchronisation."""
-        labels = batch.labels
-        expected = 2 if self.label_level == "frame" else 1
-        if not isinstance(labels, torch.Tensor) or labels.dim() != expected:
-            shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
-            raise ValueError(
-                f"label_level={self.label_level!r} needs labels of shape "
-                f"{'[B, T]' if expected == 2 else '[B]'}, got {shape}"
-            )
-        if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
-            raise ValueError(f"labels must be integers (group indices, -1 = ignore), got {labels.dtype}")
-        if labels.numel() == 0:
-            return
-        low, high = torch.stack([labels.min(), labels.max()]).tolist()
-        if low < -1 or high >= self.num_groups:
-            raise ValueError(
-                f"labels range from {low} to {high}, but must lie in -1 .. {self.num_groups - 1} "
-                f"(num_groups={self.num_groups}; -1 = ignore): raise num_groups or fix the labels"
-            )
-
     def accumulate(
         self, recorder: ActivationRecorder, output: Any, batch: ProfileBatch, inputs: torch.Tensor | None = None
     ) -> bool:
-        """Fold the recorded outputs of one forward pass into the sums.
+        """Fold the recorded outputs of one forward pass into the sums (after :meth:`prepare`).
 
         Args:
             recorder: Holds the layer outputs of the forward pass.
@@ -228,47 +251,72 @@ class ProfileEngine:
         Returns:
             False if the batch was skipped because its relevance was not finite.
         """
-        self.check_labels(batch)
+        batch = as_profile_batch(batch)
+        labels = check_labels(batch.labels, self.label_level, self.num_groups)
         recorder.check_all_recorded()
         activations = {name: self._channels_first(name, a) for name, a in recorder.activations.items()}
-        batch_size = next(iter(activations.values())).shape[0]
-        if batch.labels.shape[0] != batch_size:
+        batch_size, device = next(iter(activations.values())).shape[0], next(iter(activations.values())).device
+        if labels.shape[0] != batch_size:
             raise ValueError(
-                f"labels are for {batch.labels.shape[0]} examples but the batch has {batch_size}: "
-                "give one label row per example"
+                f"labels are for {labels.shape[0]} examples but the batch has {batch_size}: give one label row per example"
             )
-        num_input_frames = self._num_input_frames(batch)
+        fold_batch = self._fold_batch(batch, labels, device)
         gradients: dict[str, torch.Tensor] = {}
         input_gradient = None
         wants_input_gradient = "<input_x_grad>" in self.input_sums and inputs is not None and inputs.requires_grad
         if self.needs_gradients:
             with torch.enable_grad():  # the forward ran with gradients; the caller may not
-                scores = self._scores(output)
-                valid = layer_valid_mask(batch.lengths, num_input_frames, scores.shape[2], batch_size, scores.device)
-                targets = ObjectiveInputs(valid, batch.targets, batch.target_lengths, self.blank)
-                objective = self.objective(scores, targets)
+                objective = self._objective(output, batch, fold_batch)
             gradients, extra = recorder.gradients(objective, [inputs] if wants_input_gradient else [])
             input_gradient = extra[0] if extra else None
             gradients = {name: self._channels_first(name, g) for name, g in gradients.items()}
-        saliency = None
         if self.window is not None and self.window_center == "salient":
-            saliency = {name: g.abs().sum(dim=1) for name, g in gradients.items()}
+            fold_batch.saliency = {name: g.abs().sum(dim=1) for name, g in gradients.items()}
         relevance = {name: self._relevance(a, gradients.get(name)) for name, a in activations.items()}
         recorder.clear()
-        if self.label_level == "utterance":
-            batch_sums = self._utterance_sums(relevance, batch, num_input_frames)
-        elif self.window is None:
-            batch_sums = self._frame_sums(relevance, batch)
+        batch_sums = self.fold.batch_sums(relevance, fold_batch, self.sums)
+        if self.input_fold is not None and inputs is not None:
+            views = {"<input>": inputs.detach()}
+            if input_gradient is not None:
+                views["<input_x_grad>"] = inputs.detach() * input_gradient
+            batch_sums.update(self.input_fold.batch_sums(views, fold_batch, self.input_sums))
+        return self._add(batch_sums)
+
+    def _fold_batch(self, batch: ProfileBatch, labels: torch.Tensor, device: torch.device) -> FoldBatch:
+        lengths = batch.lengths
+        if lengths is None and self.label_level == "frame":
+            lengths = torch.full((labels.shape[0],), labels.shape[1])
+        if lengths is not None and self.frame_maps is None:
+            raise RuntimeError(
+                "the frame maps are not known yet: call engine.prepare(model, batch) once before the forward "
+                "pass whose hooks feed accumulate (run_batch does so)"
+            )
+        lengths = None if lengths is None else lengths.to(device)
+        if self.label_level == "frame":
+            labels = mask_lengths(labels.to(device), lengths)
+        return FoldBatch(labels.to(device), lengths, self.frame_maps or {})
+
+    def _objective(self, output: Any, batch: ProfileBatch, fold_batch: FoldBatch) -> torch.Tensor:
+        scores = scores_of(output, self.output_transform, self.class_dim)
+        frames = scores.shape[2]
+        frame_map = fold_batch.frame_maps.get(OUTPUT)
+        if fold_batch.lengths is None or frame_map is None:
+            valid = torch.ones(scores.shape[0], frames, dtype=torch.bool, device=scores.device)
+            frame_index = None
         else:
-            batch_sums = self._window_sums(relevance, saliency, batch)
-        if self.input_sums and inputs is not None:
-            batch_sums.update(self._input_window_sums(inputs, input_gradient, batch))
-        if not _all_finite(sums for sums, _ in batch_sums.values()):
+            valid = frame_map.valid(fold_batch.lengths.to(scores.device), frames)
+            frame_index = frame_map.input_frames(frames, scores.device)
+        scores = scores.masked_fill(~valid[:, None, :], 0)  # a NaN in padding reaches no gradient
+        return self.objective(scores, ObjectiveInputs(valid, batch.targets, batch.target_lengths, self.blank, frame_index))
+
+    def _add(self, batch_sums: BatchSums) -> bool:
+        """Fold a finite batch into the running sums; skip (with a warning) one that is not."""
+        if not _all_finite(sums[: self.num_groups] for sums, _ in batch_sums.values()):
             self.skipped_batches += 1
             warnings.warn(
-                f"skipped a batch whose relevance is NaN or inf ({self.skipped_batches} so far)",
+                f"skipped a batch whose relevance is NaN or inf in labelled frames ({self.skipped_batches} so far)",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
             return False
         for name, (sums, counts) in batch_sums.items():
@@ -289,84 +337,6 @@ class ProfileEngine:
             return activation.detach().abs() if self.absolute else activation.detach()
         relevance = gradient.mul_(activation.detach())
         return relevance.abs_() if self.absolute else relevance
-
-    def _num_input_frames(self, batch: ProfileBatch) -> int:
-        if self.label_level == "frame":
-            return batch.labels.shape[1]
-        return batch.input_tuple[0].shape[-1]
-
-    def _scores(self, output: Any) -> torch.Tensor:
-        scores = self.output_transform(output).movedim(self.class_dim, 1)
-        if scores.dim() == 2:
-            return scores[:, :, None]
-        if scores.dim() != 3:
-            raise ValueError(
-                f"the objective needs scores [B, K] or [B, K, T], got shape {tuple(scores.shape)}: "
-                "pass output_transform to pick them"
-            )
-        return scores
-
-    def _frame_sums(self, relevance: dict[str, torch.Tensor], batch: ProfileBatch) -> BatchSums:
-        labels = mask_lengths(batch.labels, batch.lengths).to(next(iter(relevance.values())).device)
-        rows_by_frames: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # shared by layers of one stride
-        result = {}
-        for name, values in relevance.items():
-            sums, frames = self.sums[name], values.shape[2]
-            if frames not in rows_by_frames:
-                rows = sums.rows(labels[:, layer_frame_index(labels.shape[1], frames, values.device)])
-                rows_by_frames[frames] = rows, sums.row_counts(rows)
-            result[name] = sums.frame_batch_sums(values, *rows_by_frames[frames])
-        return result
-
-    def _utterance_sums(self, relevance: dict[str, torch.Tensor], batch: ProfileBatch, input_frames: int) -> BatchSums:
-        result = {}
-        for name, values in relevance.items():
-            if values.dim() > 2:  # average over the example's valid frames (all positions if not [B, C, T])
-                lengths = batch.lengths if values.dim() == 3 else None
-                values = values.flatten(2)
-                valid = layer_valid_mask(lengths, input_frames, values.shape[2], values.shape[0], values.device)
-                weights = valid.to(torch.float64) / valid.sum(dim=1, keepdim=True).clamp(min=1)
-                values = torch.einsum("bct,bt->bc", values.to(torch.float64), weights)
-            result[name] = self.sums[name].batch_sums(values, batch.labels.to(values.device))
-        return result
-
-    def _window_sums(
-        self, relevance: dict[str, torch.Tensor], saliency: dict[str, torch.Tensor] | None, batch: ProfileBatch
-    ) -> BatchSums:
-        """Windows around each segment's centre, or its most salient frame (``saliency [B, T]`` per layer)."""
-        labels = mask_lengths(batch.labels, batch.lengths)
-        segments = find_segments(labels)
-        num_input_frames = labels.shape[1]
-        result = {}
-        for name, values in relevance.items():
-            batch_size, _, frames = values.shape
-            valid = layer_valid_mask(batch.lengths, num_input_frames, frames, batch_size, values.device)
-            if saliency is not None:
-                centres = segment_salient_frames(segments, saliency[name], num_input_frames, valid)
-            else:
-                centres = segment_centres(segments, num_input_frames, frames)
-            windows = cut_windows(values, segments.batch, centres, valid.sum(dim=1), self.window)  # type: ignore[arg-type]
-            result[name] = self.sums[name].batch_sums(windows, segments.label)
-        return result
-
-    def _input_window_sums(self, inputs: torch.Tensor, gradient: torch.Tensor | None, batch: ProfileBatch) -> BatchSums:
-        """Feature windows ``x`` (and ``x * dy/dx``) centred on each labelled segment (DESIGN §1.7)."""
-        if inputs.dim() != 3 or inputs.shape[-1] != batch.labels.shape[1]:
-            raise ValueError(
-                f"input windows need an input [B, F, T] with one label per input frame; got input "
-                f"{tuple(inputs.shape)} and labels {tuple(batch.labels.shape)}: set input_window=None"
-            )
-        labels = mask_lengths(batch.labels, batch.lengths)
-        segments = find_segments(labels)
-        centres = segment_centres(segments, labels.shape[1], labels.shape[1])
-        lengths = (labels.new_full((labels.shape[0],), labels.shape[1]) if batch.lengths is None else batch.lengths)
-        views = {"<input>": inputs.detach()}
-        if gradient is not None:
-            views["<input_x_grad>"] = inputs.detach() * gradient
-        return {
-            name: self.input_sums[name].batch_sums(cut_windows(values, segments.batch, centres, lengths, self.input_window), segments.label)  # type: ignore[arg-type]
-            for name, values in views.items()
-        }
 
     # ---------------------------------------------------------------- results
     def state(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -404,7 +374,8 @@ class ProfileEngine:
         state = self.state() if state is None else state
         state = {name: value for name, value in state.items() if name in self.sums}
         if not state:
-            raise ValueError("no batch has been profiled: give at least one batch with labelled frames")
+            skipped = f" ({self.skipped_batches} skipped as NaN or inf)" if self.skipped_batches else ""
+            raise ValueError(f"no batch has been profiled{skipped}: give at least one batch with labelled frames")
         names = check_group_names(group_names, self.num_groups)
         categories = None if group_categories is None else check_group_names(
             group_categories, self.num_groups, "group_categories"
@@ -453,6 +424,13 @@ def _prepare_input(value: object, device: torch.device, requires_grad: bool) -> 
     if requires_grad and tensor.is_floating_point():
         tensor = tensor.detach().requires_grad_(True)
     return tensor
+
+
+def _repeat_first(value: object, batch_size: int) -> object:
+    """A batch of ``batch_size`` copies of the first example of a tensor input (others as they are)."""
+    if not isinstance(value, torch.Tensor) or value.dim() == 0:
+        return value
+    return value[:1].clone().repeat(batch_size, *[1] * (value.dim() - 1))
 
 
 def _all_finite(tensors) -> bool:

@@ -9,13 +9,42 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from lightning_gradnap.frames import layer_frame_index
+__all__ = ["OBJECTIVES", "ObjectiveInputs", "default_output_transform", "resolve_objective", "scores_of"]
 
-__all__ = ["OBJECTIVES", "ObjectiveInputs", "resolve_objective"]
+
+def default_output_transform(output: Any) -> torch.Tensor:
+    """The scores in a model's output: the tensor itself, the first tensor of a tuple with a class
+    axis (so ``(aux_loss, logits)`` gives the logits), or ``output["logits"]``."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, (tuple, list)):
+        found = next((item for item in output if isinstance(item, torch.Tensor) and item.dim() >= 2), None)
+        if found is not None:
+            return found
+    if isinstance(output, dict) and isinstance(output.get("logits"), torch.Tensor):
+        return output["logits"]
+    keys = f" with keys {sorted(map(str, output))}" if isinstance(output, dict) else ""
+    raise TypeError(
+        f"cannot find the scores in a model output of type {type(output).__name__}{keys}: pass "
+        "output_transform, a function output -> the [B, K, T] or [B, K] scores (e.g. lambda out: out['scores'])"
+    )
+
+
+def scores_of(output: Any, output_transform: Callable[[Any], torch.Tensor], class_dim: int) -> torch.Tensor:
+    """The model's scores as ``[B, K, T]`` (a classifier's ``[B, K]`` as one frame)."""
+    scores = output_transform(output)
+    if not isinstance(scores, torch.Tensor) or scores.dim() not in (2, 3):
+        shape = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
+        raise ValueError(
+            f"the objective needs scores [B, K] or [B, K, T], got {shape}: pass output_transform to pick them"
+        )
+    scores = scores.movedim(class_dim, 1)
+    return scores[:, :, None] if scores.dim() == 2 else scores
 
 
 @dataclass
@@ -28,12 +57,20 @@ class ObjectiveInputs:
             ``target_logprob``; padded label sequences ``[B, S]`` for ``ctc``.
         target_lengths: ``[B]`` lengths of the label sequences, for ``ctc``.
         blank: Index of the CTC blank class.
+        frame_index: ``[T]`` input frame of each output frame (its receptive-field centre), to
+            read frame targets; ``None``: output frames are input frames.
     """
 
     valid: torch.Tensor
     targets: torch.Tensor | None = None
     target_lengths: torch.Tensor | None = None
     blank: int = 0
+    frame_index: torch.Tensor | None = None
+
+
+def _masked_sum(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Sum of ``values`` where ``keep``: a NaN or inf in a padded frame is left out, not multiplied by 0."""
+    return torch.where(keep, values, torch.zeros((), dtype=values.dtype, device=values.device)).sum()
 
 
 ObjectiveFn = Callable[[torch.Tensor, ObjectiveInputs], torch.Tensor]
@@ -41,12 +78,12 @@ ObjectiveFn = Callable[[torch.Tensor, ObjectiveInputs], torch.Tensor]
 
 def predicted_logit(scores: torch.Tensor, inputs: ObjectiveInputs) -> torch.Tensor:
     """Sum over valid frames of the score of the arg-max class (the paper's default)."""
-    return (scores.max(dim=1).values * inputs.valid).sum()
+    return _masked_sum(scores.max(dim=1).values, inputs.valid)
 
 
 def predicted_logprob(scores: torch.Tensor, inputs: ObjectiveInputs) -> torch.Tensor:
     """Sum over valid frames of the log-probability of the arg-max class."""
-    return (scores.log_softmax(dim=1).max(dim=1).values * inputs.valid).sum()
+    return _masked_sum(scores.log_softmax(dim=1).max(dim=1).values, inputs.valid)
 
 
 def target_logprob(scores: torch.Tensor, inputs: ObjectiveInputs) -> torch.Tensor:
@@ -60,12 +97,14 @@ def target_logprob(scores: torch.Tensor, inputs: ObjectiveInputs) -> torch.Tenso
     if targets.dim() == 1:
         targets = targets[:, None].expand(batch_size, num_frames)
     elif targets.dim() == 2:
-        targets = targets[:, layer_frame_index(targets.shape[1], num_frames, targets.device)]
+        index = torch.arange(num_frames, device=targets.device) if inputs.frame_index is None else inputs.frame_index
+        inside = (index >= 0) & (index < targets.shape[1])
+        targets = torch.where(inside[None, :], targets[:, index.clamp(0, targets.shape[1] - 1)], -1)
     else:
         raise ValueError(f"target_logprob needs targets of shape [B] or [B, T], got {tuple(targets.shape)}")
     keep = inputs.valid & (targets >= 0)
     log_probs = scores.log_softmax(dim=1).gather(1, targets.clamp(min=0)[:, None, :])[:, 0]
-    return (log_probs * keep).sum()
+    return _masked_sum(log_probs, keep)
 
 
 def negative_ctc_loss(scores: torch.Tensor, inputs: ObjectiveInputs) -> torch.Tensor:

@@ -29,6 +29,14 @@ def random_model(seed: int, stride: int, channels: int = 5, classes: int = 4) ->
     return model.double().eval()
 
 
+def layer_maps(stride: int) -> dict[str, tuple[int, float, int]]:
+    """Stated by hand from the convolutions: conv0 (kernel 5, padding 2) centres frame t on input
+    frame stride * t and an utterance of L frames has (L - 1) // stride + 1 of them; conv1 (kernel 3,
+    padding 1) does the same on conv0's frames, so stride**2 in all; relu and out keep them."""
+    first, second = (stride, 0.0, stride - 1), (stride**2, 0.0, stride**2 - 1)
+    return {"conv0": first, "relu0": first, "conv1": second, "out": second}
+
+
 def random_case(seed: int, batch: int, frames: int, groups: int, with_lengths: bool):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, 3, frames, generator=generator, dtype=torch.float64)
@@ -37,9 +45,10 @@ def random_case(seed: int, batch: int, frames: int, groups: int, with_lengths: b
     return x, labels, lengths
 
 
-def reference_layers(model, x, lengths, objective="predicted_logit", targets=None):
+def reference_layers(model, x, lengths, objective="predicted_logit", targets=None, stride=1):
     lengths_list = None if lengths is None else lengths.tolist()
-    return reference.activations_and_gradients(model, x, lengths_list, objective, targets), lengths_list
+    output_map = layer_maps(stride)["out"]
+    return reference.activations_and_gradients(model, x, lengths_list, objective, targets, output_map), lengths_list
 
 
 @pytest.mark.parametrize("stride", [1, 2, 3])
@@ -49,10 +58,10 @@ def test_frame_profiles_match_brute_force(stride: int, method: str, with_lengths
     model = random_model(stride, stride)
     x, labels, lengths = random_case(stride * 7 + with_lengths, batch=3, frames=23, groups=4, with_lengths=with_lengths)
     profiles = compute_profiles(model, [(x, labels, lengths)], LAYERS, num_groups=4, method=method)
-    recorded, lengths_list = reference_layers(model, x, lengths)
+    recorded, lengths_list = reference_layers(model, x, lengths, stride=stride)
     for name in LAYERS:
         activation, gradient = recorded[name]
-        sums, counts = reference.frame_sums(activation, gradient, labels, lengths_list, 4, method)
+        sums, counts = reference.frame_sums(activation, gradient, labels, lengths_list, 4, method, frame_map=layer_maps(stride)[name])
         np.testing.assert_array_equal(profiles[name].counts, counts)
         np.testing.assert_allclose(profiles[name].means, group_means(sums, counts), rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(
@@ -76,9 +85,9 @@ def test_other_objectives_match_brute_force(objective: str) -> None:
     targets = torch.randint(-1, 4, labels.shape, generator=torch.Generator().manual_seed(5))
     batch = {"inputs": x, "labels": labels, "lengths": lengths, "targets": targets}
     profiles = compute_profiles(model, [batch], LAYERS, 3, objective=objective)
-    recorded, lengths_list = reference_layers(model, x, lengths, objective, targets)
+    recorded, lengths_list = reference_layers(model, x, lengths, objective, targets, stride=2)
     for name in LAYERS:
-        sums, counts = reference.frame_sums(*recorded[name], labels, lengths_list, 3)
+        sums, counts = reference.frame_sums(*recorded[name], labels, lengths_list, 3, frame_map=layer_maps(2)[name])
         np.testing.assert_allclose(profiles[name].means, group_means(sums, counts), rtol=1e-10, atol=1e-12)
 
 
@@ -94,12 +103,13 @@ def test_ctc_objective_gradient_equals_that_of_the_ctc_loss() -> None:
     handle = model.conv1.register_forward_hook(lambda m, i, o: conv1_out.setdefault("a", o))
     scores = model(x)
     handle.remove()
-    output_lengths = torch.tensor([sum(1 for t in range(6) if reference.input_frame(t, 24, 6) < n) for n in lengths])
+    output_map = layer_maps(2)["out"]
+    output_lengths = torch.tensor([sum(reference.frame_valid(t, output_map, n) for t in range(6)) for n in lengths.tolist()])
     loss = torch.nn.functional.ctc_loss(
         scores.log_softmax(1).permute(2, 0, 1), targets, output_lengths, target_lengths, reduction="sum"
     )
     (gradient,) = torch.autograd.grad(-loss, conv1_out["a"])
-    sums, counts = reference.frame_sums(conv1_out["a"].detach(), gradient, labels, lengths.tolist(), 3)
+    sums, counts = reference.frame_sums(conv1_out["a"].detach(), gradient, labels, lengths.tolist(), 3, frame_map=layer_maps(2)["conv1"])
     np.testing.assert_allclose(profiles["conv1"].means, group_means(sums, counts), rtol=1e-9)
 
 
@@ -108,9 +118,9 @@ def test_utterance_level_matches_brute_force() -> None:
     x, _, lengths = random_case(9, batch=5, frames=20, groups=3, with_lengths=True)
     labels = torch.tensor([0, 2, 2, -1, 0])
     profiles = compute_profiles(model, [(x, labels, lengths)], LAYERS, 3, label_level="utterance")
-    recorded, lengths_list = reference_layers(model, x, lengths)
+    recorded, lengths_list = reference_layers(model, x, lengths, stride=2)
     for name in LAYERS:
-        sums, counts = reference.utterance_sums(*recorded[name], labels, lengths_list, 20, 3)
+        sums, counts = reference.utterance_sums(*recorded[name], labels, lengths_list, 20, 3, frame_map=layer_maps(2)[name])
         np.testing.assert_array_equal(profiles[name].counts, [2, 0, 2])
         np.testing.assert_allclose(profiles[name].means, group_means(sums, counts), rtol=1e-10)
 
@@ -124,9 +134,9 @@ def test_time_resolved_windows_match_brute_force(center: str, stride: int) -> No
     labels = torch.randint(-1, 3, (3, 6), generator=generator).repeat_interleave(5, dim=1)  # runs of 5 frames
     lengths = torch.tensor([30, 22, 9])
     profiles = compute_profiles(model, [(x, labels, lengths)], LAYERS, 3, window=5, window_center=center)
-    recorded, lengths_list = reference_layers(model, x, lengths)
+    recorded, lengths_list = reference_layers(model, x, lengths, stride=stride)
     for name in LAYERS:
-        sums, counts = reference.window_sums(*recorded[name], labels, lengths_list, 3, 5, center)
+        sums, counts = reference.window_sums(*recorded[name], labels, lengths_list, 3, 5, center, layer_maps(stride)[name])
         np.testing.assert_array_equal(profiles[name].counts, counts)
         np.testing.assert_allclose(profiles[name].means, group_means(sums, counts), rtol=1e-10, atol=1e-12)
 
@@ -147,9 +157,9 @@ def test_property_accumulator_equals_brute_force(batch, frames, groups, stride, 
 
     engine = ProfileEngine(LAYERS, groups)
     engine.run_batch(model, (x, labels, lengths))
-    recorded, lengths_list = reference_layers(model, x, lengths)
+    recorded, lengths_list = reference_layers(model, x, lengths, stride=stride)
     for name in LAYERS:
-        sums, counts = reference.frame_sums(*recorded[name], labels, lengths_list, groups)
+        sums, counts = reference.frame_sums(*recorded[name], labels, lengths_list, groups, frame_map=layer_maps(stride)[name])
         np.testing.assert_array_equal(engine.sums[name].counts.numpy(), counts)
         np.testing.assert_allclose(engine.sums[name].sums.numpy(), sums, rtol=1e-10, atol=1e-12)
 
@@ -167,7 +177,7 @@ def test_input_windows_match_brute_force() -> None:
     views = engine.feature_views()
 
     leaf = x.clone().requires_grad_()
-    reference.activations_and_gradients(model, leaf, lengths.tolist(), "predicted_logit")
+    reference.activations_and_gradients(model, leaf, lengths.tolist(), "predicted_logit", output_map=layer_maps(2)["out"])
     ones = torch.ones_like(x)
     sums, counts = reference.window_sums(x, ones, labels, lengths.tolist(), 3, 5)
     weighted, _ = reference.window_sums(x, leaf.grad, labels, lengths.tolist(), 3, 5)

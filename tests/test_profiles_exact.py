@@ -61,16 +61,16 @@ def test_absolute_and_utterance_level_by_hand() -> None:
 
 
 def test_strided_layer_maps_frames_and_lengths() -> None:
-    # a stride-2 identity conv sees input frames 0 and 2 of 4: layer frame t -> input floor((t + .5) * 2)
+    # a stride-2 identity conv sees input frames 0 and 2 of 4: layer frame t is centred on input frame 2t
     model = nn.Sequential()
     model.add_module("down", nn.Conv1d(1, 1, kernel_size=1, stride=2, bias=False))
     with torch.no_grad():
         model.down.weight.fill_(1.0)
     x = torch.tensor([[[1.0, 10.0, 100.0, 1000.0]], [[2.0, 20.0, 200.0, 2000.0]]])
-    labels = torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1]])
+    labels = torch.tensor([[0, 1, 1, 1], [1, 1, 1, 1]])  # input frame 1 is not a centre: its label is never read
     profiles = compute_profiles(model.eval(), [(x, labels, torch.tensor([4, 2]))], ["down"], 2, method="nap")
-    # the layer's frames hold x[0] and x[2]; their labels come from input frames 1 and 3:
-    # example 0 -> (1, group 0), (100, group 1); example 1 -> (2, group 1), frame 3 is past length 2
+    # the layer's frames hold x[0] and x[2] and take their labels from there (the centres of their fields):
+    # example 0 -> (1, group 0), (100, group 1); example 1 -> (2, group 1), its frame 1 (centre 2) is past length 2
     np.testing.assert_array_equal(profiles["down"].means[:, 0], [1.0, 51.0])
     np.testing.assert_array_equal(profiles["down"].counts, [1, 2])
 

@@ -1,0 +1,14 @@
+"""Folding one batch's relevance into group sums: one small object per label level.
+
+Every fold turns ``{name: values}`` of one batch into ``{name: (sums [G + 1, ...], counts [G + 1])}``
+(the last row collects ignored frames) through :class:`~lightning_gradnap.accumulators.GroupSums`.
+A new label level is one new module here with one :class:`Fold` subclass.
+"""
+
+from lightning_gradnap.folds.base import BatchSums, Fold, FoldBatch
+from lightning_gradnap.folds.frame import FrameFold
+from lightning_gradnap.folds.input_window import InputWindowFold
+from lightning_gradnap.folds.utterance import UtteranceFold
+from lightning_gradnap.folds.window import WindowFold
+
+__all__ = ["BatchSums", "Fold", "FoldBatch", "FrameFold", "InputWindowFold", "UtteranceFold", "WindowFold"]

@@ -1,0 +1,77 @@
+"""The fold interface and what it reads of one batch."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import torch
+
+from lightning_gradnap.accumulators import GroupSums
+from lightning_gradnap.frame_maps import AnyFrameMap
+from lightning_gradnap.frames import IGNORE, Segments, find_segments
+
+__all__ = ["BatchSums", "Fold", "FoldBatch"]
+
+BatchSums = dict[str, tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class FoldBatch:
+    """One batch's labels, on the values' device, and where each layer's frames sit.
+
+    Attributes:
+        labels: Frame labels ``[B, T_in]`` (``IGNORE`` at and past each length) or utterance
+            labels ``[B]``; long integers.
+        lengths: ``[B]`` valid input frames (frame level: the padded length where none were
+            given), or ``None`` (utterance level without lengths: every position counts).
+        frame_maps: Map of each layer with a time axis (see :mod:`lightning_gradnap.frame_maps`).
+        saliency: ``[B, T_layer]`` per layer, ``sum_c |dy/da|`` (salient window centres only).
+    """
+
+    labels: torch.Tensor
+    lengths: torch.Tensor | None
+    frame_maps: Mapping[str, AnyFrameMap]
+    saliency: dict[str, torch.Tensor] | None = None
+    _layer_labels: dict[tuple, torch.Tensor] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def segments(self) -> Segments:
+        """Runs of one label in the input frames (frame level)."""
+        return find_segments(self.labels)
+
+    def layer_valid(self, name: str, num_frames: int) -> torch.Tensor:
+        """``[B, T_layer]`` frames of layer ``name`` that belong to each utterance."""
+        assert self.lengths is not None
+        return self.frame_maps[name].valid(self.lengths, num_frames)
+
+    def layer_labels(self, name: str, num_frames: int) -> torch.Tensor:
+        """``[B, T_layer]`` label of each layer frame (that of its centre's input frame), or ``IGNORE``.
+
+        Shared by layers with the same map and frame count.
+        """
+        frame_map = self.frame_maps[name]
+        key = (frame_map, num_frames)
+        if key not in self._layer_labels:
+            centres = frame_map.input_frames(num_frames, self.labels.device)
+            inside = centres.clamp(0, self.labels.shape[1] - 1)
+            labels = torch.where(self.layer_valid(name, num_frames), self.labels[:, inside], IGNORE)
+            self._layer_labels[key] = labels
+        return self._layer_labels[key]
+
+
+class Fold(ABC):
+    """Folds one batch's per-layer values (``[B, C, T]`` or ``[B, C]``) into group sums."""
+
+    @abstractmethod
+    def batch_sums(
+        self, values: Mapping[str, torch.Tensor], batch: FoldBatch, sums: Mapping[str, GroupSums]
+    ) -> BatchSums:
+        """Sums and counts of this batch by name, from ``sums[name]`` (each layer's accumulator)."""
+
+    @property
+    def needs_segments(self) -> bool:
+        """Whether the fold cuts windows around labelled segments."""
+        return False

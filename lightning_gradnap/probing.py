@@ -1,0 +1,171 @@
+"""Find each layer's :class:`~lightning_gradnap.frame_maps.FrameMap` once, by probing the model.
+
+Receptive fields: on random inputs of ``T`` frames, the gradient of three layer frames (middle and
+either side) with respect to the input is non-zero exactly on their receptive fields (summed over
+a few random inputs, so that a max-pooling or a dead ReLU cannot hide a frame). A forward that
+blocks gradients is probed by where a NaN in one input frame reaches instead. The centres of those
+fields give ``stride`` and ``offset``; ``T`` doubles until the fields lie inside the input. Frame
+counts: forwards of ``L, L + 1, ...`` frames give ``length_offset``. A layer whose field spans any
+input (recurrent, attention) keeps the frames of its input: identity if it has as many frames,
+else a proportional map, with a warning.
+
+Probing runs the model in eval mode (the modes are restored), without touching parameters'
+``.grad`` or the global random generators, with cuDNN off so that zero gradients stay exactly zero.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from lightning_gradnap.frame_maps import IDENTITY, AnyFrameMap, FrameMap, centre_line, fit_length_offset
+
+__all__ = ["probe_frame_maps"]
+
+Outputs = dict[str, torch.Tensor]  # name -> [B, C, T] (time last)
+ProbeRun = Callable[..., tuple[torch.Tensor, Outputs]]  # (frames, batch[, nan_frames]) -> (input leaf, outputs)
+
+REPLICAS = 4  # random inputs per probed frame
+FIRST_LENGTH, LONGEST = 64, 4096
+
+
+def probe_frame_maps(model: nn.Module, run: ProbeRun, names: Sequence[str], first_length: int = FIRST_LENGTH) -> dict[str, AnyFrameMap]:
+    """Frame maps of ``names`` (layers, and e.g. ``"output"``) found by probing.
+
+    Args:
+        model: The network (its train/eval modes are restored afterwards).
+        run: ``run(frames, batch_size, nan_frames=None)`` builds a random input leaf
+            ``[B, ..., frames]`` (time last) that requires grad, with NaN at frame
+            ``nan_frames[b]`` of example ``b`` if given, runs the model on it and returns it with
+            each name's output ``[B, C, T]``.
+        names: What to probe.
+        first_length: Input frames of the first probe (doubled while fields do not fit).
+
+    Raises:
+        ValueError: naming the layer and the option to set, when a layer's time axis does not
+            follow the input's length, or its frames are not on a line.
+    """
+    modes = [(module, module.training) for module in model.modules()]
+    cudnn = torch.backends.cudnn.flags(enabled=False, benchmark=False, deterministic=True)
+    try:
+        model.eval()
+        with cudnn, torch.inference_mode(False), torch.enable_grad():
+            lines = _receptive_field_lines(run, list(names), max(first_length, 16))
+            return _with_frame_counts(run, lines, max(first_length, 16))
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+def _receptive_field_lines(run: ProbeRun, names: list[str], length: int) -> dict[str, tuple[float, float] | None]:
+    """``(stride, offset)`` of each local layer; None for a layer whose field spans the input."""
+    lines: dict[str, tuple[float, float] | None] = {}
+    while True:
+        x, outputs = run(length, 3 * REPLICAS)
+        names = [n for n in names if n in outputs]  # the others have no time axis
+        for name in [n for n in names if n not in lines]:
+            found = _centres(run, x, outputs, name, length)
+            if found is not None:
+                lines[name] = centre_line(*found)
+                if lines[name] is None:
+                    raise ValueError(
+                        f"the frames of {name!r} are not evenly spaced on the input (receptive-field centres "
+                        f"{[c / 2 for c in found[1]]} for frames {found[0]}): give frame_maps={{{name!r}: ...}}"
+                    )
+        unresolved = [n for n in names if n not in lines]
+        if not unresolved:
+            return lines
+        if length >= LONGEST:
+            return {**lines, **{n: None for n in unresolved}}
+        length *= 2
+
+
+def _centres(run: ProbeRun, x: torch.Tensor, outputs: Outputs, name: str, length: int) -> tuple[list[int], list[int]] | None:
+    """Probed layer frames and their doubled receptive-field centres, or None if a field touches an edge."""
+    frames = outputs[name].shape[-1]
+    if frames < 3:
+        return None
+    middle, step = frames // 2, max(1, frames // 8)
+    probed = [middle - step, middle, middle + step]
+    if outputs[name].requires_grad:
+        reached = _gradient_fields(x, outputs[name], probed, length)
+    else:  # the forward blocks gradients (e.g. a frozen extractor under no_grad): follow NaNs instead
+        reached = _nan_fields(run, name, probed, length)
+    centres = []
+    for support in reached:  # three rows
+        where = support.nonzero().flatten().tolist()
+        if not where or where[0] == 0 or where[-1] == length - 1:
+            return None
+        centres.append(where[0] + where[-1])
+    return probed, centres
+
+
+def _gradient_fields(x: torch.Tensor, output: torch.Tensor, probed: list[int], length: int) -> torch.Tensor:
+    """``[3, T]``: input frames with a non-zero gradient for each probed frame (over a few random inputs)."""
+    rows = torch.arange(3 * REPLICAS, device=output.device)
+    objective = output[rows, :, torch.tensor(probed, device=output.device).repeat_interleave(REPLICAS)].sum()
+    (gradient,) = torch.autograd.grad(objective, x, retain_graph=True, allow_unused=True)
+    if gradient is None:
+        return torch.zeros(3, length, dtype=torch.bool)
+    return (gradient != 0).reshape(3, REPLICAS, -1, length).any(dim=2).any(dim=1)  # the input is time-last
+
+
+def _nan_fields(run: ProbeRun, name: str, probed: list[int], length: int, chunk: int = 16) -> torch.Tensor:
+    """``[3, T]``: input frames whose NaN reaches each probed frame (one NaN frame per example)."""
+    reached = []
+    for start in range(0, length, chunk):
+        nan_frames = list(range(start, min(start + chunk, length)))
+        with torch.no_grad():
+            _, outputs = run(length, len(nan_frames), nan_frames)
+        output = outputs[name][:, :, probed]  # [chunk, C, 3]
+        reached.append(torch.isnan(output).any(dim=1).T.cpu())  # [3, chunk]
+    return torch.cat(reached, dim=1)
+
+
+def _with_frame_counts(run: ProbeRun, lines: dict[str, tuple[float, float] | None], length: int) -> dict[str, AnyFrameMap]:
+    """Add ``length_offset`` from the frame counts at several input lengths."""
+    strides = [int(line[0]) for line in lines.values() if line is not None and float(line[0]).is_integer()]
+    lengths = range(length, length + max([*strides, 2]))
+    with torch.no_grad():
+        counts = {L: {name: out.shape[-1] for name, out in run(L, 1)[1].items()} for L in [*lengths, 2 * length]}
+    maps: dict[str, AnyFrameMap] = {}
+    for name, line in lines.items():
+        frames = {L: counts[L][name] for L in counts}
+        if frames[length] == frames[2 * length]:
+            raise ValueError(
+                f"the time axis of {name!r} (size {frames[length]}) does not follow the input's length: if its "
+                "output is [B, T, C], set channels_last=True (for the model's scores [B, T, K]: class_dim=-1)"
+            )
+        if line is None:
+            maps[name] = _unlocal_map(name, frames, length)
+            continue
+        stride, offset = line
+        if not float(stride).is_integer():
+            maps[name] = FrameMap(stride, offset, None)
+            continue
+        maps[name] = FrameMap(int(stride), offset, fit_length_offset(int(stride), {L: frames[L] for L in lengths}))
+    return maps
+
+
+def _unlocal_map(name: str, frames: dict[int, int], length: int) -> FrameMap:
+    """A layer that sees the whole input: the identity when it keeps the frames, else a proportional map."""
+    if all(count == L for L, count in frames.items()):
+        return IDENTITY
+    ratio = length / (frames[2 * length] - frames[length])
+    if not float(ratio).is_integer():
+        raise ValueError(
+            f"{name!r} sees the whole input and has {frames[length]} frames for {length} input frames: its "
+            f"frames cannot be placed on the input; give frame_maps={{{name!r}: (stride, offset)}}"
+        )
+    stride = int(ratio)
+    warnings.warn(
+        f"{name!r} sees the whole input (recurrent or attention layer?), so its frames have no receptive-field "
+        f"centre: frame t takes the label of input frame {stride}t + {(stride - 1) // 2}. Give "
+        f"frame_maps={{{name!r}: (stride, offset)}} to place them yourself.",
+        UserWarning,
+        stacklevel=4,
+    )
+    return FrameMap(stride, (stride - 1) / 2, fit_length_offset(stride, {L: frames[L] for L in frames if L != 2 * length}))
