@@ -116,9 +116,10 @@ class SpeechRecognizer(L.LightningModule):
         )
 
     # ----------------------------------------------------------------- steps
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """Logits ``[B, num_classes, T']`` for features ``[B, n_features, T]``."""
-        return self.model(features)
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``[B, num_classes, T']`` for features ``[B, n_features, T]`` with ``lengths``
+        ``[B]`` valid frames (``None``: unpadded); padding is masked (see :class:`Wav2Letter`)."""
+        return self.model(features, lengths)
 
     def ctc_loss(self, logits: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
         log_probs = logits.float().log_softmax(dim=1).permute(2, 0, 1)  # [T', B, K]
@@ -132,7 +133,7 @@ class SpeechRecognizer(L.LightningModule):
         )
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        loss = self.ctc_loss(self(batch["features"]), batch)
+        loss = self.ctc_loss(self(batch["features"], batch["feature_lengths"]), batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["transcripts"]))
         return loss
 
@@ -143,7 +144,7 @@ class SpeechRecognizer(L.LightningModule):
         return self._evaluate(batch, "test", self.test_cer, self.test_wer)
 
     def _evaluate(self, batch: dict[str, Any], stage: str, cer: CharErrorRate, wer: WordErrorRate) -> torch.Tensor:
-        logits = self(batch["features"])
+        logits = self(batch["features"], batch["feature_lengths"])
         loss = self.ctc_loss(logits, batch)
         hypotheses = self.tokenizer.greedy_decode(logits, self.model.output_lengths(batch["feature_lengths"]))
         cer.update(hypotheses, batch["transcripts"])

@@ -119,3 +119,61 @@ def test_bucket_sampler_is_a_permutation_with_similar_neighbours() -> None:
     assert sorted(first) == list(range(203)) and first != second
     spread = np.mean([np.ptp(lengths[first[i : i + 8]]) for i in range(0, 200, 8)])
     assert spread < 0.5 * np.mean([np.ptp(lengths[i : i + 8]) for i in range(0, 200, 8)])
+
+
+DEMO = dict(channels=128, wide_channels=256, input_kernel=11, wide_kernel=7, num_layers=7)
+PAPER_KERNELS = dict(channels=128, wide_channels=256, input_kernel=48, input_stride=2, wide_kernel=32)
+
+
+def randomised_eval_model(config: dict) -> Wav2Letter:
+    """Random batch-norm statistics and affine terms, so that unmasked padding frames are nonzero."""
+    torch.manual_seed(0)
+    model = Wav2Letter(n_features=40, num_classes=29, **config)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.normal_(0, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.normal_(0, 0.5)
+    return model.eval()
+
+
+@pytest.mark.parametrize("config", [DEMO, PAPER_KERNELS], ids=["demo", "kernels_48_32"])
+def test_masked_outputs_do_not_depend_on_the_batch(config: dict) -> None:
+    model = randomised_eval_model(config)
+    generator = torch.Generator().manual_seed(1)
+    lengths = torch.tensor([150, 233, 97, 400, 301])
+    frames = 420  # every utterance has some padding
+    utterances = [torch.randn(40, int(n), generator=generator) for n in lengths]
+    padding = torch.randn(len(lengths), 40, frames, generator=generator) * 10
+    padding[:, ::3, ::5] = float("-inf")
+    padding[:, 1::7, 2::9] = float("nan")
+    batch = padding.clone()
+    for b, x in enumerate(utterances):
+        batch[b, :, : x.shape[1]] = x
+
+    blocks = {name: getattr(model, name) for name in model.hidden_layer_names}
+    outputs: dict[str, torch.Tensor] = {}
+    handles = [
+        block.register_forward_hook(lambda m, i, o, name=name: outputs.__setitem__(name, o))
+        for name, block in blocks.items()
+    ]
+    try:
+        with torch.no_grad():
+            batched = model(batch, lengths)
+    finally:
+        for handle in handles:
+            handle.remove()
+    out_lengths = model.output_lengths(lengths)
+    assert set(outputs) == set(blocks)
+    for name, output in outputs.items():
+        padded = torch.arange(output.shape[-1]) >= out_lengths[:, None]
+        assert torch.all(output.transpose(1, 2)[padded] == 0), name  # exactly zero past the valid frames
+
+    with torch.no_grad():
+        for b, x in enumerate(utterances):
+            alone = model(x[None], lengths[b : b + 1])
+            assert alone.shape[-1] == out_lengths[b]
+            torch.testing.assert_close(batched[b : b + 1, :, : out_lengths[b]], alone, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(model(x[None]), alone)  # no padding: lengths change nothing
+        assert not torch.isfinite(model(batch)).all()  # unmasked, the padding does reach the outputs

@@ -14,7 +14,8 @@ from example_asr import espeak
 from example_asr.arpabet import ARPABET_INVENTORY
 from example_asr.phonemes import ESPEAK_INVENTORY, ESPEAK_TO_INVENTORY, normalize_espeak_phoneme
 from example_asr.sentences import SPLITS, generate_sentences, load_words, sentence_split
-from example_asr.synthetic import SPLIT_VOICES, SyntheticSpeechCorpus
+from example_asr.synthetic import SyntheticSpeechCorpus
+from example_asr.synthetic_specs import SPLIT_VOICES
 from example_asr.utterance import PHONETIC_CATEGORIES, SAMPLE_RATE
 
 FRAME = SAMPLE_RATE // 100  # 10 ms
