@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+
 import torch
 
-__all__ = ["GroupSums"]
+__all__ = ["GroupSums", "SumsByName"]
 
 
 class GroupSums:
@@ -107,3 +110,57 @@ class GroupSums:
     def reset(self) -> None:
         self._sums = None
         self._counts = None
+
+
+class SumsByName:
+    """The :class:`GroupSums` of every layer and input view, fed one batch at a time.
+
+    Args:
+        num_groups: ``G``.
+        layers: Names of the layers.
+        input_views: Names of the input views (e.g. ``"<input>"``).
+    """
+
+    def __init__(self, num_groups: int, layers: Sequence[str], input_views: Sequence[str] = ()) -> None:
+        self.num_groups = num_groups
+        self.layers = {name: GroupSums(num_groups) for name in layers}
+        self.inputs = {name: GroupSums(num_groups) for name in input_views}
+        self.skipped_batches = 0
+
+    def add(self, batch_sums: Mapping[str, tuple[torch.Tensor, torch.Tensor]]) -> bool:
+        """Fold a batch in if it is finite in its labelled rows; skip it with a warning if not.
+
+        Returns:
+            False if the batch was skipped.
+        """
+        if not _all_finite(sums[: self.num_groups] for sums, _ in batch_sums.values()):
+            self.skipped_batches += 1
+            warnings.warn(
+                f"skipped a batch whose relevance is NaN or inf in labelled frames ({self.skipped_batches} so far)",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            return False
+        for name, (sums, counts) in batch_sums.items():
+            (self.inputs if name in self.inputs else self.layers)[name].add_sums(sums, counts)
+        return True
+
+    def state(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Sums and counts of every layer (and input view) that received data, for reductions."""
+        every = {**self.layers, **self.inputs}
+        return {name: (s.sums, s.counts) for name, s in every.items() if not s.is_empty}
+
+    def reset(self) -> None:
+        for sums in [*self.layers.values(), *self.inputs.values()]:
+            sums.reset()
+        self.skipped_batches = 0
+
+
+def _all_finite(tensors: Iterable[torch.Tensor]) -> bool:
+    """One host synchronisation for all layers (the tensors are small per-batch group sums).
+
+    A NaN or inf anywhere makes its tensor's sum NaN or inf (float64 sums of float32 values
+    cannot overflow), so the sums are checked instead of every element.
+    """
+    totals = [t.sum() for t in tensors]
+    return bool(torch.isfinite(torch.stack(totals)).all()) if totals else True

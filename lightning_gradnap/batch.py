@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields, replace
 
 import torch
 
-__all__ = ["BatchReader", "ProfileBatch", "as_profile_batch", "check_labels", "lookup_names", "resolve_groups"]
+__all__ = ["BatchReader", "ProfileBatch", "as_profile_batch", "check_labels", "prepare_input", "lookup_names", "resolve_groups"]
 
 
 @dataclass
@@ -86,6 +86,18 @@ def check_labels(labels: object, label_level: str, num_groups: int) -> torch.Ten
             f"(num_groups={num_groups}; -1 = ignore): raise num_groups or fix the labels"
         )
     return labels
+
+
+def prepare_input(value: object, device: torch.device, requires_grad: bool) -> object:
+    """Move a tensor input to the model's device, out of inference mode, as a leaf that may need grad."""
+    if not isinstance(value, torch.Tensor):
+        return value
+    tensor = value.to(device)
+    if tensor.is_inference():
+        tensor = tensor.clone()
+    if requires_grad and tensor.is_floating_point():
+        tensor = tensor.detach().requires_grad_(True)
+    return tensor
 
 
 class BatchReader:

@@ -8,7 +8,6 @@ precision, at least float32). No Python loop over frames, groups or examples.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -16,14 +15,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from lightning_gradnap.accumulators import GroupSums
-from lightning_gradnap.batch import ProfileBatch, as_profile_batch, check_labels
-from lightning_gradnap.folds import BatchSums, Fold, FoldBatch, FrameFold, InputWindowFold, UtteranceFold, WindowFold
+from lightning_gradnap.accumulators import SumsByName
+from lightning_gradnap.batch import ProfileBatch, as_profile_batch, check_labels, prepare_input
+from lightning_gradnap.folds import Fold, FoldBatch, FrameFold, InputWindowFold, UtteranceFold, WindowFold, relevance_of
 from lightning_gradnap.frame_maps import AnyFrameMap, FrameMapSpec, check_frame_maps
-from lightning_gradnap.frames import mask_lengths
-from lightning_gradnap.objectives import ObjectiveInputs, default_output_transform, resolve_objective, scores_of
-from lightning_gradnap.probing import probe_frame_maps
-from lightning_gradnap.profiles import FeatureViews, LayerProfile, Profiles, check_group_names, group_means, normalize_profiles
+from lightning_gradnap.objectives import ObjectiveInputs, default_output_transform, masked_objective, resolve_objective, scores_of
+from lightning_gradnap.probing import OUTPUT, find_frame_maps
+from lightning_gradnap.profiles import FeatureViews, Profiles
+from lightning_gradnap.results import feature_views_from_state, profiles_from_state
 from lightning_gradnap.recording import ActivationRecorder
 
 __all__ = ["OUTPUT", "ProfileEngine"]
@@ -31,12 +30,25 @@ __all__ = ["OUTPUT", "ProfileEngine"]
 METHODS = ("gradnap", "nap")
 LABEL_LEVELS = ("frame", "utterance")
 WINDOW_CENTRES = ("segment", "salient")
-OUTPUT = "<output>"  # the model's scores, in frame maps
 
 
-def _choice(name: str, value: object, allowed: Sequence[object]) -> None:
-    if value not in allowed:
-        raise ValueError(f"`{name}` should be one of {list(allowed)}, got {value!r}")
+def _check_options(
+    num_groups: int, method: str, label_level: str, window: int | None, window_center: str, input_window: int | None
+) -> None:
+    """Raise a ``ValueError`` that says what is allowed, for an option out of its range."""
+    for name, value, allowed in (
+        ("method", method, METHODS), ("label_level", label_level, LABEL_LEVELS), ("window_center", window_center, WINDOW_CENTRES)
+    ):  # fmt: skip
+        if value not in allowed:
+            raise ValueError(f"`{name}` should be one of {list(allowed)}, got {value!r}")
+    if num_groups < 1:
+        raise ValueError(f"`num_groups` must be at least 1, got {num_groups}")
+    if window is not None and (window < 1 or label_level != "frame"):
+        raise ValueError("`window` must be a positive number of frames, with label_level='frame'")
+    if input_window is not None and (input_window < 1 or label_level != "frame"):
+        raise ValueError("`input_window` must be a positive number of frames, with label_level='frame'")
+    if window_center == "salient" and method != "gradnap":
+        raise ValueError("window_center='salient' needs gradients: use method='gradnap'")
 
 
 class ProfileEngine:
@@ -85,17 +97,7 @@ class ProfileEngine:
         input_window: int | None = None,
         frame_maps: Mapping[str, FrameMapSpec] | None = None,
     ) -> None:
-        _choice("method", method, METHODS)
-        _choice("label_level", label_level, LABEL_LEVELS)
-        _choice("window_center", window_center, WINDOW_CENTRES)
-        if num_groups < 1:
-            raise ValueError(f"`num_groups` must be at least 1, got {num_groups}")
-        if window is not None and (window < 1 or label_level != "frame"):
-            raise ValueError("`window` must be a positive number of frames, with label_level='frame'")
-        if input_window is not None and (input_window < 1 or label_level != "frame"):
-            raise ValueError("`input_window` must be a positive number of frames, with label_level='frame'")
-        if window_center == "salient" and method != "gradnap":
-            raise ValueError("window_center='salient' needs gradients: use method='gradnap'")
+        _check_options(num_groups, method, label_level, window, window_center, input_window)
         self.layers = [layers] if isinstance(layers, str) else list(layers)
         self.num_groups = num_groups
         self.method = method
@@ -112,17 +114,13 @@ class ProfileEngine:
         self.fold: Fold = (
             UtteranceFold() if label_level == "utterance" else FrameFold() if window is None else WindowFold(window, window_center)
         )
-        self.sums = {name: GroupSums(num_groups) for name in self.layers}
         self.input_window = input_window
         self.input_fold = None if input_window is None else InputWindowFold(input_window)
         input_views = [] if input_window is None else ["<input>"] + (["<input_x_grad>"] if method == "gradnap" else [])
-        self.input_sums = {name: GroupSums(num_groups) for name in input_views}
-        self.given_frame_maps = check_frame_maps(frame_maps)
-        unknown = sorted(set(self.given_frame_maps) - {*self.layers, OUTPUT})
-        if unknown:
-            raise ValueError(f"`frame_maps` names {unknown}, which are not profiled: use names from `layers` or {OUTPUT!r}")
+        self.accumulated = SumsByName(num_groups, self.layers, input_views)
+        self.sums, self.input_sums = self.accumulated.layers, self.accumulated.inputs
+        self.given_frame_maps = check_frame_maps(frame_maps, [*self.layers, OUTPUT])
         self.frame_maps: dict[str, AnyFrameMap] | None = None  # found at the first batch (prepare)
-        self.skipped_batches = 0
 
     @property
     def needs_gradients(self) -> bool:
@@ -132,63 +130,25 @@ class ProfileEngine:
         """Hooks for this engine's layers (names are checked here)."""
         return ActivationRecorder(model, self.layers, keep_graph=self.needs_gradients)
 
+    @property
+    def skipped_batches(self) -> int:
+        """Batches skipped since the last :meth:`reset` because their relevance was not finite."""
+        return self.accumulated.skipped_batches
+
     def reset(self) -> None:
-        for sums in [*self.sums.values(), *self.input_sums.values()]:
-            sums.reset()
-        self.skipped_batches = 0
+        self.accumulated.reset()
 
     # ---------------------------------------------------------------- once, at the first batch
     def prepare(self, model: nn.Module, batch: ProfileBatch | Any) -> None:
-        """Find the frame maps of the layers and the scores, once (see :mod:`lightning_gradnap.probing`).
+        """Find the frame maps of the layers and the scores, once, by probing ``model`` with random
+        inputs shaped like ``batch``'s (:func:`~lightning_gradnap.probing.find_frame_maps`).
 
-        Called by :meth:`run_batch`; call it yourself before a forward whose hooks feed
-        :meth:`accumulate`. It runs the model on random inputs shaped like ``batch``'s: the first
-        input gets new lengths along its time axis (the last, or axis 1 with ``channels_last``),
-        an input that *is* the ``lengths`` tensor is set to those lengths, other inputs are
-        repeated from the first example.
+        Called by :meth:`run_batch`; call it yourself before a forward whose hooks feed :meth:`accumulate`.
         """
-        if self.frame_maps is not None:
-            return
         batch = as_profile_batch(batch)
-        if self.label_level == "utterance" and batch.lengths is None:
-            return  # every position counts: no map needed until a batch brings lengths
-        names = [name for name in [*self.layers, OUTPUT] if name not in self.given_frame_maps]
-        probed = probe_frame_maps(model, self._probe_run(model, batch, names), names) if names else {}
-        self.frame_maps = {**probed, **self.given_frame_maps}
-
-    def _probe_run(self, model: nn.Module, batch: ProfileBatch, names: list[str]):
-        template = batch.input_tuple
-        first = template[0]
-        if not isinstance(first, torch.Tensor) or not first.is_floating_point() or first.dim() < 2:
-            raise ValueError(
-                "cannot probe where layer frames sit on the input: the first model input is not a floating "
-                f"[B, ..., T] tensor; give frame_maps for {names}"
-            )
-        time_axis = 1 if self.channels_last else first.dim() - 1
-        device, recorder = first.device, ActivationRecorder(model, [n for n in names if n != OUTPUT], keep_graph=True)
-        generator = torch.Generator().manual_seed(0)  # never the global generators
-
-        def run(frames: int, batch_size: int, nan_frames: list[int] | None = None):
-            shape = [batch_size, *first.shape[1:]]
-            shape.pop(time_axis)
-            x = torch.randn(*shape, frames, generator=generator).to(device, first.dtype)
-            if nan_frames is not None:
-                x[torch.arange(batch_size), ..., torch.tensor(nan_frames)] = float("nan")
-            x.requires_grad_(nan_frames is None)
-            lengths = torch.full((batch_size,), frames, device=device)
-            others = [lengths if t is batch.lengths else _repeat_first(t, batch_size) for t in template[1:]]
-            with recorder:
-                output = model(x.movedim(-1, time_axis), *others)
-            recorder.check_called()
-            outputs = {  # layers without a time axis need no map (accumulate rejects them at frame level)
-                name: a.transpose(1, 2) if self.channels_last else a for name, a in recorder.activations.items() if a.dim() == 3
-            }
-            scores = self.output_transform(output)
-            if OUTPUT in names and isinstance(scores, torch.Tensor) and scores.dim() == 3:
-                outputs[OUTPUT] = scores.movedim(self.class_dim, 1)
-            return x, outputs
-
-        return run
+        if self.frame_maps is None and (self.label_level == "frame" or batch.lengths is not None):
+            options = (self.channels_last, self.class_dim, self.output_transform)
+            self.frame_maps = find_frame_maps(model, batch, self.layers, self.given_frame_maps, *options)
 
     # ---------------------------------------------------------------- one batch, end to end
     def run_batch(
@@ -219,7 +179,7 @@ class ProfileEngine:
         batch = as_profile_batch(batch)
         device = _model_device(model)
         with torch.inference_mode(False), torch.set_grad_enabled(self.needs_gradients):
-            inputs = tuple(_prepare_input(x, device, self.needs_gradients) for x in batch.input_tuple)
+            inputs = tuple(prepare_input(x, device, self.needs_gradients) for x in batch.input_tuple)
             if batch.lengths is not None:  # the lengths an input may share with the batch (see prepare)
                 lengths = next((c for x, c in zip(batch.input_tuple, inputs) if x is batch.lengths), batch.lengths)
                 batch = replace(batch, inputs=inputs, lengths=lengths)
@@ -260,68 +220,27 @@ class ProfileEngine:
             raise ValueError(
                 f"labels are for {labels.shape[0]} examples but the batch has {batch_size}: give one label row per example"
             )
-        fold_batch = self._fold_batch(batch, labels, device)
+        fold_batch = FoldBatch.make(labels, batch.lengths, self.label_level == "frame", self.frame_maps, device)
         gradients: dict[str, torch.Tensor] = {}
         input_gradient = None
         wants_input_gradient = "<input_x_grad>" in self.input_sums and inputs is not None and inputs.requires_grad
         if self.needs_gradients:
             with torch.enable_grad():  # the forward ran with gradients; the caller may not
-                objective = self._objective(output, batch, fold_batch)
+                scores = scores_of(output, self.output_transform, self.class_dim)
+                extra = ObjectiveInputs(None, batch.targets, batch.target_lengths, self.blank)  # type: ignore[arg-type]
+                objective = masked_objective(self.objective, scores, fold_batch.lengths, fold_batch.frame_maps.get(OUTPUT), extra)
             gradients, extra = recorder.gradients(objective, [inputs] if wants_input_gradient else [])
             input_gradient = extra[0] if extra else None
             gradients = {name: self._channels_first(name, g) for name, g in gradients.items()}
         if self.window is not None and self.window_center == "salient":
             fold_batch.saliency = {name: g.abs().sum(dim=1) for name, g in gradients.items()}
-        relevance = {name: self._relevance(a, gradients.get(name)) for name, a in activations.items()}
+        relevance = {name: relevance_of(a, gradients.get(name), self.absolute) for name, a in activations.items()}
         recorder.clear()
         batch_sums = self.fold.batch_sums(relevance, fold_batch, self.sums)
         if self.input_fold is not None and inputs is not None:
-            views = {"<input>": inputs.detach()}
-            if input_gradient is not None:
-                views["<input_x_grad>"] = inputs.detach() * input_gradient
+            views = self.input_fold.views(inputs, input_gradient)
             batch_sums.update(self.input_fold.batch_sums(views, fold_batch, self.input_sums))
-        return self._add(batch_sums)
-
-    def _fold_batch(self, batch: ProfileBatch, labels: torch.Tensor, device: torch.device) -> FoldBatch:
-        lengths = batch.lengths
-        if lengths is None and self.label_level == "frame":
-            lengths = torch.full((labels.shape[0],), labels.shape[1])
-        if lengths is not None and self.frame_maps is None:
-            raise RuntimeError(
-                "the frame maps are not known yet: call engine.prepare(model, batch) once before the forward "
-                "pass whose hooks feed accumulate (run_batch does so)"
-            )
-        lengths = None if lengths is None else lengths.to(device)
-        if self.label_level == "frame":
-            labels = mask_lengths(labels.to(device), lengths)
-        return FoldBatch(labels.to(device), lengths, self.frame_maps or {})
-
-    def _objective(self, output: Any, batch: ProfileBatch, fold_batch: FoldBatch) -> torch.Tensor:
-        scores = scores_of(output, self.output_transform, self.class_dim)
-        frames = scores.shape[2]
-        frame_map = fold_batch.frame_maps.get(OUTPUT)
-        if fold_batch.lengths is None or frame_map is None:
-            valid = torch.ones(scores.shape[0], frames, dtype=torch.bool, device=scores.device)
-            frame_index = None
-        else:
-            valid = frame_map.valid(fold_batch.lengths.to(scores.device), frames)
-            frame_index = frame_map.input_frames(frames, scores.device)
-        scores = scores.masked_fill(~valid[:, None, :], 0)  # a NaN in padding reaches no gradient
-        return self.objective(scores, ObjectiveInputs(valid, batch.targets, batch.target_lengths, self.blank, frame_index))
-
-    def _add(self, batch_sums: BatchSums) -> bool:
-        """Fold a finite batch into the running sums; skip (with a warning) one that is not."""
-        if not _all_finite(sums[: self.num_groups] for sums, _ in batch_sums.values()):
-            self.skipped_batches += 1
-            warnings.warn(
-                f"skipped a batch whose relevance is NaN or inf in labelled frames ({self.skipped_batches} so far)",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            return False
-        for name, (sums, counts) in batch_sums.items():
-            (self.input_sums if name in self.input_sums else self.sums)[name].add_sums(sums, counts)
-        return True
+        return self.accumulated.add(batch_sums)
 
     def _channels_first(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
         if self.label_level == "frame" and tensor.dim() != 3:
@@ -331,32 +250,14 @@ class ProfileEngine:
             )
         return tensor.transpose(1, 2) if self.channels_last and tensor.dim() == 3 else tensor
 
-    def _relevance(self, activation: torch.Tensor, gradient: torch.Tensor | None) -> torch.Tensor:
-        """``a`` or ``a * g``; the product is taken in place in the gradient (the recorder's own tensor)."""
-        if gradient is None:
-            return activation.detach().abs() if self.absolute else activation.detach()
-        relevance = gradient.mul_(activation.detach())
-        return relevance.abs_() if self.absolute else relevance
-
     # ---------------------------------------------------------------- results
     def state(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Sums and counts of every layer (and input view) that received data, for reductions."""
-        every = {**self.sums, **self.input_sums}
-        return {name: (s.sums, s.counts) for name, s in every.items() if not s.is_empty}
+        return self.accumulated.state()
 
     def feature_views(self, state: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> FeatureViews | None:
         """Mean input windows per group (and of ``x * dy/dx``), or None without ``input_window``."""
-        state = self.state() if state is None else state
-        if "<input>" not in state:
-            return None
-        sums, counts = (t.detach().cpu().numpy() for t in state["<input>"])
-        weighted = state.get("<input_x_grad>")
-        return FeatureViews(
-            group_means(sums, counts),
-            None if weighted is None else group_means(weighted[0].detach().cpu().numpy(), counts),
-            counts,
-            sums.sum(axis=0) / max(counts.sum(), 1.0),
-        )
+        return feature_views_from_state(self.state() if state is None else state)
 
     def result(
         self,
@@ -376,34 +277,13 @@ class ProfileEngine:
         if not state:
             skipped = f" ({self.skipped_batches} skipped as NaN or inf)" if self.skipped_batches else ""
             raise ValueError(f"no batch has been profiled{skipped}: give at least one batch with labelled frames")
-        names = check_group_names(group_names, self.num_groups)
-        categories = None if group_categories is None else check_group_names(
-            group_categories, self.num_groups, "group_categories"
-        )
-        layers = {}
-        for name, (sums, counts) in state.items():
-            sums_np, counts_np = sums.detach().cpu().numpy(), counts.detach().cpu().numpy()
-            means = group_means(sums_np, counts_np)
-            layers[name] = LayerProfile(normalize_profiles(means, counts_np, weight_by_count, scale), means, counts_np)
-        if all(not layer.present.any() for layer in layers.values()):
-            raise ValueError(
-                "every group is absent: no frame carried a label in 0 .. G-1 (all -1, or all past the "
-                "lengths); check the labels and lengths of the batches"
-            )
-        return Profiles(layers, names, categories, self.metadata(weight_by_count, scale))
+        metadata = self.metadata(weight_by_count, scale)
+        return profiles_from_state(state, self.num_groups, group_names, group_categories, weight_by_count, scale, metadata)
 
     def metadata(self, weight_by_count: bool = False, scale: str | None = None) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "objective": self.objective_name,
-            "absolute": self.absolute,
-            "label_level": self.label_level,
-            "window": self.window,
-            "window_center": self.window_center,
-            "weight_by_count": weight_by_count,
-            "scale": scale,
-            "skipped_batches": self.skipped_batches,
-        }
+        options = {key: getattr(self, key) for key in ("method", "absolute", "label_level", "window", "window_center")}
+        return {**options, "objective": self.objective_name, "weight_by_count": weight_by_count, "scale": scale,
+                "skipped_batches": self.skipped_batches}  # fmt: skip
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -412,32 +292,3 @@ def _model_device(model: nn.Module) -> torch.device:
     for tensor in model.buffers():
         return tensor.device
     return torch.device("cpu")
-
-
-def _prepare_input(value: object, device: torch.device, requires_grad: bool) -> object:
-    """Move a tensor input to the model's device, out of inference mode, as a leaf that may need grad."""
-    if not isinstance(value, torch.Tensor):
-        return value
-    tensor = value.to(device)
-    if tensor.is_inference():
-        tensor = tensor.clone()
-    if requires_grad and tensor.is_floating_point():
-        tensor = tensor.detach().requires_grad_(True)
-    return tensor
-
-
-def _repeat_first(value: object, batch_size: int) -> object:
-    """A batch of ``batch_size`` copies of the first example of a tensor input (others as they are)."""
-    if not isinstance(value, torch.Tensor) or value.dim() == 0:
-        return value
-    return value[:1].clone().repeat(batch_size, *[1] * (value.dim() - 1))
-
-
-def _all_finite(tensors) -> bool:
-    """One host synchronisation for all layers (the tensors are small per-batch group sums).
-
-    A NaN or inf anywhere makes its tensor's sum NaN or inf (float64 sums of float32 values
-    cannot overflow), so the sums are checked instead of every element.
-    """
-    totals = [t.sum() for t in tensors]
-    return bool(torch.isfinite(torch.stack(totals)).all()) if totals else True

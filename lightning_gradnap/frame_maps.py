@@ -10,7 +10,7 @@ them once from the model itself; a user may give them (or any mapping) by hand i
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Union
 
@@ -109,8 +109,11 @@ def as_frame_map(name: str, spec: FrameMapSpec) -> AnyFrameMap:
     )
 
 
-def check_frame_maps(frame_maps: Mapping[str, FrameMapSpec] | None) -> dict[str, AnyFrameMap]:
-    """Turn a user's ``frame_maps`` option into maps by name (``"output"`` is the model's scores)."""
+def check_frame_maps(frame_maps: Mapping[str, FrameMapSpec] | None, names: Sequence[str]) -> dict[str, AnyFrameMap]:
+    """Turn a user's ``frame_maps`` option into maps by name, for the profiled ``names`` only."""
+    unknown = sorted(set(frame_maps or {}) - set(names))
+    if unknown:
+        raise ValueError(f"`frame_maps` names {unknown}, which are not profiled: use names from {list(names)}")
     return {name: as_frame_map(name, spec) for name, spec in (frame_maps or {}).items()}
 
 

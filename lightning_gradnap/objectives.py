@@ -8,13 +8,18 @@ and sums over the batch, so that one backward pass serves all utterances at once
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["OBJECTIVES", "ObjectiveInputs", "default_output_transform", "resolve_objective", "scores_of"]
+if TYPE_CHECKING:
+    from lightning_gradnap.frame_maps import AnyFrameMap
+
+__all__ = [
+    "OBJECTIVES", "ObjectiveInputs", "default_output_transform", "masked_objective", "resolve_objective", "scores_of",
+]  # fmt: skip
 
 
 def default_output_transform(output: Any) -> torch.Tensor:
@@ -140,6 +145,29 @@ OBJECTIVES: dict[str, ObjectiveFn] = {
     "target_logprob": target_logprob,
     "ctc": negative_ctc_loss,
 }
+
+
+def masked_objective(
+    objective: ObjectiveFn,
+    scores: torch.Tensor,
+    lengths: torch.Tensor | None,
+    output_map: AnyFrameMap | None,
+    extra: ObjectiveInputs,
+) -> torch.Tensor:
+    """``objective`` on the valid output frames of each utterance (all frames without lengths).
+
+    Padded frames of the scores are set to zero first, so that a NaN or inf there (e.g. ``log(0)``
+    padding) reaches neither the objective nor any gradient.
+    """
+    frames = scores.shape[2]
+    if lengths is None or output_map is None:
+        valid = torch.ones(scores.shape[0], frames, dtype=torch.bool, device=scores.device)
+        frame_index = None
+    else:
+        valid = output_map.valid(lengths.to(scores.device), frames)
+        frame_index = output_map.input_frames(frames, scores.device)
+    scores = scores.masked_fill(~valid[:, None, :], 0)
+    return objective(scores, replace(extra, valid=valid, frame_index=frame_index))
 
 
 def resolve_objective(objective: str | ObjectiveFn) -> ObjectiveFn:

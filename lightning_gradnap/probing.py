@@ -16,14 +16,19 @@ Probing runs the model in eval mode (the modes are restored), without touching p
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
+from lightning_gradnap.batch import ProfileBatch
 from lightning_gradnap.frame_maps import IDENTITY, AnyFrameMap, FrameMap, centre_line, fit_length_offset
+from lightning_gradnap.recording import ActivationRecorder
 
-__all__ = ["probe_frame_maps"]
+__all__ = ["OUTPUT", "find_frame_maps", "model_probe", "probe_frame_maps"]
+
+OUTPUT = "<output>"  # the model's scores, among the names probed
 
 Outputs = dict[str, torch.Tensor]  # name -> [B, C, T] (time last)
 ProbeRun = Callable[..., tuple[torch.Tensor, Outputs]]  # (frames, batch[, nan_frames]) -> (input leaf, outputs)
@@ -58,6 +63,82 @@ def probe_frame_maps(model: nn.Module, run: ProbeRun, names: Sequence[str], firs
     finally:
         for module, training in modes:
             module.training = training
+
+
+def find_frame_maps(
+    model: nn.Module,
+    batch: ProfileBatch,
+    layers: Sequence[str],
+    given: Mapping[str, AnyFrameMap],
+    channels_last: bool = False,
+    class_dim: int = 1,
+    output_transform: Callable[[Any], torch.Tensor] | None = None,
+) -> dict[str, AnyFrameMap]:
+    """Maps of ``layers`` and of the scores (:data:`OUTPUT`): the ``given`` ones, the others probed
+    (see :func:`model_probe` for how the probe's inputs are made from ``batch``)."""
+    names = [name for name in [*layers, OUTPUT] if name not in given]
+    if not names:
+        return dict(given)
+    transform = output_transform if OUTPUT in names else None
+    run = model_probe(model, batch, [n for n in names if n != OUTPUT], channels_last, class_dim, transform)
+    return {**probe_frame_maps(model, run, names), **given}
+
+
+def model_probe(
+    model: nn.Module,
+    batch: ProfileBatch,
+    layers: Sequence[str],
+    channels_last: bool = False,
+    class_dim: int = 1,
+    output_transform: Callable[[Any], torch.Tensor] | None = None,
+) -> ProbeRun:
+    """The ``run`` of :func:`probe_frame_maps` for ``model``, with inputs shaped like ``batch``'s.
+
+    The first input gets random values and the probe's length along its time axis (the last, or
+    axis 1 with ``channels_last``); an input that *is* ``batch.lengths`` is set to that length;
+    other inputs are repeated from the batch's first example. Outputs are the layers' (those
+    with a time axis, made channels-first) and, with ``output_transform``, the scores as
+    :data:`OUTPUT` when they have a time axis.
+    """
+    template = batch.input_tuple
+    first = template[0]
+    if not isinstance(first, torch.Tensor) or not first.is_floating_point() or first.dim() < 2:
+        raise ValueError(
+            "cannot probe where layer frames sit on the input: the first model input is not a floating "
+            f"[B, ..., T] tensor; give frame_maps for {[*layers, OUTPUT]}"
+        )
+    time_axis = 1 if channels_last else first.dim() - 1
+    recorder = ActivationRecorder(model, layers, keep_graph=True)
+    generator = torch.Generator().manual_seed(0)  # never the global generators
+
+    def run(frames: int, batch_size: int, nan_frames: list[int] | None = None) -> tuple[torch.Tensor, Outputs]:
+        shape = [batch_size, *first.shape[1:]]
+        shape.pop(time_axis)
+        x = torch.randn(*shape, frames, generator=generator).to(first.device, first.dtype)
+        if nan_frames is not None:
+            x[torch.arange(batch_size), ..., torch.tensor(nan_frames)] = float("nan")
+        x.requires_grad_(nan_frames is None)
+        lengths = torch.full((batch_size,), frames, device=first.device)
+        others = [lengths if t is batch.lengths else _repeat_first(t, batch_size) for t in template[1:]]
+        with recorder:
+            output = model(x.movedim(-1, time_axis), *others)
+        recorder.check_called()
+        outputs = {  # layers without a time axis need no map (the engine rejects them at frame level)
+            name: a.transpose(1, 2) if channels_last else a for name, a in recorder.activations.items() if a.dim() == 3
+        }
+        scores = None if output_transform is None else output_transform(output)
+        if isinstance(scores, torch.Tensor) and scores.dim() == 3:
+            outputs[OUTPUT] = scores.movedim(class_dim, 1)
+        return x, outputs
+
+    return run
+
+
+def _repeat_first(value: object, batch_size: int) -> object:
+    """A batch of ``batch_size`` copies of the first example of a tensor input (others as they are)."""
+    if not isinstance(value, torch.Tensor) or value.dim() == 0:
+        return value
+    return value[:1].clone().repeat(batch_size, *[1] * (value.dim() - 1))
 
 
 def _receptive_field_lines(run: ProbeRun, names: list[str], length: int) -> dict[str, tuple[float, float] | None]:

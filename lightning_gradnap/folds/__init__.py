@@ -5,10 +5,10 @@ Every fold turns ``{name: values}`` of one batch into ``{name: (sums [G + 1, ...
 A new label level is one new module here with one :class:`Fold` subclass.
 """
 
-from lightning_gradnap.folds.base import BatchSums, Fold, FoldBatch
+from lightning_gradnap.folds.base import BatchSums, Fold, FoldBatch, relevance_of
 from lightning_gradnap.folds.frame import FrameFold
 from lightning_gradnap.folds.input_window import InputWindowFold
 from lightning_gradnap.folds.utterance import UtteranceFold
 from lightning_gradnap.folds.window import WindowFold
 
-__all__ = ["BatchSums", "Fold", "FoldBatch", "FrameFold", "InputWindowFold", "UtteranceFold", "WindowFold"]
+__all__ = ["BatchSums", "Fold", "FoldBatch", "FrameFold", "InputWindowFold", "UtteranceFold", "WindowFold", "relevance_of"]

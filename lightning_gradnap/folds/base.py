@@ -11,9 +11,9 @@ import torch
 
 from lightning_gradnap.accumulators import GroupSums
 from lightning_gradnap.frame_maps import AnyFrameMap
-from lightning_gradnap.frames import IGNORE, Segments, find_segments
+from lightning_gradnap.frames import IGNORE, Segments, find_segments, mask_lengths
 
-__all__ = ["BatchSums", "Fold", "FoldBatch"]
+__all__ = ["BatchSums", "Fold", "FoldBatch", "relevance_of"]
 
 BatchSums = dict[str, tuple[torch.Tensor, torch.Tensor]]
 
@@ -36,6 +36,27 @@ class FoldBatch:
     frame_maps: Mapping[str, AnyFrameMap]
     saliency: dict[str, torch.Tensor] | None = None
     _layer_labels: dict[tuple, torch.Tensor] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def make(
+        cls, labels: torch.Tensor, lengths: torch.Tensor | None, frame_level: bool,
+        frame_maps: Mapping[str, AnyFrameMap] | None, device: torch.device,
+    ) -> FoldBatch:  # fmt: skip
+        """On ``device``; frame labels masked past the lengths (the padded length where none are given).
+
+        Raises:
+            RuntimeError: if lengths need frame maps that have not been found yet.
+        """
+        if lengths is None and frame_level:
+            lengths = torch.full((labels.shape[0],), labels.shape[1])
+        if lengths is not None and frame_maps is None:
+            raise RuntimeError(
+                "the frame maps are not known yet: call engine.prepare(model, batch) once before the forward "
+                "pass whose hooks feed accumulate (run_batch does so)"
+            )
+        lengths = None if lengths is None else lengths.to(device)
+        labels = labels.to(device)
+        return cls(mask_lengths(labels, lengths) if frame_level else labels, lengths, frame_maps or {})
 
     @cached_property
     def segments(self) -> Segments:
@@ -75,3 +96,15 @@ class Fold(ABC):
     def needs_segments(self) -> bool:
         """Whether the fold cuts windows around labelled segments."""
         return False
+
+
+def relevance_of(activation: torch.Tensor, gradient: torch.Tensor | None, absolute: bool = False) -> torch.Tensor:
+    """``a`` (NAP) or ``a * g`` (GradNAP), ``|...|`` if ``absolute``.
+
+    The product is taken in place in ``gradient``, which must be the caller's own tensor (the
+    recorder hands out one per layer).
+    """
+    if gradient is None:
+        return activation.detach().abs() if absolute else activation.detach()
+    relevance = gradient.mul_(activation.detach())
+    return relevance.abs_() if absolute else relevance

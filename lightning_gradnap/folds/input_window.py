@@ -26,6 +26,14 @@ class InputWindowFold(Fold):
     def needs_segments(self) -> bool:
         return True
 
+    @staticmethod
+    def views(inputs: torch.Tensor, gradient: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """``{"<input>": x}``, and ``"<input_x_grad>": x * dy/dx`` when the input's gradient is given."""
+        views = {"<input>": inputs.detach()}
+        if gradient is not None:
+            views["<input_x_grad>"] = inputs.detach() * gradient
+        return views
+
     def batch_sums(self, values: Mapping[str, torch.Tensor], batch: FoldBatch, sums: Mapping[str, GroupSums]) -> BatchSums:
         segments, labels = batch.segments, batch.labels
         assert batch.lengths is not None
