@@ -15,6 +15,7 @@ Probing runs the model in eval mode (the modes are restored), without touching p
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -108,7 +109,14 @@ def model_probe(
             f"[B, ..., T] tensor; give frame_maps for {[*layers, OUTPUT]}"
         )
     time_axis = 1 if channels_last else first.dim() - 1
-    recorder = ActivationRecorder(model, layers, keep_graph=True)
+    labels = batch.labels
+    if isinstance(labels, torch.Tensor) and labels.dim() == 2 and labels.shape[1] != first.shape[time_axis]:
+        raise ValueError(
+            f"the frame labels have {labels.shape[1]} frames but the input's time axis (axis {time_axis} of "
+            f"{tuple(first.shape)}) has {first.shape[time_axis]}: give one label per input frame"
+            + ("" if channels_last else "; if the input (and the layers) are [B, T, C], set channels_last=True")
+        )
+    recorder = ActivationRecorder(model, layers, keep_graph=True) if layers else contextlib.nullcontext()
     generator = torch.Generator().manual_seed(0)  # never the global generators
 
     def run(frames: int, batch_size: int, nan_frames: list[int] | None = None) -> tuple[torch.Tensor, Outputs]:
@@ -120,11 +128,20 @@ def model_probe(
         x.requires_grad_(nan_frames is None)
         lengths = torch.full((batch_size,), frames, device=first.device)
         others = [lengths if t is batch.lengths else _repeat_first(t, batch_size) for t in template[1:]]
-        with recorder:
-            output = model(x.movedim(-1, time_axis), *others)
-        recorder.check_called()
+        try:
+            with recorder:
+                output = model(x.movedim(-1, time_axis), *others)
+        except Exception as error:
+            raise RuntimeError(
+                f"could not probe where the frames of {[*layers, OUTPUT]} sit: the model failed on a random input "
+                f"with {frames} frames along axis {time_axis} ({type(error).__name__}: {error}). If the input is "
+                "[B, T, F], set channels_last=True; or give frame_maps for every profiled layer and the output"
+            ) from error
+        activations = recorder.activations if isinstance(recorder, ActivationRecorder) else {}
+        if isinstance(recorder, ActivationRecorder):
+            recorder.check_called()
         outputs = {  # layers without a time axis need no map (the engine rejects them at frame level)
-            name: a.transpose(1, 2) if channels_last else a for name, a in recorder.activations.items() if a.dim() == 3
+            name: a.transpose(1, 2) if channels_last else a for name, a in activations.items() if a.dim() == 3
         }
         scores = None if output_transform is None else output_transform(output)
         if isinstance(scores, torch.Tensor) and scores.dim() == 3:
@@ -142,26 +159,40 @@ def _repeat_first(value: object, batch_size: int) -> object:
 
 
 def _receptive_field_lines(run: ProbeRun, names: list[str], length: int) -> dict[str, tuple[float, float] | None]:
-    """``(stride, offset)`` of each local layer; None for a layer whose field spans the input."""
+    """``(stride, offset)`` of each local layer; None for a layer whose field spans the input.
+
+    A layer is local at ``length`` when a NaN in the middle input frame reaches neither end of its
+    frames (structural: no gradient can vanish on the way); its centres then come from gradients.
+    """
     lines: dict[str, tuple[float, float] | None] = {}
     while True:
-        x, outputs = run(length, 3 * REPLICAS)
-        names = [n for n in names if n in outputs]  # the others have no time axis
-        for name in [n for n in names if n not in lines]:
-            found = _centres(run, x, outputs, name, length)
-            if found is not None:
-                lines[name] = centre_line(*found)
-                if lines[name] is None:
-                    raise ValueError(
-                        f"the frames of {name!r} are not evenly spaced on the input (receptive-field centres "
-                        f"{[c / 2 for c in found[1]]} for frames {found[0]}): give frame_maps={{{name!r}: ...}}"
-                    )
+        with torch.no_grad():
+            _, spread = run(length, 1, [length // 2])
+        names = [n for n in names if n in spread]  # the others have no time axis
+        local = [n for n in names if n not in lines and not _reaches_an_end(spread[n])]
+        if local:
+            x, outputs = run(length, 3 * REPLICAS)
+            for name in local:
+                found = _centres(run, x, outputs, name, length)
+                if found is not None:
+                    lines[name] = centre_line(*found)
+                    if lines[name] is None:
+                        raise ValueError(
+                            f"the frames of {name!r} are not evenly spaced on the input (receptive-field centres "
+                            f"{[c / 2 for c in found[1]]} for frames {found[0]}): give frame_maps={{{name!r}: ...}}"
+                        )
         unresolved = [n for n in names if n not in lines]
         if not unresolved:
             return lines
         if length >= LONGEST:
             return {**lines, **{n: None for n in unresolved}}
         length *= 2
+
+
+def _reaches_an_end(output: torch.Tensor) -> bool:
+    """Whether the NaN of the probe reached the first or the last frame of ``output`` ``[1, C, T]``."""
+    ends = output[0][:, [0, -1]]
+    return bool(torch.isnan(ends).any())
 
 
 def _centres(run: ProbeRun, x: torch.Tensor, outputs: Outputs, name: str, length: int) -> tuple[list[int], list[int]] | None:
