@@ -8,6 +8,7 @@ from lightning_gradnap.analysis import analyze
 from lightning_gradnap.api import compute_profiles
 from lightning_gradnap.batch import BatchReader, ProfileBatch
 from lightning_gradnap.engine import ProfileEngine
+from lightning_gradnap.frame_maps import FrameMap
 from lightning_gradnap.objectives import OBJECTIVES, ObjectiveInputs
 from lightning_gradnap.profiles import FeatureViews, LayerProfile, Profiles
 from lightning_gradnap.reporting import write_tensorboard
@@ -18,6 +19,7 @@ __all__ = [
     "ActivationRecorder",
     "BatchReader",
     "FeatureViews",
+    "FrameMap",
     "GradNAPCallback",
     "LayerProfile",
     "ObjectiveInputs",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from lightning_gradnap.engine import ProfileEngine
+from lightning_gradnap.frame_maps import FrameMapSpec
 from lightning_gradnap.profiles import Profiles
 
 __all__ = ["compute_profiles"]
@@ -34,6 +35,7 @@ def compute_profiles(
     channels_last: bool = False,
     blank: int = 0,
     output_transform: Callable[[Any], torch.Tensor] | None = None,
+    frame_maps: Mapping[str, FrameMapSpec] | None = None,
     progress: bool = False,
 ) -> Profiles:
     """NAPs or GradNAPs of ``layers`` over ``batches`` (DESIGN §1).
@@ -63,6 +65,8 @@ def compute_profiles(
         channels_last: Layer outputs are ``[B, T, C]``.
         blank: CTC blank index.
         output_transform: Picks the scores from the model's output.
+        frame_maps: Where layer frames sit on the input, by layer (``"<output>"``: the scores);
+            layers not given are probed (see :class:`~lightning_gradnap.ProfileEngine`).
         progress: Show a progress bar.
 
     Returns:
@@ -87,6 +91,7 @@ def compute_profiles(
         channels_last=channels_last,
         blank=blank,
         output_transform=output_transform,
+        frame_maps=frame_maps,
     )
     recorder = engine.recorder(model)  # layer names are checked here, once
     if model.training:

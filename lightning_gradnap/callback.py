@@ -51,7 +51,8 @@ class GradNAPCallback(Callback):
         layers: Module names (as in ``named_modules()`` of the LightningModule); default: the
             module's ``profile_layers`` attribute.
         labels: Batch key of the labels, or the name of a LightningModule method that returns them.
-        inputs: Batch key of the model input (the input of ``forward``).
+        inputs: Batch key of the model input, or the keys of ``forward``'s positional inputs
+            (e.g. ``[features, feature_lengths]`` for a model that masks its padding).
         lengths: Batch key of valid frames per example, or ``None``.
         group_names: Names of the groups, or the attribute that holds them.
         group_categories: Category per group (e.g. phonetic class), or the attribute that holds
@@ -93,7 +94,7 @@ class GradNAPCallback(Callback):
         self,
         layers: list[str] | None = None,
         labels: str = "phoneme_labels",
-        inputs: str = "features",
+        inputs: str | list[str] = "features",
         lengths: str | None = "feature_lengths",
         group_names: list[str] | str = "group_names",
         group_categories: list[str] | str | None = None,
@@ -239,7 +240,7 @@ class GradNAPCallback(Callback):
         try:  # a collective call: on every rank
             state = reduce_state(
                 self.engine.state(), partial(trainer.strategy.reduce, reduce_op="sum"), trainer.world_size,
-                trainer.strategy.root_device, set(self.engine.sums),
+                trainer.strategy.root_device, set(self.engine.sums), self.engine.skipped_batches,
             )  # fmt: skip
         except NothingProfiled as reason:
             rank_zero_warn(str(reason))

@@ -219,7 +219,15 @@ def _gradient_fields(x: torch.Tensor, output: torch.Tensor, probed: list[int], l
     """``[3, T]``: input frames with a non-zero gradient for each probed frame (over a few random inputs)."""
     rows = torch.arange(3 * REPLICAS, device=output.device)
     objective = output[rows, :, torch.tensor(probed, device=output.device).repeat_interleave(REPLICAS)].sum()
-    (gradient,) = torch.autograd.grad(objective, x, retain_graph=True, allow_unused=True)
+    try:
+        (gradient,) = torch.autograd.grad(objective, x, retain_graph=True, allow_unused=True)
+    except RuntimeError as error:
+        if "use_reentrant" not in str(error):
+            raise
+        raise RuntimeError(
+            "GradNAPs need gradients of the layers' outputs, which activation checkpointing with "
+            "use_reentrant=True does not give: use torch.utils.checkpoint.checkpoint(..., use_reentrant=False)"
+        ) from error
     if gradient is None:
         return torch.zeros(3, length, dtype=torch.bool)
     return (gradient != 0).reshape(3, REPLICAS, -1, length).any(dim=2).any(dim=1)  # the input is time-last

@@ -205,7 +205,9 @@ class ActivationRecorder:
             raise RuntimeError(
                 f"Cannot take gradients: outputs of {not_differentiable or names} do not require grad. "
                 "Run the forward pass under torch.enable_grad() (outside torch.inference_mode()) "
-                "with an input that requires grad; for plain NAPs use method='nap'."
+                "with an input that requires grad; for plain NAPs use method='nap'. A layer inside "
+                "activation checkpointing with use_reentrant=True runs without gradients: use "
+                "torch.utils.checkpoint.checkpoint(..., use_reentrant=False)."
             )
         grads = torch.autograd.grad(objective, targets, allow_unused=True)
         if all(g is None for g in grads[: len(names)]):

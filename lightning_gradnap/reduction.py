@@ -21,7 +21,9 @@ class NothingProfiled(Exception):
     """No process profiled a labelled frame: nothing to write (the message says why)."""
 
 
-def reduce_state(state: State, reduce_sum: Reduce, world_size: int, device: torch.device, layers: set[str]) -> State:
+def reduce_state(
+    state: State, reduce_sum: Reduce, world_size: int, device: torch.device, layers: set[str], skipped_batches: int = 0
+) -> State:
     """``state`` summed over all processes.
 
     Args:
@@ -30,18 +32,25 @@ def reduce_state(state: State, reduce_sum: Reduce, world_size: int, device: torc
         world_size: Number of processes.
         device: Where the flag of the first collective call lives (the strategy's root device).
         layers: The names in ``state`` that are layers (the others are input views).
+        skipped_batches: Batches this process skipped as non-finite (for the message).
 
     Raises:
         RuntimeError: if some processes profiled batches and others none.
         NothingProfiled: if no process profiled a batch, or no frame carried a group label.
     """
-    profiled = torch.tensor(float(bool(state)), device=device)
-    everywhere = float(reduce_sum(profiled))
+    flags = reduce_sum(torch.tensor([float(bool(state)), float(skipped_batches)], device=device))
+    everywhere, skipped = float(flags[0]), int(flags[1])
     if everywhere < world_size:
         if everywhere > 0:
             raise RuntimeError(
                 "GradNAPCallback: some processes profiled no validation batch while others did; give every "
                 "process at least one validation batch (more validation data, or fewer devices)"
+            )
+        if skipped:
+            raise NothingProfiled(
+                f"GradNAPCallback: all {skipped} profiled validation batches were skipped because their relevance "
+                "was NaN or inf in labelled frames (see the warnings); skipping this profiling. Check the model's "
+                "outputs on validation data (a diverged model, or non-finite values inside the utterances)"
             )
         raise NothingProfiled("GradNAPCallback: no validation batch was profiled (empty validation set?); skipping")
     flat = reduce_sum(torch.cat([torch.cat([sums.flatten(), counts]) for sums, counts in state.values()]))

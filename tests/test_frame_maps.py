@@ -13,6 +13,7 @@ from lightning_gradnap.engine import OUTPUT, ProfileEngine
 from lightning_gradnap.frame_maps import FrameMap
 from lightning_gradnap.objectives import default_output_transform
 from lightning_gradnap.probing import find_frame_maps
+from tests.masked_models import PooledDilated
 
 W2L_LAYERS = ["input_conv", "conv1", "conv2", "wide_conv", "dense"]
 
@@ -43,32 +44,6 @@ def test_reference_model_with_input_kernel_48_and_an_even_wide_kernel() -> None:
     early, late = FrameMap(2, 0.5, 0), FrameMap(2, 1.5, 0)
     assert maps == {"input_conv": early, "conv1": early, "conv2": early, "wide_conv": late, "dense": late, OUTPUT: late}
     assert maps["wide_conv"].input_frames(3).tolist() == [1, 3, 5]
-
-
-class PooledDilated(nn.Module):
-    """conv0 (kernel 5, padding 2) -> max-pool 3, stride 3 -> dilated conv (kernel 3, dilation 2,
-    asymmetric padding 3 left / 1 right) -> 1x1 output; masks its padding after every layer."""
-
-    def __init__(self, features: int = 4, channels: int = 6, classes: int = 5) -> None:
-        super().__init__()
-        self.conv0 = nn.Conv1d(features, channels, 5, padding=2)
-        self.pool = nn.MaxPool1d(3, stride=3)
-        self.pad = nn.ConstantPad1d((3, 1), 0.0)
-        self.dilated = nn.Conv1d(channels, channels, 3, dilation=2)
-        self.out = nn.Conv1d(channels, classes, 1)
-
-    @staticmethod
-    def masked(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-        if lengths is None:
-            return x
-        return x.masked_fill(torch.arange(x.shape[-1], device=x.device) >= lengths[:, None, None], 0.0)
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.masked(torch.relu(self.conv0(self.masked(x, lengths))), lengths)
-        pooled_lengths = None if lengths is None else torch.div(lengths, 3, rounding_mode="floor")
-        x = self.masked(self.pool(x), pooled_lengths)
-        x = self.masked(torch.relu(self.dilated(self.pad(x))), pooled_lengths)
-        return self.out(x)
 
 
 def test_stride_3_pooling_and_an_asymmetric_dilated_convolution() -> None:
