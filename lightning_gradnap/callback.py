@@ -173,8 +173,9 @@ class GradNAPCallback(Callback):
         num_groups = len(self.group_names)
         self.engine = ProfileEngine(layers, num_groups, **self.engine_options)  # type: ignore[arg-type]
         self._capture = SharedForward(self.engine, self.reader, self.engine.recorder(pl_module))  # layers resolved once
+        log_dir = self._log_dir(trainer)  # a broadcast: on every rank, before any rank-zero branch
         if self.save_profiles and trainer.is_global_zero:
-            check_writable(self._log_dir(trainer) / "profiles")
+            check_writable(log_dir / "profiles")
         if self._summary_writer(trainer) is None and trainer.is_global_zero:
             rank_zero_warn(
                 "GradNAPCallback found no TensorBoardLogger: profiles are saved as .npz files only. "
@@ -248,12 +249,13 @@ class GradNAPCallback(Callback):
         step, epoch = trainer.global_step, trainer.current_epoch
         if self._history.has_step(step):
             return  # already profiled at this step (e.g. validation re-run after a resume)
+        log_dir = self._log_dir(trainer)  # a broadcast: on every rank
         if not trainer.is_global_zero:
             self._history.add(step, epoch)
             return
         profiles = self.engine.result(self.group_names, self.group_categories, self.weight_by_count, self.scale, state)
         analysis = analyze(profiles, self.num_clusters, self.clustering, self._history.previous)
-        folder = self._log_dir(trainer) / "profiles" if self.save_profiles else None
+        folder = log_dir / "profiles" if self.save_profiles else None
         feature_views = self.engine.feature_views(state)
         path = self.writer.write(profiles, analysis, feature_views, step, epoch, folder, self._summary_writer(trainer))
         self._history.add(step, epoch, path, profiles, analysis)
