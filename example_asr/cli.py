@@ -44,11 +44,13 @@ def _find_configs(args: list[str]) -> list[str]:
 
 def cli_main(args: list[str] | None = None, run: bool = True) -> LightningCLI:
     """Build the CLI (``run=False`` only parses and instantiates, for tests and notebooks)."""
+    if args is None:  # the command line: rewritten in place, as LightningCLI (and a DDP relaunch) read it
+        sys.argv[1:] = _find_configs(sys.argv[1:])
     return LightningCLI(
         SpeechRecognizer,
         SpeechDataModule,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
-        args=_find_configs(sys.argv[1:] if args is None else args),
+        args=None if args is None else _find_configs(args),
         run=run,
     )
