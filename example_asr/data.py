@@ -8,7 +8,8 @@ A batch is a dict:
 ``targets``         int64 ``[B, S]`` character ids (0 = blank/padding)
 ``target_lengths``  int64 ``[B]``
 ``phoneme_labels``  int64 ``[B, T]`` phoneme group per frame, ``-1`` = silence,
-                    padding or no alignment (the profiler's default labels)
+                    padding or no alignment (the profiler's default labels);
+                    absent when the data has no alignments at all
 ``transcripts``     list of ``B`` strings
 ``utterance_ids``   list of ``B`` strings
 ==================  ===========================================================
@@ -43,12 +44,15 @@ class FeatureDataset(Dataset):
         frontend: Computes features.
         inventory: Phoneme groups for the frame labels.
         cache: Keep computed items in memory (for small corpora read many times).
+        phoneme_labels: Give items ``phoneme_labels`` (``False`` for data without alignments).
     """
 
     def __init__(
-        self, utterances: Dataset, frontend: LogMelFrontend, inventory: PhonemeInventory, cache: bool = False
-    ) -> None:
+        self, utterances: Dataset, frontend: LogMelFrontend, inventory: PhonemeInventory, cache: bool = False,
+        phoneme_labels: bool = True,
+    ) -> None:  # fmt: skip
         self.utterances = utterances
+        self.phoneme_labels = phoneme_labels
         self.frontend = frontend
         self.group_of = {name: i for i, name in enumerate(inventory.names)}
         self.tokenizer = CharTokenizer()
@@ -67,28 +71,33 @@ class FeatureDataset(Dataset):
 
     def _make_item(self, utterance: Utterance) -> dict[str, Any]:
         features = self.frontend(torch.from_numpy(utterance.waveform))
-        labels = phoneme_frame_labels(utterance, features.shape[1], self.frontend.hop_length, self.group_of)
-        return {
+        item = {
             "features": features,
-            "phoneme_labels": torch.from_numpy(labels),
             "targets": self.tokenizer.encode(utterance.transcript),
             "transcript": utterance.transcript,
             "utterance_id": utterance.utterance_id,
         }
+        if self.phoneme_labels:
+            labels = phoneme_frame_labels(utterance, features.shape[1], self.frontend.hop_length, self.group_of)
+            item["phoneme_labels"] = torch.from_numpy(labels)
+        return item
 
 
 def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Pad a list of :class:`FeatureDataset` items into a batch (see the module docstring)."""
     features = pad_sequence([item["features"].T for item in items], batch_first=True).transpose(1, 2)
-    return {
+    batch = {
         "features": features.contiguous(),
         "feature_lengths": torch.tensor([item["features"].shape[1] for item in items]),
         "targets": pad_sequence([item["targets"] for item in items], batch_first=True),
         "target_lengths": torch.tensor([len(item["targets"]) for item in items]),
-        "phoneme_labels": pad_sequence([item["phoneme_labels"] for item in items], batch_first=True, padding_value=-1),
         "transcripts": [item["transcript"] for item in items],
         "utterance_ids": [item["utterance_id"] for item in items],
     }
+    if "phoneme_labels" in items[0]:
+        labels = [item["phoneme_labels"] for item in items]
+        batch["phoneme_labels"] = pad_sequence(labels, batch_first=True, padding_value=-1)
+    return batch
 
 
 class LengthBucketSampler(Sampler[int]):
@@ -133,6 +142,8 @@ class SpeechDataModule(L.LightningDataModule):
     """
 
     inventory: PhonemeInventory
+    #: Batches carry ``phoneme_labels``; if not, the groups are characters (CTC forced alignment).
+    has_phoneme_labels: bool = True
 
     def __init__(self, n_mels: int = 40, batch_size: int = 16, num_workers: int = 0) -> None:
         super().__init__()
@@ -145,13 +156,13 @@ class SpeechDataModule(L.LightningDataModule):
     # what the profiler reads
     @property
     def group_names(self) -> list[str]:
-        """Phoneme names, in group order."""
-        return list(self.inventory.names)
+        """Phoneme names in group order; characters (space ``"␣"``) when there are no phoneme labels."""
+        return list(self.inventory.names) if self.has_phoneme_labels else CharTokenizer().group_names
 
     @property
     def group_categories(self) -> list[str]:
-        """Phonetic category of each phoneme group."""
-        return list(self.inventory.categories)
+        """Phonetic category of each phoneme group, or letter category of each character group."""
+        return list(self.inventory.categories) if self.has_phoneme_labels else CharTokenizer().group_categories
 
     def _loader(self, split: str, train: bool = False) -> DataLoader:
         if split not in self.datasets:
@@ -240,8 +251,9 @@ class LibriSpeechData(SpeechDataModule):
         train_subset: E.g. ``"train-clean-100"``.
         validation_subset: E.g. ``"dev-clean"``.
         test_subset: E.g. ``"test-clean"``.
-        alignments_dir: Montreal-Forced-Aligner TextGrids (phone tier) for phoneme labels; without
-            them ``phoneme_labels`` are all ``-1`` and profiling needs character groups.
+        alignments_dir: Montreal-Forced-Aligner TextGrids (phone tier) for ``phoneme_labels`` and
+            ARPAbet :attr:`group_names`; without them batches have no ``phoneme_labels`` and the
+            groups are characters (``SpeechRecognizer.frame_labels`` aligns them).
         n_mels: Log-mel bands.
         batch_size: Utterances per batch.
         num_workers: DataLoader worker processes.
@@ -264,6 +276,7 @@ class LibriSpeechData(SpeechDataModule):
         self.root = root
         self.subsets = {"train": train_subset, "validation": validation_subset, "test": test_subset}
         self.alignments_dir = alignments_dir
+        self.has_phoneme_labels = alignments_dir is not None
 
     def setup(self, stage: str | None = None) -> None:
         wanted = {"fit": ["train", "validation"], "validate": ["validation"], "test": ["test"]}.get(
@@ -276,4 +289,6 @@ class LibriSpeechData(SpeechDataModule):
                     alignments = os.path.join(self.alignments_dir, self.subsets[split])
                     alignments = alignments if os.path.isdir(alignments) else self.alignments_dir
                 dataset = LibriSpeechDataset(self.root, self.subsets[split], alignments_dir=alignments)
-                self.datasets[split] = FeatureDataset(dataset, self.frontend, self.inventory)
+                self.datasets[split] = FeatureDataset(
+                    dataset, self.frontend, self.inventory, phoneme_labels=self.has_phoneme_labels
+                )

@@ -99,10 +99,7 @@ class SpeechRecognizer(L.LightningModule):
     @property
     def character_group_categories(self) -> list[str]:
         """``"vowel letter"``, ``"consonant letter"`` or ``"separator"`` (space, apostrophe)."""
-        return [
-            "separator" if char in " '" else "vowel letter" if char in "aeiou" else "consonant letter"
-            for char in self.tokenizer.alphabet
-        ]
+        return self.tokenizer.group_categories
 
     def character_frame_labels(self, batch: dict[str, Any], logits: torch.Tensor) -> torch.Tensor:
         """Character group per input frame, by CTC forced alignment of ``logits`` to the transcript."""
@@ -114,6 +111,17 @@ class SpeechRecognizer(L.LightningModule):
             batch["features"].shape[-1],
             blank=self.tokenizer.blank,
         )
+
+    def frame_labels(self, batch: dict[str, Any], logits: torch.Tensor) -> torch.Tensor:
+        """The batch's ``phoneme_labels`` when it has them, else :meth:`character_frame_labels`.
+
+        One profiler setting for both kinds of data: with ``labels: frame_labels`` and the data
+        module's ``group_names`` (phonemes when its batches carry ``phoneme_labels``, characters
+        otherwise), aligned data gives phoneme profiles and unaligned data character profiles.
+        """
+        if "phoneme_labels" in batch:
+            return batch["phoneme_labels"]
+        return self.character_frame_labels(batch, logits)
 
     # ----------------------------------------------------------------- steps
     def forward(self, features: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:

@@ -33,6 +33,14 @@ class CharTokenizer:
         """One name per character, in id order without the blank (space shown as ``"␣"``)."""
         return ["␣" if char == " " else char for char in self.alphabet]
 
+    @property
+    def group_categories(self) -> list[str]:
+        """Category of each character group: ``"vowel letter"``, ``"consonant letter"`` or ``"separator"``."""
+        return [
+            "separator" if char in " '" else "vowel letter" if char in "aeiou" else "consonant letter"
+            for char in self.alphabet
+        ]
+
     def encode(self, text: str) -> torch.Tensor:
         unknown = sorted({char for char in text if char not in self._ids})
         if unknown:

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from example_asr.cli import cli_main
+from example_asr.cli import _find_configs, cli_main, shipped_config
 from example_asr.data import SpeechDataModule
 from example_asr.module import SpeechRecognizer
 
-CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+ROOT = Path(__file__).parent.parent
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
 
 def test_there_are_configs() -> None:
@@ -59,3 +60,15 @@ def test_optimizer_and_scheduler_from_yaml(tmp_path: Path) -> None:
     assert isinstance(configured["optimizer"], torch.optim.SGD) and configured["optimizer"].defaults["lr"] == 0.05
     assert isinstance(configured["lr_scheduler"]["scheduler"], torch.optim.lr_scheduler.StepLR)
     assert configured["lr_scheduler"]["interval"] == "step"
+
+
+def test_shipped_configs_are_found_by_name_from_any_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no configs/ here
+    demo = ROOT / "configs" / "demo.yaml"  # a source checkout; an installed wheel has example_asr/configs/
+    assert shipped_config("configs/demo.yaml") == demo and shipped_config("demo.yaml") == demo
+    assert shipped_config("elsewhere/demo.yaml") is None and shipped_config("configs/none.yaml") is None
+    found = _find_configs(["fit", "--config", "configs/demo.yaml", "--config=librispeech.yaml", "--config", "x.yaml"])
+    assert found == ["fit", "--config", str(demo), f"--config={ROOT / 'configs' / 'librispeech.yaml'}", "--config", "x.yaml"]
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "demo.yaml").write_text("{}\n")  # a file of the user's own wins
+    assert _find_configs(["--config", "configs/demo.yaml"]) == ["--config", "configs/demo.yaml"]
