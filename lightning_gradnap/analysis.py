@@ -13,11 +13,15 @@ import numpy as np
 from scipy.cluster import hierarchy
 from scipy.spatial.distance import pdist
 from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_mutual_info_score, silhouette_score
+from sklearn.metrics import adjusted_mutual_info_score
 
 from lightning_gradnap.profiles import Profiles
+from lightning_gradnap.scores import PERMUTATIONS, SCORES, Baseline, score_with_chance, split_half_reliability
 
-__all__ = ["LayerAnalysis", "ProfileAnalysis", "analyze", "cosine_linkage", "drift", "layer_agreement"]
+__all__ = ["LayerAnalysis", "ProfileAnalysis", "analyze", "cosine_linkage", "layer_agreement", "stability"]
+
+#: Shuffles for AMI's chance level (AMI is adjusted for chance: its mean is about 0; this gives the 95th percentile).
+AMI_PERMUTATIONS = 100
 
 CLUSTERINGS = ("hierarchical", "kmeans")
 #: Above this many leaves, optimal leaf ordering (cubic time) is skipped for the neuron order.
@@ -45,7 +49,7 @@ def cosine_linkage(rows: np.ndarray, optimal_ordering: bool = True) -> np.ndarra
     return linkage
 
 
-def drift(previous: np.ndarray, current: np.ndarray) -> float:
+def stability(previous: np.ndarray, current: np.ndarray) -> float:
     """Mean cosine similarity of each group's profile with its previous one (groups present in both)."""
     previous, current = _flat(previous), _flat(current)
     both = ~np.isnan(previous).any(axis=1) & ~np.isnan(current).any(axis=1)
@@ -67,9 +71,13 @@ class LayerAnalysis:
         group_order: Present group indices in dendrogram order.
         neuron_order: Neuron indices in dendrogram order of the columns.
         clusters: ``[G]`` flat cluster of each group (``-1`` for absent groups).
-        silhouette: Silhouette score of the groups under the known categories (NaN if undefined).
-        ami: Adjusted mutual information between the flat clusters and the categories (NaN if undefined).
-        drift: Mean cosine similarity with the previous profiling (NaN if there is none).
+        scores: ``silhouette``, ``neighbour``, ``rsa`` (:mod:`lightning_gradnap.scores`) and ``ami``
+            (of the flat clusters against the categories; one cut of one tree, a noisy score), each
+            with its chance level; NaN where undefined (no categories, no features).
+        halves: Each score on the profile of each half of the data ``(half 0, half 1)``: an
+            interval that shows how much of a score's change is noise.
+        reliability: Split-half reliability of the profile (Spearman-Brown corrected).
+        stability: Mean cosine similarity with the previous profiling (NaN if there is none).
     """
 
     present: np.ndarray
@@ -77,17 +85,32 @@ class LayerAnalysis:
     group_order: np.ndarray
     neuron_order: np.ndarray
     clusters: np.ndarray
-    silhouette: float = float("nan")
-    ami: float = float("nan")
-    drift: float = float("nan")
+    scores: dict[str, Baseline] = field(default_factory=dict)
+    halves: dict[str, tuple[float, float]] = field(default_factory=dict)
+    reliability: float = float("nan")
+    stability: float = float("nan")
+
+    @property
+    def silhouette(self) -> float:
+        return self.scores.get("silhouette", Baseline()).value
+
+    @property
+    def ami(self) -> float:
+        return self.scores.get("ami", Baseline()).value
+
+    def metric(self, name: str) -> float:
+        """A score's value, or ``reliability`` / ``stability``."""
+        return getattr(self, name) if name in ("reliability", "stability") else self.scores.get(name, Baseline()).value
 
 
 @dataclass
 class ProfileAnalysis:
-    """Per-layer analyses plus the layer-by-layer agreement (AMI between flat clusterings)."""
+    """Per-layer analyses, the layer-by-layer agreement (AMI between flat clusterings) and the
+    scores of the model input's own profile (``input_scores``: the baseline every layer is read against)."""
 
     layers: dict[str, LayerAnalysis]
     agreement: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    input_scores: dict[str, float] = field(default_factory=dict)
 
 
 def check_clustering(num_clusters: int, clustering: str) -> None:
@@ -104,25 +127,63 @@ def analyze(
     clustering: str = "hierarchical",
     previous: Profiles | None = None,
     seed: int = 0,
+    features: np.ndarray | None = None,
+    input_profile: np.ndarray | None = None,
+    permutations: int = PERMUTATIONS,
 ) -> ProfileAnalysis:
-    """Cluster groups and neurons of every layer and score the clusterings.
+    """Cluster groups and neurons of every layer and score the clusterings against their chance.
 
     Args:
         profiles: The profiles.
         num_clusters: ``k`` flat clusters of groups (capped at the number of present groups).
         clustering: ``"hierarchical"`` (cut of the average-linkage tree) or ``"kmeans"``.
-        previous: Profiles of the previous profiling, for the drift.
-        seed: Seed of k-means.
+        previous: Profiles of the previous profiling, for the stability.
+        seed: Seed of k-means and of the shuffles for the chance levels.
+        features: ``[G, D]`` features of the groups (e.g. articulatory), for ``rsa``.
+        input_profile: ``[G, ...]`` profile of the model input (e.g. the feature view), scored
+            the same way as the input baseline.
+        permutations: Shuffles for each chance level.
     """
     check_clustering(num_clusters, clustering)
     categories = profiles.group_categories
+    scale = profiles.metadata.get("scale")
     layers = {}
     for name, layer in profiles.layers.items():
         result = _analyze_layer(_flat(layer.profile), num_clusters, clustering, categories, seed)
+        known = dict(categories=_pick(categories, result.present), features=_pick(features, result.present))
+        rows = _flat(layer.profile)[result.present]
+        result.scores.update({s: score_with_chance(s, rows, **known, permutations=permutations, seed=seed) for s in SCORES})
+        result.reliability = split_half_reliability(layer.half_means, scale)
+        if layer.half_means is not None:
+            halves = [_centred(_flat(m)[result.present]) for m in layer.half_means]
+            result.halves = {s: tuple(_value(s, h, **known) for h in halves) for s in SCORES}  # type: ignore[misc]
         if previous is not None and name in previous.layers:
-            result.drift = drift(previous[name].profile, layer.profile)
+            result.stability = stability(previous[name].profile, layer.profile)
         layers[name] = result
-    return ProfileAnalysis(layers, layer_agreement(layers))
+    return ProfileAnalysis(layers, layer_agreement(layers), _input_scores(input_profile, categories, features))
+
+
+def _pick(values, present: np.ndarray):
+    return None if values is None else np.asarray(values)[present]
+
+
+def _centred(rows: np.ndarray) -> np.ndarray:
+    return rows - np.nanmean(rows, axis=0)
+
+
+def _value(score: str, rows: np.ndarray, **known) -> float:
+    """A score without its chance level (NaN rows, groups missing in a half, are left out)."""
+    keep = ~np.isnan(rows).any(axis=1)
+    known = {key: None if value is None else value[keep] for key, value in known.items()}
+    return score_with_chance(score, rows[keep], **known, permutations=0).value
+
+
+def _input_scores(input_profile: np.ndarray | None, categories, features) -> dict[str, float]:
+    if input_profile is None:
+        return {}
+    present = np.flatnonzero(~np.isnan(_flat(input_profile)).any(axis=1))
+    rows = _centred(_flat(input_profile)[present])
+    return {s: _value(s, rows, categories=_pick(categories, present), features=_pick(features, present)) for s in SCORES}
 
 
 def _analyze_layer(
@@ -145,11 +206,15 @@ def _analyze_layer(
     if categories is not None and len(present) >= 3:
         known = np.array(categories)[present]
         if 2 <= len(set(known)) <= len(present) - 1:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                result.silhouette = float(silhouette_score(np.nan_to_num(rows), known, metric="cosine"))
-            result.ami = float(adjusted_mutual_info_score(known, clusters[present]))
+            result.scores["ami"] = _ami_with_chance(known, clusters[present], seed)
     return result
+
+
+def _ami_with_chance(categories: np.ndarray, clusters: np.ndarray, seed: int) -> Baseline:
+    generator = np.random.default_rng(seed)
+    shuffled = [adjusted_mutual_info_score(generator.permutation(categories), clusters) for _ in range(AMI_PERMUTATIONS)]
+    value = float(adjusted_mutual_info_score(categories, clusters))
+    return Baseline(value, float(np.mean(shuffled)), float(np.percentile(shuffled, 95)))
 
 
 def layer_agreement(layers: dict[str, LayerAnalysis]) -> np.ndarray:

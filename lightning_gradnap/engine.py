@@ -33,11 +33,14 @@ WINDOW_CENTRES = ("segment", "salient")
 
 
 def _check_options(
-    num_groups: int, method: str, label_level: str, window: int | None, window_center: str, input_window: int | None
+    num_groups: int, methods: list[str], label_level: str, window: int | None, window_center: str, input_window: int | None
 ) -> None:
     """Raise a ``ValueError`` that says what is allowed, for an option out of its range."""
+    if not methods or len(set(methods)) != len(methods):
+        raise ValueError(f"`method` should name each of {list(METHODS)} at most once, got {methods!r}")
     for name, value, allowed in (
-        ("method", method, METHODS), ("label_level", label_level, LABEL_LEVELS), ("window_center", window_center, WINDOW_CENTRES)
+        *(("method", m, METHODS) for m in methods), ("label_level", label_level, LABEL_LEVELS),
+        ("window_center", window_center, WINDOW_CENTRES),
     ):  # fmt: skip
         if value not in allowed:
             raise ValueError(f"`{name}` should be one of {list(allowed)}, got {value!r}")
@@ -47,7 +50,7 @@ def _check_options(
         raise ValueError("`window` must be a positive number of frames, with label_level='frame'")
     if input_window is not None and (input_window < 1 or label_level != "frame"):
         raise ValueError("`input_window` must be a positive number of frames, with label_level='frame'")
-    if window_center == "salient" and method != "gradnap":
+    if window_center == "salient" and "gradnap" not in methods:
         raise ValueError("window_center='salient' needs gradients: use method='gradnap'")
 
 
@@ -57,7 +60,8 @@ class ProfileEngine:
     Args:
         layers: Module names as in ``model.named_modules()``.
         num_groups: Number of groups ``G``.
-        method: ``"gradnap"`` (relevance ``a * dy/da``) or ``"nap"`` (relevance ``a``).
+        method: ``"gradnap"`` (relevance ``a * dy/da``) or ``"nap"`` (relevance ``a``), or a list of
+            both: one forward and backward give both (the first is the default of :meth:`result`).
         objective: ``"predicted_logit"`` (default), ``"predicted_logprob"``, ``"target_logprob"``,
             ``"ctc"``, or a callable ``(scores [B, K, T], ObjectiveInputs) -> scalar``.
         absolute: Use ``|relevance|``.
@@ -84,7 +88,7 @@ class ProfileEngine:
         self,
         layers: Sequence[str],
         num_groups: int,
-        method: str = "gradnap",
+        method: str | Sequence[str] = "gradnap",
         objective: str | Callable[..., torch.Tensor] = "predicted_logit",
         absolute: bool = False,
         label_level: str = "frame",
@@ -97,10 +101,11 @@ class ProfileEngine:
         input_window: int | None = None,
         frame_maps: Mapping[str, FrameMapSpec] | None = None,
     ) -> None:
-        _check_options(num_groups, method, label_level, window, window_center, input_window)
+        self.methods = [method] if isinstance(method, str) else list(method)
+        _check_options(num_groups, self.methods, label_level, window, window_center, input_window)
         self.layers = [layers] if isinstance(layers, str) else list(layers)
         self.num_groups = num_groups
-        self.method = method
+        self.method = self.methods[0]
         self.objective_name = objective if isinstance(objective, str) else getattr(objective, "__name__", "custom")
         self.objective = resolve_objective(objective)
         self.absolute = absolute
@@ -116,15 +121,22 @@ class ProfileEngine:
         )
         self.input_window = input_window
         self.input_fold = None if input_window is None else InputWindowFold(input_window)
-        input_views = [] if input_window is None else ["<input>"] + (["<input_x_grad>"] if method == "gradnap" else [])
-        self.accumulated = SumsByName(num_groups, self.layers, input_views)
-        self.sums, self.input_sums = self.accumulated.layers, self.accumulated.inputs
+        input_views = [] if input_window is None else ["<input>"] + (["<input_x_grad>"] if self.needs_gradients else [])
+        keys = [self.state_key(m, name) for m in self.methods for name in self.layers]
+        self.accumulated = SumsByName(num_groups, keys, input_views)
+        self.sums = {name: self.accumulated.layers[name] for name in self.layers}  # of the first method
+        self.input_sums = self.accumulated.inputs
         self.given_frame_maps = check_frame_maps(frame_maps, [*self.layers, OUTPUT])
         self.frame_maps: dict[str, AnyFrameMap] | None = None  # found at the first batch (prepare)
+        self.examples_seen = 0  # since the last reset: alternates the halves of utterances without lengths
 
     @property
     def needs_gradients(self) -> bool:
-        return self.method == "gradnap"
+        return "gradnap" in self.methods
+
+    def state_key(self, method: str, layer: str) -> str:
+        """Name of a layer's sums in :meth:`state`: the layer for the first method, else ``method/layer``."""
+        return layer if method == self.methods[0] else f"{method}/{layer}"
 
     def recorder(self, model: nn.Module) -> ActivationRecorder:
         """Hooks for this engine's layers (names are checked here)."""
@@ -137,6 +149,7 @@ class ProfileEngine:
 
     def reset(self) -> None:
         self.accumulated.reset()
+        self.examples_seen = 0
 
     # ---------------------------------------------------------------- once, at the first batch
     def prepare(self, model: nn.Module, batch: ProfileBatch | Any) -> None:
@@ -220,7 +233,9 @@ class ProfileEngine:
             raise ValueError(
                 f"labels are for {labels.shape[0]} examples but the batch has {batch_size}: give one label row per example"
             )
-        fold_batch = FoldBatch.make(labels, batch.lengths, self.label_level == "frame", self.frame_maps, device)
+        frame_level = self.label_level == "frame"
+        fold_batch = FoldBatch.make(labels, batch.lengths, frame_level, self.frame_maps, device, self.examples_seen)
+        self.examples_seen += batch_size
         gradients: dict[str, torch.Tensor] = {}
         input_gradient = None
         wants_input_gradient = "<input_x_grad>" in self.input_sums and inputs is not None and inputs.requires_grad
@@ -234,9 +249,14 @@ class ProfileEngine:
             gradients = {name: self._channels_first(name, g) for name, g in gradients.items()}
         if self.window is not None and self.window_center == "salient":
             fold_batch.saliency = {name: g.abs().sum(dim=1) for name, g in gradients.items()}
-        relevance = {name: relevance_of(a, gradients.get(name), self.absolute) for name, a in activations.items()}
+        batch_sums = {}
+        for method in self.methods[::-1]:  # NAP first: GradNAP's product is taken in place in the gradients
+            relevance = {name: relevance_of(a, gradients.get(name) if method == "gradnap" else None, self.absolute)
+                         for name, a in activations.items()}  # fmt: skip
+            sums = {name: self.accumulated.layers[self.state_key(method, name)] for name in relevance}
+            folded = self.fold.batch_sums(relevance, fold_batch, sums)
+            batch_sums.update({self.state_key(method, name): value for name, value in folded.items()})
         recorder.clear()
-        batch_sums = self.fold.batch_sums(relevance, fold_batch, self.sums)
         if self.input_fold is not None and inputs is not None:
             views = self.input_fold.views(inputs, input_gradient)
             batch_sums.update(self.input_fold.batch_sums(views, fold_batch, self.input_sums))
@@ -266,18 +286,24 @@ class ProfileEngine:
         weight_by_count: bool = False,
         scale: str | None = None,
         state: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+        method: str | None = None,
     ) -> Profiles:
-        """Normalised profiles from the sums (or from a given, e.g. reduced, ``state``).
+        """Normalised profiles of ``method`` (default: the first) from the sums (or from a given, e.g.
+        reduced, ``state``).
 
         Raises:
             ValueError: if no batch has been profiled or every group is absent.
         """
+        method = method or self.method
+        if method not in self.methods:
+            raise ValueError(f"this engine profiles {self.methods}, not {method!r}")
         state = self.state() if state is None else state
-        state = {name: value for name, value in state.items() if name in self.sums}
+        keys = {self.state_key(method, name): name for name in self.layers}
+        state = {keys[key]: value for key, value in state.items() if key in keys}
         if not state:
             skipped = f" ({self.skipped_batches} skipped as NaN or inf)" if self.skipped_batches else ""
             raise ValueError(f"no batch has been profiled{skipped}: give at least one batch with labelled frames")
-        metadata = self.metadata(weight_by_count, scale)
+        metadata = {**self.metadata(weight_by_count, scale), "method": method}
         return profiles_from_state(state, self.num_groups, group_names, group_categories, weight_by_count, scale, metadata)
 
     def metadata(self, weight_by_count: bool = False, scale: str | None = None) -> dict[str, Any]:

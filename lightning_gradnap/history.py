@@ -18,7 +18,7 @@ from lightning_gradnap.profiles import Profiles
 __all__ = ["METRICS", "ProfileHistory"]
 
 #: Per-layer scores kept for every profiling.
-METRICS = ("silhouette", "ami", "drift")
+METRICS = ("silhouette", "neighbour", "rsa", "ami", "reliability", "stability")
 
 
 class ProfileHistory:
@@ -48,17 +48,20 @@ class ProfileHistory:
         if analysis is not None:
             for layer, result in analysis.layers.items():
                 for metric in METRICS:
-                    self.state["metrics"].setdefault(f"{layer}/{metric}", []).append(float(getattr(result, metric)))
+                    self.state["metrics"].setdefault(f"{layer}/{metric}", []).append(result.metric(metric))
 
     def load(self, state: dict[str, Any]) -> None:
         """Continue a checkpoint's history; read its last profiles back if the file is still there."""
+        # "drift" was the name of the stability (a similarity) before 0.2: rename it in old checkpoints
+        metrics = state.get("metrics", {})
+        state["metrics"] = {key[: -len("drift")] + "stability" if key.endswith("/drift") else key: v for key, v in metrics.items()}
         self.state = state
         last = next((f for f in reversed(state["files"]) if f), None)
         if last and Path(last).exists():
             try:
                 self.previous = Profiles.load(last)
             except ValueError as error:
-                warnings.warn(f"GradNAPCallback: cannot read the last profiles for the drift: {error}", stacklevel=2)
+                warnings.warn(f"GradNAPCallback: cannot read the last profiles for the stability: {error}", stacklevel=2)
 
     @property
     def metrics(self) -> dict[str, np.ndarray]:

@@ -85,11 +85,16 @@ class LayerProfile:
         profile: Normalised profile ``P``, ``[G, C]`` (``[G, C, W]`` time-resolved); NaN rows = absent.
         means: Raw group means ``M = S / N`` of the same shape.
         counts: ``[G]`` frames (utterances, segments) that fed each group.
+        half_means: ``[2, G, ...]`` group means of each half of the data (split-half reliability),
+            or ``None`` (files written before halves were kept).
+        half_counts: ``[2, G]`` counts of each half, or ``None``.
     """
 
     profile: np.ndarray
     means: np.ndarray
     counts: np.ndarray
+    half_means: np.ndarray | None = None
+    half_counts: np.ndarray | None = None
 
     @property
     def present(self) -> np.ndarray:
@@ -161,7 +166,9 @@ class Profiles:
     def renormalized(self, weight_by_count: bool = False, scale: str | None = None) -> Profiles:
         """The same means, normalised with other options."""
         layers = {
-            name: LayerProfile(normalize_profiles(r.means, r.counts, weight_by_count, scale), r.means, r.counts)
+            name: LayerProfile(
+                normalize_profiles(r.means, r.counts, weight_by_count, scale), r.means, r.counts, r.half_means, r.half_counts
+            )
             for name, r in self.layers.items()
         }
         metadata = {**self.metadata, "weight_by_count": weight_by_count, "scale": scale}
@@ -183,6 +190,9 @@ class Profiles:
             arrays[f"profile_{i}"] = result.profile
             arrays[f"means_{i}"] = result.means
             arrays[f"counts_{i}"] = result.counts
+            if result.half_means is not None and result.half_counts is not None:
+                arrays[f"half_means_{i}"] = result.half_means
+                arrays[f"half_counts_{i}"] = result.half_counts
         _atomic_savez(path, arrays)
         return path
 
@@ -202,7 +212,10 @@ class Profiles:
                     raise ValueError(f"format version {version}, this library reads {FORMAT_VERSION}")
                 layer_names = [str(name) for name in data["layers"]]
                 layers = {
-                    name: LayerProfile(data[f"profile_{i}"], data[f"means_{i}"], data[f"counts_{i}"])
+                    name: LayerProfile(
+                        data[f"profile_{i}"], data[f"means_{i}"], data[f"counts_{i}"],
+                        data.get(f"half_means_{i}"), data.get(f"half_counts_{i}"),
+                    )  # fmt: skip
                     for i, name in enumerate(layer_names)
                 }
                 categories = [str(c) for c in data["group_categories"]]

@@ -53,12 +53,15 @@ def reduce_state(
                 "outputs on validation data (a diverged model, or non-finite values inside the utterances)"
             )
         raise NothingProfiled("GradNAPCallback: no validation batch was profiled (empty validation set?); skipping")
-    flat = reduce_sum(torch.cat([torch.cat([sums.flatten(), counts]) for sums, counts in state.values()]))
+    flat = reduce_sum(torch.cat([torch.cat([sums.flatten(), counts.flatten()]) for sums, counts in state.values()]))
     reduced, offset = {}, 0
     for name, (sums, counts) in state.items():
-        size = sums.numel()
-        reduced[name] = (flat[offset : offset + size].view_as(sums), flat[offset + size : offset + size + len(counts)])
-        offset += size + len(counts)
+        size, count_size = sums.numel(), counts.numel()
+        reduced[name] = (
+            flat[offset : offset + size].view_as(sums),
+            flat[offset + size : offset + size + count_size].view_as(counts),
+        )
+        offset += size + count_size
     if all(float(counts.sum()) == 0 for name, (_, counts) in reduced.items() if name in layers):
         raise NothingProfiled(
             "GradNAPCallback: no profiled frame carried a group label (all -1 or past the lengths); "

@@ -85,10 +85,7 @@ def write_tensorboard(
             figure = plots.groups_2d_figure(points, names, result.present, title, categories, embedding.upper())
             _add_figure(writer, f"{tag}/{layer}/groups_2d", figure, step)
         if "scalars" in views:
-            for metric in ("silhouette", "ami", "drift"):
-                value = getattr(result, metric)
-                if np.isfinite(value):
-                    writer.add_scalar(f"{tag}/{layer}/{metric}", value, step)
+            _add_scores(writer, f"{tag}/{layer}", result, analysis.input_scores, step)
         if "projector" in views and len(result.present):
             metadata = [[names[g], categories[g] if categories else ""] for g in result.present]
             writer.add_embedding(
@@ -107,6 +104,21 @@ def write_tensorboard(
             )  # fmt: skip
             _add_figure(writer, f"{tag}/input/features", figure, step)
     writer.flush()
+
+
+def _add_scores(writer, prefix: str, result, input_scores: dict[str, float], step: int) -> None:
+    """Each score with what it is read against: ``<score>`` and ``<score>/chance``, ``/chance_p95``,
+    ``/input``, ``/half0``, ``/half1``; then ``reliability`` and ``stability``."""
+    for name, baseline in result.scores.items():
+        values = {"": baseline.value, "/chance": baseline.chance, "/chance_p95": baseline.chance_p95}
+        values["/input"] = input_scores.get(name, float("nan"))
+        values.update(zip(("/half0", "/half1"), result.halves.get(name, (float("nan"),) * 2)))
+        for suffix, value in values.items():
+            if np.isfinite(value):
+                writer.add_scalar(f"{prefix}/{name}{suffix}", value, step)
+    for name in ("reliability", "stability"):
+        if np.isfinite(result.metric(name)):
+            writer.add_scalar(f"{prefix}/{name}", result.metric(name), step)
 
 
 def _add_figure(writer, tag: str, figure, step: int) -> None:

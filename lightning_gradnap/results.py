@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from lightning_gradnap.profiles import FeatureViews, LayerProfile, Profiles, check_group_names, group_means, normalize_profiles
@@ -23,7 +24,8 @@ def profiles_from_state(
     scale: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> Profiles:
-    """Group means ``S / N`` and normalised profiles of each layer's ``(sums, counts)``.
+    """Group means ``S / N`` and normalised profiles of each layer's ``(sums, counts)``, given by half
+    (``[2, G, ...]`` and ``[2, G]``, as :meth:`~lightning_gradnap.accumulators.SumsByName.state`).
 
     Raises:
         ValueError: if every group is absent in every layer.
@@ -31,10 +33,13 @@ def profiles_from_state(
     names = check_group_names(group_names, num_groups)
     categories = None if group_categories is None else check_group_names(group_categories, num_groups, "group_categories")
     layers = {}
-    for name, (sums, counts) in state.items():
-        sums_np, counts_np = sums.detach().cpu().numpy(), counts.detach().cpu().numpy()
-        means = group_means(sums_np, counts_np)
-        layers[name] = LayerProfile(normalize_profiles(means, counts_np, weight_by_count, scale), means, counts_np)
+    for name, (half_sums, half_counts) in state.items():
+        half_sums, half_counts = half_sums.detach().cpu().numpy(), half_counts.detach().cpu().numpy()
+        sums, counts = half_sums.sum(axis=0), half_counts.sum(axis=0)
+        means = group_means(sums, counts)
+        half_means = np.stack([group_means(s, c) for s, c in zip(half_sums, half_counts)])
+        profile = normalize_profiles(means, counts, weight_by_count, scale)
+        layers[name] = LayerProfile(profile, means, counts, half_means, half_counts)
     if all(not layer.present.any() for layer in layers.values()):
         raise ValueError(
             "every group is absent: no frame carried a label in 0 .. G-1 (all -1, or all past the "
@@ -47,11 +52,11 @@ def feature_views_from_state(state: State) -> FeatureViews | None:
     """Mean input windows per group (and of ``x * dy/dx``) from the ``"<input>"`` entries, or None."""
     if "<input>" not in state:
         return None
-    sums, counts = (t.detach().cpu().numpy() for t in state["<input>"])
+    sums, counts = (t.detach().cpu().numpy().sum(axis=0) for t in state["<input>"])  # both halves
     weighted = state.get("<input_x_grad>")
     return FeatureViews(
         group_means(sums, counts),
-        None if weighted is None else group_means(weighted[0].detach().cpu().numpy(), counts),
+        None if weighted is None else group_means(weighted[0].detach().cpu().numpy().sum(axis=0), counts),
         counts,
         sums.sum(axis=0) / max(counts.sum(), 1.0),
     )

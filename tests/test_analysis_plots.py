@@ -7,7 +7,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from lightning_gradnap import LayerProfile, Profiles, analyze, plots
-from lightning_gradnap.analysis import cosine_linkage, drift, layer_agreement
+from lightning_gradnap.analysis import cosine_linkage, layer_agreement, stability
 from lightning_gradnap.reporting import feature_groups
 from lightning_gradnap.profiles import FeatureViews
 
@@ -48,12 +48,12 @@ def test_absent_groups_are_left_out_everywhere() -> None:
     assert layer.ami == pytest.approx(1.0)
 
 
-def test_drift_kmeans_and_errors() -> None:
+def test_stability_kmeans_and_errors() -> None:
     first, second = clustered_profiles(seed=0), clustered_profiles(seed=0, noise=0.06)
-    assert drift(first["a"].profile, first["a"].profile) == pytest.approx(1.0)
-    assert drift(first["a"].profile, -first["a"].profile) == pytest.approx(-1.0)
-    assert analyze(second, 3, previous=first).layers["a"].drift > 0.99
-    assert np.isnan(analyze(first, 3).layers["a"].drift)
+    assert stability(first["a"].profile, first["a"].profile) == pytest.approx(1.0)
+    assert stability(first["a"].profile, -first["a"].profile) == pytest.approx(-1.0)
+    assert analyze(second, 3, previous=first).layers["a"].stability > 0.99
+    assert np.isnan(analyze(first, 3).layers["a"].stability)
     assert analyze(first, 3, clustering="kmeans").layers["a"].ami == pytest.approx(1.0)
     with pytest.raises(ValueError, match="`clustering` should be one of"):
         analyze(first, clustering="spectral")

@@ -47,7 +47,7 @@ def test_every_view_lands_in_tensorboard_at_global_step(tmp_path) -> None:
             assert images[0].width >= 600 and images[0].height >= 300
         for metric in ("silhouette", "ami"):
             assert [s.step for s in events.Scalars(f"gradnap/{layer}/{metric}")] == steps
-        assert [s.step for s in events.Scalars(f"gradnap/{layer}/drift")] == steps[1:]
+        assert [s.step for s in events.Scalars(f"gradnap/{layer}/stability")] == steps[1:]
     for tag in ("gradnap/layers/agreement", "gradnap/input/features"):
         assert [image.step for image in events.Images(tag)] == steps
     # no profiling during the sanity check
@@ -123,7 +123,7 @@ def test_state_dict_keeps_history(tmp_path) -> None:
     restored = GradNAPCallback(labels="labels", max_batches=1, views=["scalars"])
     restored.load_state_dict(state)
     assert restored.history == callback.history and restored.history["steps"] == [3, 6]
-    assert set(restored.metrics) >= {"net.conv1/silhouette", "net.conv2/drift"}
+    assert set(restored.metrics) >= {"net.conv1/silhouette", "net.conv2/stability"}
     assert restored._history.previous is not None and restored._history.previous.layer_names == ["net.conv1", "net.conv2"]
 
 

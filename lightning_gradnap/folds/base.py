@@ -13,7 +13,7 @@ from lightning_gradnap.accumulators import GroupSums
 from lightning_gradnap.frame_maps import AnyFrameMap
 from lightning_gradnap.frames import IGNORE, Segments, find_segments, mask_lengths
 
-__all__ = ["BatchSums", "Fold", "FoldBatch", "relevance_of"]
+__all__ = ["BatchSums", "Fold", "FoldBatch", "relevance_of", "split_halves"]
 
 BatchSums = dict[str, tuple[torch.Tensor, torch.Tensor]]
 
@@ -28,21 +28,24 @@ class FoldBatch:
         lengths: ``[B]`` valid input frames (frame level: the padded length where none were
             given), or ``None`` (utterance level without lengths: every position counts).
         frame_maps: Map of each layer with a time axis (see :mod:`lightning_gradnap.frame_maps`).
+        halves: ``[B]`` the half of the data (0 or 1) each example belongs to (:func:`split_halves`).
         saliency: ``[B, T_layer]`` per layer, ``sum_c |dy/da|`` (salient window centres only).
     """
 
     labels: torch.Tensor
     lengths: torch.Tensor | None
     frame_maps: Mapping[str, AnyFrameMap]
+    halves: torch.Tensor
     saliency: dict[str, torch.Tensor] | None = None
     _layer_labels: dict[tuple, torch.Tensor] = field(default_factory=dict, repr=False)
 
     @classmethod
     def make(
         cls, labels: torch.Tensor, lengths: torch.Tensor | None, frame_level: bool,
-        frame_maps: Mapping[str, AnyFrameMap] | None, device: torch.device,
+        frame_maps: Mapping[str, AnyFrameMap] | None, device: torch.device, first_example: int = 0,
     ) -> FoldBatch:  # fmt: skip
-        """On ``device``; frame labels masked past the lengths (the padded length where none are given).
+        """On ``device``; frame labels masked past the lengths (the padded length where none are given);
+        ``first_example`` is the number of examples seen before (for :func:`split_halves`).
 
         Raises:
             RuntimeError: if lengths need frame maps that have not been found yet.
@@ -56,7 +59,8 @@ class FoldBatch:
             )
         lengths = None if lengths is None else lengths.to(device)
         labels = labels.to(device)
-        return cls(mask_lengths(labels, lengths) if frame_level else labels, lengths, frame_maps or {})
+        labels = mask_lengths(labels, lengths) if frame_level else labels
+        return cls(labels, lengths, frame_maps or {}, split_halves(labels, lengths, first_example))
 
     @cached_property
     def segments(self) -> Segments:
@@ -108,3 +112,20 @@ def relevance_of(activation: torch.Tensor, gradient: torch.Tensor | None, absolu
         return activation.detach().abs() if absolute else activation.detach()
     relevance = gradient.mul_(activation.detach())
     return relevance.abs_() if absolute else relevance
+
+
+def split_halves(labels: torch.Tensor, lengths: torch.Tensor | None, first_example: int = 0) -> torch.Tensor:
+    """``[B]`` half (0 or 1) of each example, for split-half reliability; the same in any batching.
+
+    Frame labels ``[B, T]`` (``IGNORE`` past the length): a hash of the example's labelled frames.
+    Utterance labels with lengths: a hash of label and length. Without lengths: alternate by the
+    example's position in the stream (``first_example`` + its index in the batch).
+    """
+    if labels.dim() == 2:
+        weights = (torch.arange(labels.shape[1], device=labels.device) * 40503 + 7) % 65521  # a fixed weight per frame
+        value = (torch.where(labels >= 0, labels + 1, 0) * weights).sum(dim=1)
+    elif lengths is not None:
+        value = (labels + 2) * 40503 + lengths.to(labels.device) * 65521
+    else:
+        return (torch.arange(labels.shape[0], device=labels.device) + first_example) % 2
+    return (value % 1000003) * 7919 % 1000003 % 2

@@ -22,7 +22,7 @@ class FrameFold(Fold):
             accumulator = sums[name]
             labels = batch.layer_labels(name, layer_values.shape[2])
             if id(labels) not in rows_by_labels:
-                rows = accumulator.rows(labels)
+                rows = accumulator.rows(labels, batch.halves)
                 rows_by_labels[id(labels)] = rows, accumulator.row_counts(rows)
             result[name] = accumulator.frame_batch_sums(layer_values, *rows_by_labels[id(labels)])
         return result

@@ -49,5 +49,5 @@ class InputWindowFold(Fold):
                     "(GradNAPCallback: leave 'features' out of `views`)"
                 )
             windows = cut_windows(view, segments.batch, centres, valid, self.window)
-            result[name] = sums[name].batch_sums(windows, segments.label)
+            result[name] = sums[name].batch_sums(windows, segments.label, batch.halves[segments.batch])
         return result

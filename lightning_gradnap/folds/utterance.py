@@ -32,5 +32,5 @@ class UtteranceFold(Fold):
                 else:
                     count = torch.full((flat.shape[0], 1), flat.shape[2], device=flat.device)
                 layer_values = flat.sum(dim=2, dtype=torch.float64) / count
-            result[name] = sums[name].batch_sums(layer_values, batch.labels.to(layer_values.device))
+            result[name] = sums[name].batch_sums(layer_values, batch.labels.to(layer_values.device), batch.halves)
         return result

@@ -43,7 +43,7 @@ class WindowFold(Fold):
                 layer_segment = torch.where(valid, segments.frame_segment[:, _clamped_centres(batch, name, frames)], -1)
                 centres = segment_salient_frames(len(segments), layer_segment, batch.saliency[name], centres)
             windows = cut_windows(layer_values, segments.batch, centres, valid, self.window)
-            result[name] = sums[name].batch_sums(windows, segments.label)
+            result[name] = sums[name].batch_sums(windows, segments.label, batch.halves[segments.batch])
         return result
 
 
