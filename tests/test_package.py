@@ -17,7 +17,9 @@ def run_python(code: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 def test_core_never_imports_lightning() -> None:
     code = (
         "import sys, lightning_gradnap, lightning_gradnap.engine, lightning_gradnap.analysis, "
-        "lightning_gradnap.plots, lightning_gradnap.reporting, lightning_gradnap.recording, lightning_gradnap.profiles\n"
+        "lightning_gradnap.plots, lightning_gradnap.reporting, lightning_gradnap.recording, lightning_gradnap.profiles, "
+        "lightning_gradnap.capture, lightning_gradnap.schedule, lightning_gradnap.options, lightning_gradnap.writer, "
+        "lightning_gradnap.history, lightning_gradnap.reduction\n"
         "import numpy as np\n"
         "from lightning_gradnap import plots\n"
         "plots.figure_to_array(plots.agreement_figure(np.eye(2), ['a', 'b']))\n"
