@@ -186,9 +186,10 @@ class GradNAPCallback(Callback):
         self._model = forward_module(pl_module, layers)[1]
         self._capture = SharedForward(self.engine, self.reader, self.engine.recorder(pl_module))  # layers resolved once
         self._warn(self._history.keep_layers(layers))
-        if self.save_profiles and trainer.is_global_zero:
-            check_writable(log_dir(trainer) / "profiles")
+        folder = log_dir(trainer) / "profiles"  # a broadcast: on every rank, or the ranks' collectives go astray
         if trainer.is_global_zero:
+            if self.save_profiles:
+                check_writable(folder)
             self._warn(NO_TENSORBOARD if summary_writer(trainer) is None else None)
             self._warn(self.schedule.never_profiles(trainer, pl_module, stage))
 
@@ -245,13 +246,13 @@ class GradNAPCallback(Callback):
         run = self.schedule.run_name(trainer, self._history.state["steps"])
         if run is None:
             return  # a resumed fit repeats a step its checkpoint had profiled
+        folder = log_dir(trainer) / "profiles" if self.save_profiles else None  # a broadcast: on every rank
         if not trainer.is_global_zero:
             if not run:
                 self._history.add(step, epoch)
             return
         profiles = self.engine.result(self.group_names, self.group_categories, self.weight_by_count, self.scale, state)
         analysis = analyze(profiles, self.num_clusters, self.clustering, self._history.previous)
-        folder = log_dir(trainer) / "profiles" if self.save_profiles else None
         feature_views = self.engine.feature_views(state)
         path = self.writer.write(profiles, analysis, feature_views, step, epoch, folder, summary_writer(trainer), run)
         if not run:  # a repeat at a step (e.g. validate() on other data) has its own file, not a history entry
