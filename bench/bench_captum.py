@@ -90,7 +90,8 @@ def set_up_callback(module, layers, groups):
     """A callback after ``setup`` (once per ``fit``), with a stand-in trainer."""
     trainer = SimpleNamespace(
         datamodule=None, loggers=[], is_global_zero=True, sanity_checking=False, current_epoch=0, log_dir=None,
-        default_root_dir=tempfile.gettempdir(),
+        default_root_dir=tempfile.gettempdir(), state=SimpleNamespace(fn="fit"), limit_val_batches=1.0,
+        max_epochs=1, check_val_every_n_epoch=1, val_check_interval=1.0,
     )
     callback = GradNAPCallback(layers=layers, labels="labels", group_names=[str(g) for g in range(groups)])
     callback.setup(trainer, module, "fit")  # type: ignore[arg-type]

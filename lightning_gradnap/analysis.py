@@ -50,7 +50,13 @@ def cosine_linkage(rows: np.ndarray, optimal_ordering: bool = True) -> np.ndarra
 
 
 def stability(previous: np.ndarray, current: np.ndarray) -> float:
-    """Mean cosine similarity of each group's profile with its previous one (groups present in both)."""
+    """Mean cosine similarity of each group's profile with its previous one (groups present in both).
+
+    NaN if there is nothing to compare: no group present in both, or profiles of another shape
+    (e.g. a run resumed with other groups or another ``window``).
+    """
+    if previous.shape != current.shape:
+        return float("nan")
     previous, current = _flat(previous), _flat(current)
     both = ~np.isnan(previous).any(axis=1) & ~np.isnan(current).any(axis=1)
     if not both.any():
@@ -149,7 +155,7 @@ def analyze(
     scale = profiles.metadata.get("scale")
     layers = {}
     for name, layer in profiles.layers.items():
-        result = _analyze_layer(_flat(layer.profile), num_clusters, clustering, categories, seed)
+        result = _analyze_layer(layer.profile, num_clusters, clustering, categories, seed)
         known = dict(categories=_pick(categories, result.present), features=_pick(features, result.present))
         rows = _flat(layer.profile)[result.present]
         result.scores.update({s: score_with_chance(s, rows, **known, permutations=permutations, seed=seed) for s in SCORES})
@@ -187,14 +193,19 @@ def _input_scores(input_profile: np.ndarray | None, categories, features) -> dic
 
 
 def _analyze_layer(
-    profile: np.ndarray, num_clusters: int, clustering: str, categories: list[str] | None, seed: int
+    layer_profile: np.ndarray, num_clusters: int, clustering: str, categories: list[str] | None, seed: int
 ) -> LayerAnalysis:
+    """One layer's ``[G, C]`` or time-resolved ``[G, C, W]`` profile: groups are compared by all their
+    values, neurons (``C``, the heatmap's columns) by their values over groups and time."""
+    profile = _flat(layer_profile)
     present = np.flatnonzero(~np.isnan(profile).any(axis=1))
     rows = profile[present]
     linkage = cosine_linkage(rows)
     group_order = present[hierarchy.leaves_list(linkage)] if linkage is not None else present
-    columns = cosine_linkage(rows.T) if len(present) else None
-    neuron_order = hierarchy.leaves_list(columns) if columns is not None else np.arange(profile.shape[1])
+    num_neurons = layer_profile.shape[1]
+    neurons = layer_profile[present].swapaxes(0, 1).reshape(num_neurons, -1)
+    columns = cosine_linkage(neurons) if len(present) else None
+    neuron_order = hierarchy.leaves_list(columns) if columns is not None else np.arange(num_neurons)
     clusters = np.full(len(profile), -1)
     k = min(num_clusters, len(present))
     if k >= 2:

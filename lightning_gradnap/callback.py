@@ -4,7 +4,10 @@ A thin adapter over the core, in the order data flows: :mod:`~lightning_gradnap.
 validation step's own forward, with hooks), :mod:`~lightning_gradnap.engine` (group sums),
 :mod:`~lightning_gradnap.reduction` (across processes), :mod:`~lightning_gradnap.analysis`,
 :mod:`~lightning_gradnap.writer` (files and TensorBoard) and :mod:`~lightning_gradnap.history`
-(what a checkpoint keeps). This module is the only one that imports ``lightning``.
+(what a checkpoint keeps); :mod:`~lightning_gradnap.schedule` says which validations and batches
+are profiled. Only this module and :mod:`~lightning_gradnap.loggers` import ``lightning``. A Trainer
+of the ``pytorch_lightning`` namespace works too (for its LightningCLI, see
+:mod:`lightning_gradnap.pytorch_lightning`).
 
 Labels (see :class:`~lightning_gradnap.batch.BatchReader`): a dict batch carries frame labels
 under ``labels``; or the LightningModule has a method of that name, called as
@@ -15,24 +18,26 @@ LightningModule (default ``"group_names"`` / ``"group_categories"``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_warn
 from typing_extensions import override
 
 from lightning_gradnap.analysis import analyze, check_clustering
 from lightning_gradnap.batch import BatchReader, resolve_groups
-from lightning_gradnap.capture import SharedForward
+from lightning_gradnap.capture import SharedForward, forward_module, profiled_layers
 from lightning_gradnap.engine import ProfileEngine
 from lightning_gradnap.history import ProfileHistory
+from lightning_gradnap.loggers import NO_TENSORBOARD, log_dir, summary_writer
+from lightning_gradnap.options import resolve_callable
 from lightning_gradnap.reduction import NothingProfiled, reduce_state
+from lightning_gradnap.schedule import ProfilingSchedule
 from lightning_gradnap.writer import ProfileWriter, check_writable
 
 __all__ = ["GradNAPCallback"]
@@ -59,12 +64,20 @@ class GradNAPCallback(Callback):
             them; ``None`` looks for ``group_categories`` and goes without if there is none.
         num_groups: Number of groups; default ``len(group_names)``.
         label_level: ``"frame"`` (labels ``[B, T]``) or ``"utterance"`` (labels ``[B]``).
+        channels_last: Layer outputs are ``[B, T, C]`` (batch-first RNNs, Transformers), not ``[B, C, T]``.
+        class_dim: Axis of the classes in the model's scores (``[B, K, T]``: 1; ``[B, T, K]``: 2).
+        output_transform: Picks the scores from the model's output: a callable or its dotted path
+            (``"package.module.function"``, for YAML); default: the tensor, the first item of a
+            tuple, or ``output["logits"]``.
         method: ``"gradnap"`` or ``"nap"``.
         objective: ``"predicted_logit"``, ``"predicted_logprob"``, ``"target_logprob"`` or ``"ctc"``.
         absolute: Profile ``|a * g|``.
         targets: Batch key of the objective's targets (``target_logprob``, ``ctc``).
         target_lengths: Batch key of the target lengths (``ctc``).
-        every_n_epochs: Profile every n-th validation epoch.
+        window: Time-resolved profiles: this many layer frames around each labelled segment.
+        window_center: Centre of the window: ``"segment"`` or ``"salient"`` (its most salient frame).
+        every_n_epochs: Profile every n-th validation run of ``fit`` (the sanity check not counted;
+            every ``trainer.validate()`` is profiled).
         max_batches: Profile the first ``max_batches`` validation batches (``None``: all).
         num_clusters: Flat clusters of groups (for AMI and the layer agreement).
         clustering: ``"hierarchical"`` or ``"kmeans"``.
@@ -82,7 +95,8 @@ class GradNAPCallback(Callback):
             (files and scalars are written at once; figures are complete when ``fit`` returns).
 
     Raises:
-        ValueError: For an argument outside its allowed values (the message lists them).
+        ValueError: For an argument outside its allowed values (the message lists them), or an
+            ``output_transform`` path that cannot be imported.
 
     Example::
 
@@ -100,11 +114,16 @@ class GradNAPCallback(Callback):
         group_categories: list[str] | str | None = None,
         num_groups: int | None = None,
         label_level: Literal["frame", "utterance"] = "frame",
+        channels_last: bool = False,
+        class_dim: int = 1,
+        output_transform: str | Callable[[Any], torch.Tensor] | None = None,
         method: Literal["gradnap", "nap"] = "gradnap",
         objective: Literal["predicted_logit", "predicted_logprob", "target_logprob", "ctc"] = "predicted_logit",
         absolute: bool = False,
         targets: str | None = "targets",
         target_lengths: str | None = "target_lengths",
+        window: int | None = None,
+        window_center: Literal["segment", "salient"] = "segment",
         every_n_epochs: int = 1,
         max_batches: int | None = 8,
         num_clusters: int = 6,
@@ -122,26 +141,22 @@ class GradNAPCallback(Callback):
         super().__init__()
         self.writer = ProfileWriter(views, feature_groups, embedding, background_figures)  # checks views, embedding
         check_clustering(num_clusters, clustering)
-        if every_n_epochs < 1:
-            raise ValueError(f"`every_n_epochs` should be at least 1, got {every_n_epochs}")
-        if max_batches is not None and max_batches < 1:
-            raise ValueError(f"`max_batches` should be at least 1 or None (all batches), got {max_batches}")
+        self.schedule = ProfilingSchedule(every_n_epochs, max_batches, feature_batches)
         self.layers = layers
         self.reader = BatchReader(inputs, labels, lengths, targets, target_lengths)
         self.group_names_source = group_names
         self.group_categories_source = group_categories
         self.num_groups = num_groups
         self.engine_options = dict(
-            method=method, objective=objective, absolute=absolute, label_level=label_level,
+            method=method, objective=objective, absolute=absolute, label_level=label_level, window=window,
+            window_center=window_center, class_dim=class_dim, channels_last=channels_last,
+            output_transform=resolve_callable(output_transform, "output_transform"),
             input_window=feature_window if "features" in self.writer.views and label_level == "frame" else None,
         )  # fmt: skip
         # Fail now, not at the first validation, on options the engine rejects.
         ProfileEngine(["_"], 1, **self.engine_options)  # type: ignore[arg-type]
-        self.every_n_epochs = every_n_epochs
-        self.max_batches = max_batches
         self.num_clusters = num_clusters
         self.clustering = clustering
-        self.feature_batches = feature_batches
         self.weight_by_count = weight_by_count
         self.scale = scale
         self.save_profiles = save_profiles
@@ -149,95 +164,77 @@ class GradNAPCallback(Callback):
         self.engine: ProfileEngine | None = None
         self.group_names: list[str] = []
         self.group_categories: list[str] | None = None
-        self._active = False
         self._capture: SharedForward | None = None
+        self._model: Any = None  # the module whose forward gives the scores
 
     @property
     @override
     def state_key(self) -> str:
-        return self._generate_state_key(layers=self.layers, labels=self.reader.keys["labels"], **self.engine_options)
+        # Not the layers: a run resumed with other layers keeps the history of those it still profiles.
+        kept = ("method", "objective", "absolute", "label_level", "window")
+        return self._generate_state_key(labels=self.reader.keys["labels"], **{k: self.engine_options[k] for k in kept})
 
     # ------------------------------------------------------------------ setup
     @override
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        layers = self.layers if self.layers is not None else getattr(pl_module, "profile_layers", None)
-        if not layers:
-            raise ValueError(
-                "GradNAPCallback needs `layers`: name the modules to profile (as in "
-                f"{type(pl_module).__name__}.named_modules()), or give the module a `profile_layers` attribute"
-            )
+        layers = profiled_layers(pl_module, self.layers)
         owners = [getattr(trainer, "datamodule", None), pl_module]
         self.group_names, self.group_categories = resolve_groups(
             self.group_names_source, self.group_categories_source, self.num_groups, owners
         )
         num_groups = len(self.group_names)
         self.engine = ProfileEngine(layers, num_groups, **self.engine_options)  # type: ignore[arg-type]
+        self._model = forward_module(pl_module, layers)[1]
         self._capture = SharedForward(self.engine, self.reader, self.engine.recorder(pl_module))  # layers resolved once
-        log_dir = self._log_dir(trainer)  # a broadcast: on every rank, before any rank-zero branch
-        if self.save_profiles and trainer.is_global_zero:
-            check_writable(log_dir / "profiles")
-        if self._summary_writer(trainer) is None and trainer.is_global_zero:
-            rank_zero_warn(
-                "GradNAPCallback found no TensorBoardLogger: profiles are saved as .npz files only. "
-                "Add `logger: lightning.pytorch.loggers.TensorBoardLogger` to see them in TensorBoard."
-            )
+        self._warn(self._history.keep_layers(layers))
+        folder = log_dir(trainer) / "profiles"  # a broadcast: on every rank, or the ranks' collectives go astray
+        if trainer.is_global_zero:
+            if self.save_profiles:
+                check_writable(folder)
+            self._warn(NO_TENSORBOARD if summary_writer(trainer) is None else None)
+            self._warn(self.schedule.never_profiles(trainer, pl_module, stage))
 
     @staticmethod
-    def _log_dir(trainer: L.Trainer) -> Path:
-        return Path(trainer.log_dir or trainer.default_root_dir)  # a broadcast: call it on every rank
-
-    @staticmethod
-    def _summary_writer(trainer: L.Trainer) -> Any:
-        return next((lg.experiment for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
+    def _warn(message: str | None) -> None:
+        if message:
+            rank_zero_warn(message)
 
     # ------------------------------------------------------------------ validation
-    def _profiles_epoch(self, trainer: L.Trainer) -> bool:
-        return not trainer.sanity_checking and (trainer.current_epoch + 1) % self.every_n_epochs == 0
-
     @override
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._active = self._profiles_epoch(trainer)
-        if self._active and self.engine is not None:
+        if self.schedule.start_validation(trainer) and self.engine is not None:
             self.engine.reset()
-
-    def _profiles_batch(self, batch_idx: int, dataloader_idx: int) -> bool:
-        return self._active and dataloader_idx == 0 and (self.max_batches is None or batch_idx < self.max_batches)
-
-    def _feeds_features(self, batch_idx: int) -> bool:
-        return bool(self.engine and self.engine.input_sums) and batch_idx < self.feature_batches
 
     @override
     def on_validation_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
-        if not self._profiles_batch(batch_idx, dataloader_idx) or torch.is_inference_mode_enabled():
+        if not self.schedule.profiles_batch(batch_idx, dataloader_idx) or torch.is_inference_mode_enabled():
             return  # in inference mode the batch is profiled afterwards, by a separate forward
         assert self._capture is not None
-        self._capture.start(pl_module, batch)
+        self._capture.start(self._model, batch)
 
     @override
     def on_validation_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:  # fmt: skip
-        if self._profiles_batch(batch_idx, dataloader_idx):
-            assert self._capture is not None
-            self._capture.finish(pl_module, batch, self._feeds_features(batch_idx))
+        if self.schedule.profiles_batch(batch_idx, dataloader_idx):
+            assert self._capture is not None and self.engine is not None
+            feeds_features = bool(self.engine.input_sums) and self.schedule.feeds_features(batch_idx)
+            self._capture.finish(self._model, batch, feeds_features, owner=pl_module)
 
     @override
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        if self._capture is not None:
-            self._capture.release()
-        try:
-            self.writer.close()
-        except Exception as error:  # the training error is the one to report
-            rank_zero_warn(f"GradNAPCallback: a figure failed while handling another error: {error}")
+        if self._capture is not None:  # the framework has restored its grad mode: keep it
+            self._capture.release(restore_grad_mode=False)
+        self.writer.close(raise_errors=False)  # the training error is the one to report
 
     @override
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not self._active or self.engine is None:
+        if not self.schedule.active or self.engine is None:
             return
-        self._active = False
+        self.schedule.active = False
         try:  # a collective call: on every rank
             state = reduce_state(
                 self.engine.state(), partial(trainer.strategy.reduce, reduce_op="sum"), trainer.world_size,
@@ -247,18 +244,20 @@ class GradNAPCallback(Callback):
             rank_zero_warn(str(reason))
             return
         step, epoch = trainer.global_step, trainer.current_epoch
-        if self._history.has_step(step):
-            return  # already profiled at this step (e.g. validation re-run after a resume)
-        log_dir = self._log_dir(trainer)  # a broadcast: on every rank
+        run = self.schedule.run_name(trainer, self._history.state["steps"])
+        if run is None:
+            return  # a resumed fit repeats a step its checkpoint had profiled
+        folder = log_dir(trainer) / "profiles" if self.save_profiles else None  # a broadcast: on every rank
         if not trainer.is_global_zero:
-            self._history.add(step, epoch)
+            if not run:
+                self._history.add(step, epoch)
             return
         profiles = self.engine.result(self.group_names, self.group_categories, self.weight_by_count, self.scale, state)
         analysis = analyze(profiles, self.num_clusters, self.clustering, self._history.previous)
-        folder = log_dir / "profiles" if self.save_profiles else None
         feature_views = self.engine.feature_views(state)
-        path = self.writer.write(profiles, analysis, feature_views, step, epoch, folder, self._summary_writer(trainer))
-        self._history.add(step, epoch, path, profiles, analysis)
+        path = self.writer.write(profiles, analysis, feature_views, step, epoch, folder, summary_writer(trainer), run)
+        if not run:  # a repeat at a step (e.g. validate() on other data) has its own file, not a history entry
+            self._history.add(step, epoch, path, profiles, analysis)
 
     @override
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -276,11 +275,15 @@ class GradNAPCallback(Callback):
     # ------------------------------------------------------------------ checkpoints
     @override
     def state_dict(self) -> dict[str, Any]:
-        return {"history": self.history}
+        return {"history": self.history, "validations": self.schedule.validations}
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._history.load(state_dict["history"])
+        self.schedule.validations = int(state_dict.get("validations", 0))
+        self.schedule.restored_steps = set(self._history.state["steps"])
+        if self.engine is not None:  # after setup (as in a resumed fit): the layers are known
+            self._warn(self._history.keep_layers(self.engine.layers))
 
     @property
     def history(self) -> dict[str, Any]:

@@ -5,10 +5,15 @@ loss and decoding that follow stay cheap), record the profiled layers and keep t
 output. Afterwards :meth:`SharedForward.result` says whether that forward can be used, or whether
 the batch needs a separate forward (the step called the module twice, never called it, or a
 layer's output was changed in place). No Trainer needed: it works on any ``nn.Module``.
+
+:func:`forward_module` finds the module whose forward gives the model's output: the
+LightningModule itself, or, when it has no ``forward`` of its own (its step calls
+``self.model(x)``), the child that holds every profiled layer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -19,7 +24,56 @@ from lightning_gradnap.batch import BatchReader
 from lightning_gradnap.engine import ProfileEngine
 from lightning_gradnap.recording import ActivationRecorder
 
-__all__ = ["SharedForward"]
+__all__ = ["SharedForward", "forward_module", "profiled_layers"]
+
+
+def profiled_layers(module: nn.Module, layers: Sequence[str] | None) -> list[str]:
+    """``layers``, or the module's ``profile_layers`` attribute when ``layers`` is None.
+
+    Raises:
+        ValueError: if there are none (says how to name them).
+    """
+    found = layers if layers is not None else getattr(module, "profile_layers", None)
+    if not found:
+        raise ValueError(
+            "GradNAPCallback needs `layers`: name the modules to profile (as in "
+            f"{type(module).__name__}.named_modules()), or give the module a `profile_layers` attribute"
+        )
+    return [found] if isinstance(found, str) else list(found)
+
+
+def _defines_forward(module: nn.Module) -> bool:
+    """Whether ``module`` has a ``forward`` of its own (not ``nn.Module``'s or LightningModule's placeholder)."""
+    for cls in type(module).__mro__:
+        if "forward" in cls.__dict__:
+            return cls is not nn.Module and not (
+                cls.__name__ == "LightningModule" and cls.__module__.endswith(".core.module")
+            )
+    return False
+
+
+def forward_module(module: nn.Module, layers: Sequence[str]) -> tuple[str, nn.Module]:
+    """The name (``""``: ``module`` itself) and module whose forward gives the scores.
+
+    ``module`` itself if it defines ``forward``; otherwise its child that holds every profiled
+    layer (e.g. ``self.model`` for layers ``model.conv1``, ``model.conv2``), which the step is
+    expected to call.
+
+    Raises:
+        ValueError: if ``module`` has no ``forward`` and no single child holds every layer.
+    """
+    if _defines_forward(module):
+        return "", module
+    children = dict(module.named_children())
+    owners = sorted({name.split(".", 1)[0] for name in layers})
+    if len(owners) == 1 and owners[0] in children and _defines_forward(children[owners[0]]):
+        return owners[0], children[owners[0]]
+    raise ValueError(
+        f"{type(module).__name__} has no forward() and the profiled layers {list(layers)} do not lie in one "
+        f"submodule with a forward (its submodules: {list(children)}). The callback needs a module whose "
+        "forward maps the batch input to the scores: give the LightningModule a forward, e.g. "
+        "`def forward(self, x): return self.model(x)`"
+    )
 
 
 class SharedForward:
@@ -95,7 +149,7 @@ class SharedForward:
             torch.set_grad_enabled(self._grad_was_enabled)
             self._grad_was_enabled = None
 
-    def finish(self, module: nn.Module, batch: Any, input_views: bool = True) -> None:
+    def finish(self, module: nn.Module, batch: Any, input_views: bool = True, owner: nn.Module | None = None) -> None:
         """Fold ``batch`` into the engine's sums, from the step's forward if it can be used, else
         from a separate forward (inference mode, or a step that did not call the module just once).
         Always removes the hooks.
@@ -104,19 +158,21 @@ class SharedForward:
             module: The module whose forward was hooked by :meth:`start` (or is to be run).
             batch: The framework's batch.
             input_views: Let this batch feed the engine's input views.
+            owner: Where the labels method lives (the LightningModule); default ``module``.
         """
+        owner = module if owner is None else owner
         try:
             captured = self.result()
             if captured is not None:
                 recorder, output = captured
                 inputs = self.reader.inputs(batch) if input_views else None
-                self.engine.accumulate(recorder, output, self.reader.read(batch, module, output), inputs)
+                self.engine.accumulate(recorder, output, self.reader.read(batch, owner, output), inputs)
         finally:
             self.release()
         if captured is None:
-            label_method = self.reader.label_method(batch, module)
+            label_method = self.reader.label_method(batch, owner)
             label_fn = None if label_method is None else (lambda output: label_method(batch, output))
-            self.engine.run_batch(module, self.reader.read(batch, module), label_fn, input_views, self.layer_recorder)
+            self.engine.run_batch(module, self.reader.read(batch, owner), label_fn, input_views, self.layer_recorder)
 
     def result(self) -> tuple[ActivationRecorder, Any] | None:
         """The recorder and module output of the batch's forward, or None if they cannot be used.
@@ -135,8 +191,14 @@ class SharedForward:
         )
         return (recorder, output) if usable else None  # type: ignore[return-value]
 
-    def release(self) -> None:
-        """Remove every hook and restore the grad mode; safe to call any number of times."""
+    def release(self, restore_grad_mode: bool = True) -> None:
+        """Remove every hook and restore the grad mode; safe to call any number of times.
+
+        Args:
+            restore_grad_mode: False after an exception has left the forward (and the framework's
+                ``no_grad`` around it): the framework has restored its own mode by then, and the
+                mode saved inside it would switch gradients off for good.
+        """
         if self.recorder is not None:
             self.recorder.remove()
             self.recorder.clear()
@@ -145,7 +207,9 @@ class SharedForward:
             self._handles.pop().remove()
         self._output = None
         self._depth, self._called_again = 0, False
-        self._restore_grad_mode()
+        if restore_grad_mode:
+            self._restore_grad_mode()
+        self._grad_was_enabled = None
         if self._input is not None:
             self._input.requires_grad_(False)
             self._input = None

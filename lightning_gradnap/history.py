@@ -1,7 +1,8 @@
 """The run's record of profilings: steps, epochs, files and each layer's scores, kept in checkpoints.
 
 A resumed run continues it: a step already profiled is not profiled again, and the last saved
-profiles are read back for the next comparison with the previous profiling.
+profiles are read back for the next comparison with the previous profiling. A run resumed with
+another list of layers keeps the history of the layers it still profiles (:meth:`keep_layers`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ class ProfileHistory:
 
     Attributes:
         state: Plain data for checkpoints: ``steps``, ``epochs``, ``files`` (``""`` where no file
-            was written) and ``metrics`` (``"<layer>/<metric>"`` -> values).
+            was written) and ``metrics`` (``"<layer>/<metric>"`` -> one value per step; NaN for
+            the steps before a layer was first profiled).
         previous: The last profiles, for comparisons with the previous profiling.
     """
 
@@ -48,7 +50,8 @@ class ProfileHistory:
         if analysis is not None:
             for layer, result in analysis.layers.items():
                 for metric in METRICS:
-                    self.state["metrics"].setdefault(f"{layer}/{metric}", []).append(result.metric(metric))
+                    earlier = [float("nan")] * (len(self.state["steps"]) - 1)  # a layer added on resume
+                    self.state["metrics"].setdefault(f"{layer}/{metric}", earlier).append(result.metric(metric))
 
     def load(self, state: dict[str, Any]) -> None:
         """Continue a checkpoint's history; read its last profiles back if the file is still there."""
@@ -62,6 +65,22 @@ class ProfileHistory:
                 self.previous = Profiles.load(last)
             except ValueError as error:
                 warnings.warn(f"GradNAPCallback: cannot read the last profiles for the stability: {error}", stacklevel=2)
+
+    def keep_layers(self, layers: list[str]) -> str | None:
+        """Keep the metrics of ``layers`` only; say in words what changed (None if nothing did)."""
+        recorded = list(dict.fromkeys(name.rsplit("/", 1)[0] for name in self.state["metrics"]))
+        dropped = [layer for layer in recorded if layer not in layers]
+        added = [layer for layer in layers if recorded and layer not in recorded]
+        self.state["metrics"] = {
+            name: values for name, values in self.state["metrics"].items() if name.rsplit("/", 1)[0] in layers
+        }
+        if not dropped and not added:
+            return None
+        return (
+            "GradNAPCallback: the profiled layers differ from those of the checkpoint's history. Dropped the "
+            f"history of {dropped or 'no layer'} (no longer profiled); history starts now for {added or 'no layer'} "
+            "(NaN for the earlier steps)."
+        )
 
     @property
     def metrics(self) -> dict[str, np.ndarray]:

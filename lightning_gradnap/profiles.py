@@ -206,32 +206,68 @@ class Profiles:
         """
         path = Path(path)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                version = int(data["format_version"])
-                if version != FORMAT_VERSION:
-                    raise ValueError(f"format version {version}, this library reads {FORMAT_VERSION}")
-                layer_names = [str(name) for name in data["layers"]]
-                layers = {
-                    name: LayerProfile(
-                        data[f"profile_{i}"], data[f"means_{i}"], data[f"counts_{i}"],
-                        data.get(f"half_means_{i}"), data.get(f"half_counts_{i}"),
-                    )  # fmt: skip
-                    for i, name in enumerate(layer_names)
-                }
-                categories = [str(c) for c in data["group_categories"]]
-                return cls(
-                    layers,
-                    [str(name) for name in data["group_names"]],
-                    categories if any(categories) else None,
-                    json.loads(str(data["metadata"])),
-                )
+            loaded = np.load(path, allow_pickle=False)
         except FileNotFoundError:
             raise
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise _unreadable(path, error) from error
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
             raise ValueError(
-                f"{str(path)!r} is not a readable profile file ({type(error).__name__}: {error}); "
-                "it may be truncated or corrupt: write it again with Profiles.save"
-            ) from error
+                f"{str(path)!r} holds a single array (a .npy file), not a profile file: profile files "
+                "are .npz archives written by Profiles.save"
+            )
+        try:
+            with loaded as data:
+                return cls._from_arrays(data)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+            raise _unreadable(path, error) from error
+
+    @classmethod
+    def _from_arrays(cls, data: Any) -> Profiles:
+        """The profiles in an open ``.npz`` archive, after checking that its parts agree."""
+        version = data["format_version"]
+        if version.shape != () or version.dtype.kind not in "iu":
+            raise ValueError(f"format_version should be one integer, got {version.dtype} {version.shape}")
+        if int(version) != FORMAT_VERSION:
+            raise ValueError(f"format version {int(version)}, this library reads {FORMAT_VERSION}")
+        group_names = _strings(data, "group_names")
+        categories = _strings(data, "group_categories")
+        if len(categories) != len(group_names):
+            raise ValueError(f"{len(categories)} group categories for {len(group_names)} group names")
+        layers = {name: _layer(data, i, name, len(group_names)) for i, name in enumerate(_strings(data, "layers"))}
+        return cls(layers, group_names, categories if any(categories) else None, json.loads(str(data["metadata"])))
+
+
+def _strings(data: Any, key: str) -> list[str]:
+    values = data[key]
+    if values.ndim != 1 or values.dtype.kind != "U":
+        raise ValueError(f"{key!r} should be a list of strings, got {values.dtype} {values.shape}")
+    return [str(value) for value in values]
+
+
+def _layer(data: Any, index: int, name: str, num_groups: int) -> LayerProfile:
+    """Layer ``index``'s arrays, checked against each other and the number of groups."""
+    profile, means, counts = (data[f"{key}_{index}"] for key in ("profile", "means", "counts"))
+    if profile.ndim not in (2, 3) or profile.shape[0] != num_groups:
+        raise ValueError(
+            f"layer {name!r}: profile of shape {profile.shape}, expected [{num_groups}, channels] "
+            f"(or [{num_groups}, channels, window]) for the file's {num_groups} group names"
+        )
+    if means.shape != profile.shape:
+        raise ValueError(f"layer {name!r}: means of shape {means.shape}, its profile {profile.shape}")
+    if counts.shape != (num_groups,):
+        raise ValueError(f"layer {name!r}: {counts.shape} counts, expected one per group ({num_groups},)")
+    half_means, half_counts = data.get(f"half_means_{index}"), data.get(f"half_counts_{index}")
+    if half_means is not None and (half_means.shape != (2, *means.shape) or half_counts is None or half_counts.shape != (2, num_groups)):
+        raise ValueError(f"layer {name!r}: half means {half_means.shape} or half counts do not match its means {means.shape}")
+    return LayerProfile(profile, means, counts, half_means, half_counts)
+
+
+def _unreadable(path: Path, error: BaseException) -> ValueError:
+    return ValueError(
+        f"{str(path)!r} is not a readable profile file ({type(error).__name__}: {error}); "
+        "it may be truncated, corrupt or written by other code: write it again with Profiles.save"
+    )
 
 
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -1,11 +1,15 @@
 """Write profiles, their analysis and figures to TensorBoard (DESIGN §4), at one global step.
 
-Works with any ``torch.utils.tensorboard.SummaryWriter``; no Trainer needed.
+Works with any ``torch.utils.tensorboard.SummaryWriter``; no Trainer needed. A view that fails
+(e.g. for an unusual shape) is left out with a warning that names it and its layer; the other
+views are still logged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -25,8 +29,12 @@ EMBEDDINGS = ("pca", "tsne")
 def embed_2d(rows: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
     """2-D coordinates of the rows (PCA, or t-SNE with a perplexity that suits few points).
 
-    Rows are scaled to unit length first, as the clustering compares them by cosine distance.
+    Rows are scaled to unit length first, as the clustering compares them by cosine distance. A
+    one-neuron layer has no second axis (and no direction but the sign): its values are shown on
+    the first axis as they are.
     """
+    if rows.shape[1] < 2:
+        return np.pad(rows, ((0, 0), (0, 2 - rows.shape[1])))
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     rows = rows / np.where(norms > 0, norms, 1.0)
     if len(rows) < 3:
@@ -67,42 +75,52 @@ def write_tensorboard(
     embedding: str = "pca",
     tag: str = "gradnap",
 ) -> None:
-    """Log the chosen views of every layer under ``<tag>/<layer>/...`` at ``step``."""
+    """Log the chosen views of every layer under ``<tag>/<layer>/...`` at ``step``.
+
+    A view that raises is skipped with a ``RuntimeWarning`` naming the view and the layer.
+    """
     names, categories = profiles.group_names, profiles.group_categories
     for layer, result in analysis.layers.items():
         profile = profiles[layer].profile
         title = f"{layer} — epoch {epoch}, step {step}"
-        if "profile" in views and len(result.present):
-            label = f"{profiles.metadata.get('method', 'profile')} (centred)"
-            figure = plots.profile_heatmap(profile, names, result.group_order, result.neuron_order, title, categories, label)
-            _add_figure(writer, f"{tag}/{layer}/profile", figure, step)
-        if "dendrogram" in views and result.linkage is not None:
-            figure = plots.dendrogram_figure(result.linkage, names, result.present, title, categories)
-            _add_figure(writer, f"{tag}/{layer}/dendrogram", figure, step)
         rows = profile.reshape(len(profile), -1)[result.present]
+        if "profile" in views and len(result.present):
+            with _guard("profile", layer, step):
+                label = f"{profiles.metadata.get('method', 'profile')} (centred)"
+                figure = plots.profile_heatmap(profile, names, result.group_order, result.neuron_order, title, categories, label)
+                _add_figure(writer, f"{tag}/{layer}/profile", figure, step)
+        if "dendrogram" in views and result.linkage is not None:
+            with _guard("dendrogram", layer, step):
+                figure = plots.dendrogram_figure(result.linkage, names, result.present, title, categories)
+                _add_figure(writer, f"{tag}/{layer}/dendrogram", figure, step)
         if "groups_2d" in views and len(result.present) >= 2:
-            points = embed_2d(rows, embedding)
-            figure = plots.groups_2d_figure(points, names, result.present, title, categories, embedding.upper())
-            _add_figure(writer, f"{tag}/{layer}/groups_2d", figure, step)
+            with _guard("groups_2d", layer, step):
+                points = embed_2d(rows, embedding)
+                figure = plots.groups_2d_figure(points, names, result.present, title, categories, embedding.upper())
+                _add_figure(writer, f"{tag}/{layer}/groups_2d", figure, step)
         if "scalars" in views:
-            _add_scores(writer, f"{tag}/{layer}", result, analysis.input_scores, step)
+            with _guard("scalars", layer, step):
+                _add_scores(writer, f"{tag}/{layer}", result, analysis.input_scores, step)
         if "projector" in views and len(result.present):
-            metadata = [[names[g], categories[g] if categories else ""] for g in result.present]
-            writer.add_embedding(
-                rows, metadata=metadata, metadata_header=["group", "category"], global_step=step, tag=f"{tag}/{layer}"
-            )
+            with _guard("projector", layer, step):
+                metadata = [[names[g], categories[g] if categories else ""] for g in result.present]
+                writer.add_embedding(
+                    rows, metadata=metadata, metadata_header=["group", "category"], global_step=step, tag=f"{tag}/{layer}"
+                )
     if "agreement" in views and len(analysis.layers) >= 2:
-        figure = plots.agreement_figure(analysis.agreement, list(analysis.layers), f"layer agreement — epoch {epoch}")
-        _add_figure(writer, f"{tag}/layers/agreement", figure, step)
+        with _guard("agreement", "all layers", step):
+            figure = plots.agreement_figure(analysis.agreement, list(analysis.layers), f"layer agreement — epoch {epoch}")
+            _add_figure(writer, f"{tag}/layers/agreement", figure, step)
     if "features" in views and feature_views is not None:
-        chosen = feature_groups(feature_views, categories, num_feature_groups)
-        if chosen:
-            weighted = None if feature_views.weighted_means is None else feature_views.weighted_means[chosen]
-            figure = plots.feature_figure(
-                feature_views.means[chosen], feature_views.overall, [names[g] for g in chosen],
-                f"input features around each group's segments — epoch {epoch}", weighted,
-            )  # fmt: skip
-            _add_figure(writer, f"{tag}/input/features", figure, step)
+        with _guard("features", "the input", step):
+            chosen = feature_groups(feature_views, categories, num_feature_groups)
+            if chosen:
+                weighted = None if feature_views.weighted_means is None else feature_views.weighted_means[chosen]
+                figure = plots.feature_figure(
+                    feature_views.means[chosen], feature_views.overall, [names[g] for g in chosen],
+                    f"input features around each group's segments — epoch {epoch}", weighted,
+                )  # fmt: skip
+                _add_figure(writer, f"{tag}/input/features", figure, step)
     writer.flush()
 
 
@@ -119,6 +137,21 @@ def _add_scores(writer, prefix: str, result, input_scores: dict[str, float], ste
     for name in ("reliability", "stability"):
         if np.isfinite(result.metric(name)):
             writer.add_scalar(f"{prefix}/{name}", result.metric(name), step)
+
+
+@contextmanager
+def _guard(view: str, layer: str, step: int) -> Iterator[None]:
+    """Turn a failing view into a warning, so that one odd shape costs one figure, not the others."""
+    try:
+        yield
+    except Exception as error:
+        where = layer if layer in ("all layers", "the input") else f"layer {layer!r}"
+        warnings.warn(
+            f"GradNAP: the {view!r} view of {where} failed at step {step} and is left out "
+            f"({type(error).__name__}: {error}); the other views are logged",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _add_figure(writer, tag: str, figure, step: int) -> None:

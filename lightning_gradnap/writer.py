@@ -7,6 +7,7 @@ in its kernels) and keeps the writes in order. No Trainer needed.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
@@ -17,11 +18,17 @@ from lightning_gradnap.analysis import ProfileAnalysis
 from lightning_gradnap.profiles import FeatureViews, Profiles
 from lightning_gradnap.reporting import EMBEDDINGS, VIEWS, write_tensorboard
 
-__all__ = ["ProfileWriter", "check_writable", "profile_file_name"]
+__all__ = ["ProfileWriter", "check_writable", "profile_file_name", "tag_of"]
 
 
-def profile_file_name(epoch: int, step: int) -> str:
-    return f"epoch={epoch:03d}-step={step:06d}.npz"
+def profile_file_name(epoch: int, step: int, run: str = "") -> str:
+    """``epoch=NNN-step=NNNNNN.npz``, or ``...-<run>.npz`` for a repeated profiling at a step."""
+    return f"epoch={epoch:03d}-step={step:06d}{'-' + run if run else ''}.npz"
+
+
+def tag_of(run: str = "") -> str:
+    """The TensorBoard tag prefix: ``gradnap``, or ``gradnap-<run>`` for a repeated profiling at a step."""
+    return f"gradnap-{run}" if run else "gradnap"
 
 
 class ProfileWriter:
@@ -62,16 +69,21 @@ class ProfileWriter:
         epoch: int,
         folder: Path | None,
         summary_writer: Any = None,
+        run: str = "",
     ) -> Path | None:
-        """:meth:`save` into ``folder`` (if given) and :meth:`log` to ``summary_writer`` (if given)."""
-        path = None if folder is None else self.save(profiles, folder, epoch, step)
+        """:meth:`save` into ``folder`` (if given) and :meth:`log` to ``summary_writer`` (if given).
+
+        ``run`` names a repeated profiling at a step (e.g. ``"validate-1"``): it goes into the file
+        name and the tag prefix, so that it overwrites nothing.
+        """
+        path = None if folder is None else self.save(profiles, folder, epoch, step, run)
         if summary_writer is not None:
-            self.log(summary_writer, profiles, analysis, feature_views, step, epoch)
+            self.log(summary_writer, profiles, analysis, feature_views, step, epoch, tag_of(run))
         return path
 
-    def save(self, profiles: Profiles, folder: Path, epoch: int, step: int) -> Path:
-        """Write ``folder/epoch=NNN-step=NNNNNN.npz`` (atomically) and return its path."""
-        return profiles.save(folder / profile_file_name(epoch, step))
+    def save(self, profiles: Profiles, folder: Path, epoch: int, step: int, run: str = "") -> Path:
+        """Write ``folder/epoch=NNN-step=NNNNNN[-run].npz`` (atomically) and return its path."""
+        return profiles.save(folder / profile_file_name(epoch, step, run))
 
     def log(
         self,
@@ -81,11 +93,12 @@ class ProfileWriter:
         feature_views: FeatureViews | None,
         step: int,
         epoch: int,
+        tag: str = "gradnap",
     ) -> None:
-        """Log the views to a ``SummaryWriter``, now or in the figure thread."""
+        """Log the views under ``tag`` to a ``SummaryWriter``, now or in the figure thread."""
         job = partial(
             write_tensorboard, summary_writer, profiles, analysis, step, epoch, self.views,
-            feature_views, self.num_feature_groups, self.embedding,
+            feature_views, self.num_feature_groups, self.embedding, tag,
         )  # fmt: skip
         if not self.background:
             job()
@@ -99,10 +112,19 @@ class ProfileWriter:
         for future in pending:
             future.result()
 
-    def close(self) -> None:
-        """:meth:`wait`, then stop the figure thread (a later :meth:`log` starts a new one)."""
+    def close(self, raise_errors: bool = True) -> None:
+        """:meth:`wait`, then stop the figure thread (a later :meth:`log` starts a new one).
+
+        Args:
+            raise_errors: Re-raise a drawing's error; if False (e.g. while another error is
+                being handled), only warn.
+        """
         try:
             self.wait()
+        except Exception as error:
+            if raise_errors:
+                raise
+            warnings.warn(f"GradNAPCallback: a figure failed while handling another error: {error}", stacklevel=2)
         finally:
             if self._executor is not None:
                 self._executor.shutdown(wait=True)

@@ -16,8 +16,9 @@ GROUPS = ["aa", "iy", "p", "s"]
 CATEGORIES = ["vowel", "vowel", "plosive", "fricative"]
 
 
-class TinyFrameModel(L.LightningModule):
-    """A strided Conv1d stack over [B, 3, T] features, trained to predict frame labels."""
+class TinyFrameSteps:
+    """A strided Conv1d stack over [B, 3, T] features, trained to predict frame labels (mix it
+    into a LightningModule of either namespace)."""
 
     def __init__(self, call_submodule: bool = False) -> None:
         super().__init__()
@@ -48,6 +49,10 @@ class TinyFrameModel(L.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+class TinyFrameModel(TinyFrameSteps, L.LightningModule):
+    """:class:`TinyFrameSteps` as a ``lightning.pytorch`` LightningModule."""
 
 
 def frame_batches(count: int, batch_size: int = 4, frames: int = 24, seed: int = 0) -> list[dict]:
@@ -84,6 +89,18 @@ def read_events(log_dir: str) -> EventAccumulator:
     accumulator = EventAccumulator(files[0], size_guidance={"images": 0, "scalars": 0, "tensors": 0})
     accumulator.Reload()
     return accumulator
+
+
+def event_steps(log_dir: str, kind: str, tag: str) -> list[int]:
+    """Steps of ``tag`` (``kind``: ``"images"`` or ``"scalars"``) over every event file in ``log_dir``
+    (a Trainer that validates after ``fit`` starts a second file)."""
+    steps: list[int] = []
+    for path in sorted(glob.glob(os.path.join(log_dir, "events.out.tfevents.*"))):
+        accumulator = EventAccumulator(path, size_guidance={"images": 0, "scalars": 0})
+        accumulator.Reload()
+        if tag in accumulator.Tags()[kind]:
+            steps += [event.step for event in getattr(accumulator, kind.capitalize())(tag)]
+    return steps
 
 
 def trainer(tmp_path, callbacks, logger=True, **kwargs) -> L.Trainer:
