@@ -84,6 +84,7 @@ class LayerAnalysis:
             interval that shows how much of a score's change is noise.
         reliability: Split-half reliability of the profile (Spearman-Brown corrected).
         stability: Mean cosine similarity with the previous profiling (NaN if there is none).
+        method_agreement: Correlation of the layer's GradNAP and NAP profiles, when both are made.
     """
 
     present: np.ndarray
@@ -95,6 +96,7 @@ class LayerAnalysis:
     halves: dict[str, tuple[float, float]] = field(default_factory=dict)
     reliability: float = float("nan")
     stability: float = float("nan")
+    method_agreement: float = float("nan")
 
     @property
     def silhouette(self) -> float:
@@ -105,8 +107,10 @@ class LayerAnalysis:
         return self.scores.get("ami", Baseline()).value
 
     def metric(self, name: str) -> float:
-        """A score's value, or ``reliability`` / ``stability``."""
-        return getattr(self, name) if name in ("reliability", "stability") else self.scores.get(name, Baseline()).value
+        """A score's value, or ``reliability`` / ``stability`` / ``method_agreement``."""
+        if name in ("reliability", "stability", "method_agreement"):
+            return getattr(self, name)
+        return self.scores.get(name, Baseline()).value
 
 
 @dataclass

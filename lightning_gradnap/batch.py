@@ -205,6 +205,29 @@ def lookup_names(source: str | Iterable[object] | None, owners: Iterable[object]
     return None
 
 
+def lookup_features(source: str | Iterable[object] | None, owners: Iterable[object], num_groups: int):
+    """``[G, D]`` float features per group, as given or from the first owner's attribute ``source``
+    (default ``"group_features"``); None if there are none.
+
+    Raises:
+        ValueError: if the features are not one row of numbers per group.
+    """
+    import numpy as np
+
+    value = source
+    if source is None or isinstance(source, str):
+        name = source or "group_features"
+        value = next((getattr(o, name) for o in owners if o is not None and getattr(o, name, None) is not None), None)
+        if value is None:
+            if source is not None:
+                raise ValueError(f"GradNAPCallback found no group features under {source!r}")
+            return None
+    features = np.asarray(value, dtype=np.float64)
+    if features.ndim != 2 or len(features) != num_groups:
+        raise ValueError(f"group features should be one row of numbers per group ({num_groups}), got shape {features.shape}")
+    return features
+
+
 def resolve_groups(
     names: str | Iterable[object], categories: str | Iterable[object] | None, num_groups: int | None,
     owners: Iterable[object],

@@ -29,13 +29,14 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 from typing_extensions import override
 
-from lightning_gradnap.analysis import analyze, check_clustering
-from lightning_gradnap.batch import BatchReader, resolve_groups
+from lightning_gradnap.analysis import check_clustering
+from lightning_gradnap.batch import BatchReader, lookup_features, resolve_groups
 from lightning_gradnap.capture import SharedForward, forward_module, profiled_layers
 from lightning_gradnap.engine import ProfileEngine
 from lightning_gradnap.history import ProfileHistory
 from lightning_gradnap.loggers import NO_TENSORBOARD, log_dir, summary_writer
 from lightning_gradnap.options import resolve_callable
+from lightning_gradnap.profiling import profile_state
 from lightning_gradnap.reduction import NothingProfiled, reduce_state
 from lightning_gradnap.schedule import ProfilingSchedule
 from lightning_gradnap.writer import ProfileWriter, check_writable
@@ -62,6 +63,9 @@ class GradNAPCallback(Callback):
         group_names: Names of the groups, or the attribute that holds them.
         group_categories: Category per group (e.g. phonetic class), or the attribute that holds
             them; ``None`` looks for ``group_categories`` and goes without if there is none.
+        group_features: ``[G, D]`` numbers per group (e.g. articulatory features of phonemes), or
+            the attribute that holds them, for the ``rsa`` score; ``None`` looks for
+            ``group_features`` and goes without if there is none.
         num_groups: Number of groups; default ``len(group_names)``.
         label_level: ``"frame"`` (labels ``[B, T]``) or ``"utterance"`` (labels ``[B]``).
         channels_last: Layer outputs are ``[B, T, C]`` (batch-first RNNs, Transformers), not ``[B, C, T]``.
@@ -69,7 +73,8 @@ class GradNAPCallback(Callback):
         output_transform: Picks the scores from the model's output: a callable or its dotted path
             (``"package.module.function"``, for YAML); default: the tensor, the first item of a
             tuple, or ``output["logits"]``.
-        method: ``"gradnap"`` or ``"nap"``.
+        method: ``"gradnap"``, ``"nap"``, or both (``[gradnap, nap]``: from one forward and
+            backward, logged under their own tags, with their agreement per layer).
         objective: ``"predicted_logit"``, ``"predicted_logprob"``, ``"target_logprob"`` or ``"ctc"``.
         absolute: Profile ``|a * g|``.
         targets: Batch key of the objective's targets (``target_logprob``, ``ctc``).
@@ -90,6 +95,8 @@ class GradNAPCallback(Callback):
             gradient costs one more backward step through the first layer).
         weight_by_count: Count-weighted centring of the profiles.
         scale: ``None`` or ``"std"`` (per-neuron standardisation).
+        reliability_threshold: Warn (once per layer) when a profile's split-half reliability is
+            below this: ``max_batches`` profiles too little data for it.
         save_profiles: Write ``profiles/epoch=NNN-step=NNNNNN.npz`` under the log directory.
         background_figures: Draw and log the figures in a worker thread while training goes on
             (files and scalars are written at once; figures are complete when ``fit`` returns).
@@ -112,12 +119,13 @@ class GradNAPCallback(Callback):
         lengths: str | None = "feature_lengths",
         group_names: list[str] | str = "group_names",
         group_categories: list[str] | str | None = None,
+        group_features: list[list[float]] | str | None = None,
         num_groups: int | None = None,
         label_level: Literal["frame", "utterance"] = "frame",
         channels_last: bool = False,
         class_dim: int = 1,
         output_transform: str | Callable[[Any], torch.Tensor] | None = None,
-        method: Literal["gradnap", "nap"] = "gradnap",
+        method: Literal["gradnap", "nap"] | list[Literal["gradnap", "nap"]] = "gradnap",
         objective: Literal["predicted_logit", "predicted_logprob", "target_logprob", "ctc"] = "predicted_logit",
         absolute: bool = False,
         targets: str | None = "targets",
@@ -135,6 +143,7 @@ class GradNAPCallback(Callback):
         feature_batches: int = 2,
         weight_by_count: bool = False,
         scale: Literal["std"] | None = None,
+        reliability_threshold: float = 0.8,
         save_profiles: bool = True,
         background_figures: bool = True,
     ) -> None:
@@ -146,6 +155,7 @@ class GradNAPCallback(Callback):
         self.reader = BatchReader(inputs, labels, lengths, targets, target_lengths)
         self.group_names_source = group_names
         self.group_categories_source = group_categories
+        self.group_features_source = group_features
         self.num_groups = num_groups
         self.engine_options = dict(
             method=method, objective=objective, absolute=absolute, label_level=label_level, window=window,
@@ -160,10 +170,12 @@ class GradNAPCallback(Callback):
         self.weight_by_count = weight_by_count
         self.scale = scale
         self.save_profiles = save_profiles
+        self.reliability_threshold = reliability_threshold
         self._history = ProfileHistory()
         self.engine: ProfileEngine | None = None
         self.group_names: list[str] = []
         self.group_categories: list[str] | None = None
+        self.group_features: np.ndarray | None = None
         self._capture: SharedForward | None = None
         self._model: Any = None  # the module whose forward gives the scores
 
@@ -183,6 +195,7 @@ class GradNAPCallback(Callback):
             self.group_names_source, self.group_categories_source, self.num_groups, owners
         )
         num_groups = len(self.group_names)
+        self.group_features = lookup_features(self.group_features_source, owners, num_groups)
         self.engine = ProfileEngine(layers, num_groups, **self.engine_options)  # type: ignore[arg-type]
         self._model = forward_module(pl_module, layers)[1]
         self._capture = SharedForward(self.engine, self.reader, self.engine.recorder(pl_module))  # layers resolved once
@@ -252,12 +265,14 @@ class GradNAPCallback(Callback):
             if not run:
                 self._history.add(step, epoch)
             return
-        profiles = self.engine.result(self.group_names, self.group_categories, self.weight_by_count, self.scale, state)
-        analysis = analyze(profiles, self.num_clusters, self.clustering, self._history.previous)
-        feature_views = self.engine.feature_views(state)
-        path = self.writer.write(profiles, analysis, feature_views, step, epoch, folder, summary_writer(trainer), run)
+        profiling = profile_state(
+            self.engine, state, self.group_names, self.group_categories, self.group_features, self.weight_by_count,
+            self.scale, self.num_clusters, self.clustering, self._history.previous,
+        )  # fmt: skip
+        path = self.writer.write(profiling, step, epoch, folder, summary_writer(trainer), run)
+        self._warn(self._history.check_reliability(profiling.first[1], self.reliability_threshold))
         if not run:  # a repeat at a step (e.g. validate() on other data) has its own file, not a history entry
-            self._history.add(step, epoch, path, profiles, analysis)
+            self._history.add(step, epoch, path, profiling.profiles, profiling.first[1])
 
     @override
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

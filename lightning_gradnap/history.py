@@ -35,6 +35,7 @@ class ProfileHistory:
     def __init__(self) -> None:
         self.state: dict[str, Any] = {"steps": [], "epochs": [], "files": [], "metrics": {}}
         self.previous: Profiles | None = None
+        self._warned: set[str] = set()  # layers already warned about for low reliability
 
     def has_step(self, step: int) -> bool:
         return step in self.state["steps"]
@@ -65,6 +66,20 @@ class ProfileHistory:
                 self.previous = Profiles.load(last)
             except ValueError as error:
                 warnings.warn(f"GradNAPCallback: cannot read the last profiles for the stability: {error}", stacklevel=2)
+
+    def check_reliability(self, analysis: ProfileAnalysis, threshold: float) -> str | None:
+        """A warning, once per layer, for layers whose split-half reliability is below ``threshold``."""
+        low = {name: r.reliability for name, r in analysis.layers.items() if r.reliability < threshold}
+        new = {name: value for name, value in low.items() if name not in self._warned}
+        self._warned.update(new)
+        if not new:
+            return None
+        listed = ", ".join(f"{name} {value:.2f}" for name, value in new.items())
+        return (
+            f"GradNAPCallback: the profiles of {listed} have a split-half reliability below {threshold} (how well "
+            "two halves of the profiled data agree): they rest on too little data to compare between steps. "
+            "Raise `max_batches` (or profile fewer, larger groups)."
+        )
 
     def keep_layers(self, layers: list[str]) -> str | None:
         """Keep the metrics of ``layers`` only; say in words what changed (None if nothing did)."""

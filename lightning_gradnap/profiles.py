@@ -163,6 +163,40 @@ class Profiles:
             absent |= ~result.present
         return [name for name, gone in zip(self.group_names, absent) if gone]
 
+    def method(self, method: str, missing_ok: bool = False) -> Profiles | None:
+        """The profiles of one method of a file that holds several (see :meth:`combine`).
+
+        Raises:
+            KeyError: if the profiles hold no such method (unless ``missing_ok``: then None).
+        """
+        methods = self.metadata.get("methods", [self.metadata.get("method", "gradnap")])
+        if method not in methods:
+            if missing_ok:
+                return None
+            raise KeyError(f"no {method!r} profiles here; methods: {methods}")
+        if len(methods) == 1:
+            return self
+        prefix = "" if method == methods[0] else f"{method}/"
+        layers = {
+            name[len(prefix) :]: layer for name, layer in self.layers.items()
+            if (name.startswith(prefix) if prefix else not any(name.startswith(f"{m}/") for m in methods[1:]))
+        }  # fmt: skip
+        metadata = {key: value for key, value in self.metadata.items() if key != "methods"}
+        return Profiles(layers, list(self.group_names), self.group_categories, {**metadata, "method": method})
+
+    @classmethod
+    def combine(cls, by_method: dict[str, Profiles]) -> Profiles:
+        """One :class:`Profiles` holding several methods' profiles of the same layers and groups: the
+        first method's layers under their names, the others' as ``"<method>/<layer>"``."""
+        (first, profiles), *others = by_method.items()
+        if not others:
+            return profiles
+        layers = dict(profiles.layers)
+        for method, other in others:
+            layers.update({f"{method}/{name}": layer for name, layer in other.layers.items()})
+        metadata = {**profiles.metadata, "methods": list(by_method)}
+        return cls(layers, list(profiles.group_names), profiles.group_categories, metadata)
+
     def renormalized(self, weight_by_count: bool = False, scale: str | None = None) -> Profiles:
         """The same means, normalised with other options."""
         layers = {

@@ -134,7 +134,7 @@ def _add_scores(writer, prefix: str, result, input_scores: dict[str, float], ste
         for suffix, value in values.items():
             if np.isfinite(value):
                 writer.add_scalar(f"{prefix}/{name}{suffix}", value, step)
-    for name in ("reliability", "stability"):
+    for name in ("reliability", "stability", "method_agreement"):
         if np.isfinite(result.metric(name)):
             writer.add_scalar(f"{prefix}/{name}", result.metric(name), step)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from lightning_gradnap.analysis import ProfileAnalysis
 from lightning_gradnap.profiles import FeatureViews, Profiles
+from lightning_gradnap.profiling import Profiling
 from lightning_gradnap.reporting import EMBEDDINGS, VIEWS, write_tensorboard
 
 __all__ = ["ProfileWriter", "check_writable", "profile_file_name", "tag_of"]
@@ -26,9 +27,10 @@ def profile_file_name(epoch: int, step: int, run: str = "") -> str:
     return f"epoch={epoch:03d}-step={step:06d}{'-' + run if run else ''}.npz"
 
 
-def tag_of(run: str = "") -> str:
-    """The TensorBoard tag prefix: ``gradnap``, or ``gradnap-<run>`` for a repeated profiling at a step."""
-    return f"gradnap-{run}" if run else "gradnap"
+def tag_of(run: str = "", method: str = "gradnap") -> str:
+    """The TensorBoard tag prefix: the method (``gradnap`` or ``nap``), and ``-<run>`` for a repeated
+    profiling at a step."""
+    return f"{method}-{run}" if run else method
 
 
 class ProfileWriter:
@@ -62,23 +64,24 @@ class ProfileWriter:
 
     def write(
         self,
-        profiles: Profiles,
-        analysis: ProfileAnalysis,
-        feature_views: FeatureViews | None,
+        profiling: Profiling,
         step: int,
         epoch: int,
         folder: Path | None,
         summary_writer: Any = None,
         run: str = "",
     ) -> Path | None:
-        """:meth:`save` into ``folder`` (if given) and :meth:`log` to ``summary_writer`` (if given).
+        """:meth:`save` into ``folder`` (if given; every method in one file) and :meth:`log` each
+        method under its own tag to ``summary_writer`` (if given).
 
         ``run`` names a repeated profiling at a step (e.g. ``"validate-1"``): it goes into the file
         name and the tag prefix, so that it overwrites nothing.
         """
-        path = None if folder is None else self.save(profiles, folder, epoch, step, run)
+        path = None if folder is None else self.save(profiling.profiles, folder, epoch, step, run)
         if summary_writer is not None:
-            self.log(summary_writer, profiles, analysis, feature_views, step, epoch, tag_of(run))
+            for method, analysis in profiling.analyses.items():
+                profiles = profiling.profiles.method(method)
+                self.log(summary_writer, profiles, analysis, profiling.feature_views, step, epoch, tag_of(run, method))
         return path
 
     def save(self, profiles: Profiles, folder: Path, epoch: int, step: int, run: str = "") -> Path:

@@ -51,13 +51,14 @@ def profile(model, layers, batched, **options) -> tuple[dict, object]:
     for batch in batched:
         assert engine.run_batch(model, batch, recorder=recorder)
     profiles = engine.result()
-    return {name: (profiles[name].counts, profiles[name].means) for name in layers}, engine.feature_views()
+    return {name: (profiles[name].counts, profiles[name].means, profiles[name].half_counts) for name in layers}, engine.feature_views()
 
 
 def assert_same(result, reference) -> None:
-    for name, (counts, means) in reference[0].items():
-        other_counts, other_means = result[0][name]
+    for name, (counts, means, half_counts) in reference[0].items():
+        other_counts, other_means, other_half_counts = result[0][name]
         np.testing.assert_array_equal(other_counts, counts, err_msg=name)
+        np.testing.assert_array_equal(other_half_counts, half_counts, err_msg=name)  # the split-half split too
         scale = np.nanmax(np.abs(means))
         np.testing.assert_allclose(other_means, means, rtol=0, atol=1e-5 * scale, err_msg=name)
     if reference[1] is not None:

@@ -1,0 +1,90 @@
+"""One profiling, from summed state to what is written: profiles and analyses for each method.
+
+With ``method=["gradnap", "nap"]`` the engine folds both from one forward and backward pass;
+here each gets its profiles and analysis (scores against chance and against the model input's
+own profile), and the two are compared layer by layer. Both are kept in one :class:`Profiles`
+whose second method's layers are named ``"nap/<layer>"`` (:meth:`Profiles.method`), so that one
+``.npz`` file holds the profiling. No Trainer needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lightning_gradnap.analysis import ProfileAnalysis, analyze
+from lightning_gradnap.engine import ProfileEngine
+from lightning_gradnap.profiles import FeatureViews, Profiles, normalize_profiles
+from lightning_gradnap.reduction import State
+from lightning_gradnap.scores import profile_correlation
+
+__all__ = ["Profiling", "profile_state"]
+
+
+@dataclass
+class Profiling:
+    """Profiles and analyses of one profiling.
+
+    Attributes:
+        profiles: All methods' layers in one :class:`Profiles` (the first method's under their
+            own names, the others' as ``"<method>/<layer>"``).
+        analyses: The analysis of each method, by method name, first method first.
+        feature_views: The input-domain views, or None.
+    """
+
+    profiles: Profiles
+    analyses: dict[str, ProfileAnalysis]
+    feature_views: FeatureViews | None
+
+    @property
+    def first(self) -> tuple[Profiles, ProfileAnalysis]:
+        method = next(iter(self.analyses))
+        return self.profiles.method(method), self.analyses[method]
+
+
+def profile_state(
+    engine: ProfileEngine,
+    state: State,
+    group_names: Sequence[str],
+    group_categories: Sequence[str] | None = None,
+    group_features: np.ndarray | None = None,
+    weight_by_count: bool = False,
+    scale: str | None = None,
+    num_clusters: int = 6,
+    clustering: str = "hierarchical",
+    previous: Profiles | None = None,
+) -> Profiling:
+    """Profiles and analysis of every method the engine profiles, from a (reduced) ``state``.
+
+    Args:
+        engine: The engine that filled ``state``.
+        state: Its sums and counts, e.g. summed over all processes.
+        group_names, group_categories: As for :meth:`ProfileEngine.result`.
+        group_features: ``[G, D]`` features of the groups, for the ``rsa`` score.
+        weight_by_count, scale: Normalisation.
+        num_clusters, clustering: Flat clusters for AMI and the layer agreement.
+        previous: The previous profiling (as written), for the stability.
+    """
+    feature_views = engine.feature_views(state)
+    by_method = {m: engine.result(group_names, group_categories, weight_by_count, scale, state, m) for m in engine.methods}
+    analyses = {}
+    for method, profiles in by_method.items():
+        before = None if previous is None else previous.method(method, missing_ok=True)
+        input_profile = _input_profile(feature_views, method, weight_by_count, scale)
+        analyses[method] = analyze(profiles, num_clusters, clustering, before, features=group_features, input_profile=input_profile)
+    if len(by_method) == 2:
+        (first, a), (_, b) = by_method.items()
+        for layer, result in analyses[first].layers.items():
+            result.method_agreement = profile_correlation(a[layer].profile, b[layer].profile)
+    return Profiling(Profiles.combine(by_method), analyses, feature_views)
+
+
+def _input_profile(views: FeatureViews | None, method: str, weight_by_count: bool, scale: str | None) -> np.ndarray | None:
+    """The model input's own profile for ``method``: the mean input windows (NAP) or the mean
+    ``x * dy/dx`` windows (GradNAP) of each group, normalised like a layer's profile."""
+    if views is None:
+        return None
+    means = views.weighted_means if method == "gradnap" else views.means
+    return None if means is None else normalize_profiles(means, views.counts, weight_by_count, scale)
