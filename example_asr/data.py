@@ -27,6 +27,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from example_asr.articulatory import articulatory_features
 from example_asr.features import LogMelFrontend, phoneme_frame_labels
 from example_asr.librispeech import LibriSpeechDataset
 from example_asr.synthetic import SyntheticSpeechCorpus
@@ -163,6 +164,11 @@ class SpeechDataModule(L.LightningDataModule):
     def group_categories(self) -> list[str]:
         """Phonetic category of each phoneme group, or letter category of each character group."""
         return list(self.inventory.categories) if self.has_phoneme_labels else CharTokenizer().group_categories
+
+    @property
+    def group_features(self) -> list[list[float]] | None:
+        """Articulatory features of each phoneme group (:mod:`example_asr.articulatory`); none for characters."""
+        return articulatory_features(self.inventory.names) if self.has_phoneme_labels else None
 
     def _loader(self, split: str, train: bool = False) -> DataLoader:
         if split not in self.datasets:
