@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 
 import torch
 
-__all__ = ["BatchReader", "ProfileBatch", "as_profile_batch", "check_labels", "prepare_input", "lookup_names", "resolve_groups"]
+__all__ = ["BatchReader", "ProfileBatch", "as_profile_batch", "check_labels", "prepare_input"]
 
 
 @dataclass
@@ -189,66 +189,3 @@ class BatchReader:
         return as_profile_batch(
             ProfileBatch(inputs if len(inputs) > 1 else inputs[0], labels, batch.get(lengths_key) if lengths_key else None, **extra)
         )
-
-
-def lookup_names(source: str | Iterable[object] | None, owners: Iterable[object]) -> list[str] | None:
-    """Group names (or categories) as given, or the attribute ``source`` of the first owner that has it.
-
-    Owners are e.g. the data module and the LightningModule, in that order (``None`` is skipped).
-    """
-    if source is None or not isinstance(source, str):
-        return None if source is None else [str(s) for s in source]
-    for owner in owners:
-        value = getattr(owner, source, None) if owner is not None else None
-        if value is not None:
-            return [str(s) for s in value]
-    return None
-
-
-def lookup_features(source: str | Iterable[object] | None, owners: Iterable[object], num_groups: int):
-    """``[G, D]`` float features per group, as given or from the first owner's attribute ``source``
-    (default ``"group_features"``); None if there are none.
-
-    Raises:
-        ValueError: if the features are not one row of numbers per group.
-    """
-    import numpy as np
-
-    value = source
-    if source is None or isinstance(source, str):
-        name = source or "group_features"
-        value = next((getattr(o, name) for o in owners if o is not None and getattr(o, name, None) is not None), None)
-        if value is None:
-            if source is not None:
-                raise ValueError(f"GradNAPCallback found no group features under {source!r}")
-            return None
-    features = np.asarray(value, dtype=np.float64)
-    if features.ndim != 2 or len(features) != num_groups:
-        raise ValueError(f"group features should be one row of numbers per group ({num_groups}), got shape {features.shape}")
-    return features
-
-
-def resolve_groups(
-    names: str | Iterable[object], categories: str | Iterable[object] | None, num_groups: int | None,
-    owners: Iterable[object],
-) -> tuple[list[str], list[str] | None]:  # fmt: skip
-    """Group names and categories, as lists or looked up by :func:`lookup_names` on ``owners``.
-
-    Names default to ``"0" .. "G-1"`` when ``num_groups`` is given; categories default to an
-    owner's ``group_categories`` attribute, or none.
-
-    Raises:
-        ValueError: if there are neither names nor ``num_groups``, or named categories are missing.
-    """
-    owners = list(owners)
-    found = lookup_names(names, owners)
-    if found is None and num_groups is None:
-        raise ValueError(
-            f"GradNAPCallback found no group names (`group_names={names!r}` is neither a list "
-            "nor an attribute of the data module or LightningModule): give `group_names` or `num_groups`"
-        )
-    count = num_groups if num_groups is not None else len(found)  # type: ignore[arg-type]
-    found_categories = lookup_names(categories or "group_categories", owners)
-    if categories is not None and found_categories is None:
-        raise ValueError(f"GradNAPCallback found no group categories under {categories!r}")
-    return found or [str(g) for g in range(count)], found_categories

@@ -29,14 +29,14 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 from typing_extensions import override
 
-from lightning_gradnap.analysis import check_clustering
-from lightning_gradnap.batch import BatchReader, lookup_features, resolve_groups
+from lightning_gradnap.batch import BatchReader
 from lightning_gradnap.capture import SharedForward, forward_module, profiled_layers
 from lightning_gradnap.engine import ProfileEngine
 from lightning_gradnap.history import ProfileHistory
 from lightning_gradnap.loggers import NO_TENSORBOARD, log_dir, summary_writer
 from lightning_gradnap.options import resolve_callable
-from lightning_gradnap.profiling import profile_state
+from lightning_gradnap.groups import Groups, GroupSources
+from lightning_gradnap.profiling import AnalysisOptions, profile_state
 from lightning_gradnap.reduction import NothingProfiled, reduce_state
 from lightning_gradnap.schedule import ProfilingSchedule
 from lightning_gradnap.writer import ProfileWriter, check_writable
@@ -149,14 +149,10 @@ class GradNAPCallback(Callback):
     ) -> None:
         super().__init__()
         self.writer = ProfileWriter(views, feature_groups, embedding, background_figures)  # checks views, embedding
-        check_clustering(num_clusters, clustering)
         self.schedule = ProfilingSchedule(every_n_epochs, max_batches, feature_batches)
         self.layers = layers
         self.reader = BatchReader(inputs, labels, lengths, targets, target_lengths)
-        self.group_names_source = group_names
-        self.group_categories_source = group_categories
-        self.group_features_source = group_features
-        self.num_groups = num_groups
+        self.group_sources = GroupSources(group_names, group_categories, group_features, num_groups)
         self.engine_options = dict(
             method=method, objective=objective, absolute=absolute, label_level=label_level, window=window,
             window_center=window_center, class_dim=class_dim, channels_last=channels_last,
@@ -165,17 +161,12 @@ class GradNAPCallback(Callback):
         )  # fmt: skip
         # Fail now, not at the first validation, on options the engine rejects.
         ProfileEngine(["_"], 1, **self.engine_options)  # type: ignore[arg-type]
-        self.num_clusters = num_clusters
-        self.clustering = clustering
-        self.weight_by_count = weight_by_count
-        self.scale = scale
+        self.analysis_options = AnalysisOptions(num_clusters, clustering, weight_by_count, scale)
         self.save_profiles = save_profiles
         self.reliability_threshold = reliability_threshold
         self._history = ProfileHistory()
         self.engine: ProfileEngine | None = None
-        self.group_names: list[str] = []
-        self.group_categories: list[str] | None = None
-        self.group_features: np.ndarray | None = None
+        self.groups = Groups([])
         self._capture: SharedForward | None = None
         self._model: Any = None  # the module whose forward gives the scores
 
@@ -191,12 +182,8 @@ class GradNAPCallback(Callback):
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         layers = profiled_layers(pl_module, self.layers)
         owners = [getattr(trainer, "datamodule", None), pl_module]
-        self.group_names, self.group_categories = resolve_groups(
-            self.group_names_source, self.group_categories_source, self.num_groups, owners
-        )
-        num_groups = len(self.group_names)
-        self.group_features = lookup_features(self.group_features_source, owners, num_groups)
-        self.engine = ProfileEngine(layers, num_groups, **self.engine_options)  # type: ignore[arg-type]
+        self.groups = self.group_sources.resolve(owners)
+        self.engine = ProfileEngine(layers, len(self.groups.names), **self.engine_options)  # type: ignore[arg-type]
         self._model = forward_module(pl_module, layers)[1]
         self._capture = SharedForward(self.engine, self.reader, self.engine.recorder(pl_module))  # layers resolved once
         self._warn(self._history.keep_layers(layers))
@@ -265,10 +252,7 @@ class GradNAPCallback(Callback):
             if not run:
                 self._history.add(step, epoch)
             return
-        profiling = profile_state(
-            self.engine, state, self.group_names, self.group_categories, self.group_features, self.weight_by_count,
-            self.scale, self.num_clusters, self.clustering, self._history.previous,
-        )  # fmt: skip
+        profiling = profile_state(self.engine, state, self.groups, self.analysis_options, self._history.previous)
         path = self.writer.write(profiling, step, epoch, folder, summary_writer(trainer), run)
         self._warn(self._history.check_reliability(profiling.first[1], self.reliability_threshold))
         if not run:  # a repeat at a step (e.g. validate() on other data) has its own file, not a history entry

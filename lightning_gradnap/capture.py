@@ -109,7 +109,7 @@ class SharedForward:
         """Attach the hooks before the validation step of ``batch`` runs (the first time, the engine
         finds its frame maps first, before any hook is attached)."""
         self.release()
-        self.engine.prepare(module, self.reader.read(batch, module))
+        self.engine.prepare(module, self.reader.read(batch, module), self.layer_recorder.modules)
         self.recorder = recorder = self.layer_recorder
         x = self.reader.inputs(batch)
         self._handles = [

@@ -152,16 +152,17 @@ class ProfileEngine:
         self.examples_seen = 0
 
     # ---------------------------------------------------------------- once, at the first batch
-    def prepare(self, model: nn.Module, batch: ProfileBatch | Any) -> None:
+    def prepare(self, model: nn.Module, batch: ProfileBatch | Any, layers: Mapping[str, nn.Module] | None = None) -> None:
         """Find the frame maps of the layers and the scores, once, by probing ``model`` with random
         inputs shaped like ``batch``'s (:func:`~lightning_gradnap.probing.find_frame_maps`).
 
         Called by :meth:`run_batch`; call it yourself before a forward whose hooks feed :meth:`accumulate`.
+        ``layers``: the profiled modules by name, when ``model`` is not the module the names refer to.
         """
         batch = as_profile_batch(batch)
         if self.frame_maps is None and (self.label_level == "frame" or batch.lengths is not None):
             options = (self.channels_last, self.class_dim, self.output_transform)
-            self.frame_maps = find_frame_maps(model, batch, self.layers, self.given_frame_maps, *options)
+            self.frame_maps = find_frame_maps(model, batch, layers or self.layers, self.given_frame_maps, *options)
 
     # ---------------------------------------------------------------- one batch, end to end
     def run_batch(
@@ -196,7 +197,7 @@ class ProfileEngine:
             if batch.lengths is not None:  # the lengths an input may share with the batch (see prepare)
                 lengths = next((c for x, c in zip(batch.input_tuple, inputs) if x is batch.lengths), batch.lengths)
                 batch = replace(batch, inputs=inputs, lengths=lengths)
-            self.prepare(model, replace(batch, inputs=inputs))
+            self.prepare(model, replace(batch, inputs=inputs), None if recorder is None else recorder.modules)
             recorder = recorder or self.recorder(model)
             with recorder:
                 output = model(*inputs)

@@ -69,26 +69,27 @@ def probe_frame_maps(model: nn.Module, run: ProbeRun, names: Sequence[str], firs
 def find_frame_maps(
     model: nn.Module,
     batch: ProfileBatch,
-    layers: Sequence[str],
+    layers: Sequence[str] | Mapping[str, nn.Module],
     given: Mapping[str, AnyFrameMap],
     channels_last: bool = False,
     class_dim: int = 1,
     output_transform: Callable[[Any], torch.Tensor] | None = None,
 ) -> dict[str, AnyFrameMap]:
-    """Maps of ``layers`` and of the scores (:data:`OUTPUT`): the ``given`` ones, the others probed
-    (see :func:`model_probe` for how the probe's inputs are made from ``batch``)."""
+    """Maps of ``layers`` (names in ``model``, or modules by name) and of the scores (:data:`OUTPUT`):
+    the ``given`` ones, the others probed (see :func:`model_probe` for the probe's inputs)."""
     names = [name for name in [*layers, OUTPUT] if name not in given]
     if not names:
         return dict(given)
     transform = output_transform if OUTPUT in names else None
-    run = model_probe(model, batch, [n for n in names if n != OUTPUT], channels_last, class_dim, transform)
+    probed = {n: layers[n] for n in names if n != OUTPUT} if isinstance(layers, Mapping) else [n for n in names if n != OUTPUT]
+    run = model_probe(model, batch, probed, channels_last, class_dim, transform)
     return {**probe_frame_maps(model, run, names), **given}
 
 
 def model_probe(
     model: nn.Module,
     batch: ProfileBatch,
-    layers: Sequence[str],
+    layers: Sequence[str] | Mapping[str, nn.Module],
     channels_last: bool = False,
     class_dim: int = 1,
     output_transform: Callable[[Any], torch.Tensor] | None = None,

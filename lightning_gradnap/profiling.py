@@ -9,18 +9,18 @@ whose second method's layers are named ``"nap/<layer>"`` (:meth:`Profiles.method
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from lightning_gradnap.analysis import ProfileAnalysis, analyze
+from lightning_gradnap.analysis import ProfileAnalysis, analyze, check_clustering
 from lightning_gradnap.engine import ProfileEngine
+from lightning_gradnap.groups import Groups
 from lightning_gradnap.profiles import FeatureViews, Profiles, normalize_profiles
 from lightning_gradnap.reduction import State
 from lightning_gradnap.scores import profile_correlation
 
-__all__ = ["Profiling", "profile_state"]
+__all__ = ["AnalysisOptions", "Profiling", "profile_state"]
 
 
 @dataclass
@@ -44,16 +44,28 @@ class Profiling:
         return self.profiles.method(method), self.analyses[method]
 
 
+@dataclass
+class AnalysisOptions:
+    """How profiles are normalised and clustered (see :func:`~lightning_gradnap.analysis.analyze`).
+
+    Raises:
+        ValueError: for an unknown clustering or fewer than 2 clusters.
+    """
+
+    num_clusters: int = 6
+    clustering: str = "hierarchical"
+    weight_by_count: bool = False
+    scale: str | None = None
+
+    def __post_init__(self) -> None:
+        check_clustering(self.num_clusters, self.clustering)
+
+
 def profile_state(
     engine: ProfileEngine,
     state: State,
-    group_names: Sequence[str],
-    group_categories: Sequence[str] | None = None,
-    group_features: np.ndarray | None = None,
-    weight_by_count: bool = False,
-    scale: str | None = None,
-    num_clusters: int = 6,
-    clustering: str = "hierarchical",
+    groups: Groups,
+    options: AnalysisOptions | None = None,
     previous: Profiles | None = None,
 ) -> Profiling:
     """Profiles and analysis of every method the engine profiles, from a (reduced) ``state``.
@@ -61,19 +73,21 @@ def profile_state(
     Args:
         engine: The engine that filled ``state``.
         state: Its sums and counts, e.g. summed over all processes.
-        group_names, group_categories: As for :meth:`ProfileEngine.result`.
-        group_features: ``[G, D]`` features of the groups, for the ``rsa`` score.
-        weight_by_count, scale: Normalisation.
-        num_clusters, clustering: Flat clusters for AMI and the layer agreement.
+        groups: Names, categories and features (for the ``rsa`` score) of the groups.
+        options: Normalisation and clustering.
         previous: The previous profiling (as written), for the stability.
     """
+    options = options or AnalysisOptions()
+    norm = (options.weight_by_count, options.scale)
     feature_views = engine.feature_views(state)
-    by_method = {m: engine.result(group_names, group_categories, weight_by_count, scale, state, m) for m in engine.methods}
+    by_method = {m: engine.result(groups.names, groups.categories, *norm, state, m) for m in engine.methods}
     analyses = {}
     for method, profiles in by_method.items():
         before = None if previous is None else previous.method(method, missing_ok=True)
-        input_profile = _input_profile(feature_views, method, weight_by_count, scale)
-        analyses[method] = analyze(profiles, num_clusters, clustering, before, features=group_features, input_profile=input_profile)
+        analyses[method] = analyze(
+            profiles, options.num_clusters, options.clustering, before, features=groups.features,
+            input_profile=_input_profile(feature_views, method, *norm),
+        )  # fmt: skip
     if len(by_method) == 2:
         (first, a), (_, b) = by_method.items()
         for layer, result in analyses[first].layers.items():

@@ -8,7 +8,7 @@ to every recorded output at once.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -87,8 +87,9 @@ class ActivationRecorder:
             grads = recorder.gradients(logits.max(1).values.sum())
     """
 
-    def __init__(self, model: nn.Module, layers: Sequence[str], keep_graph: bool = True) -> None:
-        self.modules = resolve_layers(model, layers)
+    def __init__(self, model: nn.Module, layers: Sequence[str] | Mapping[str, nn.Module], keep_graph: bool = True) -> None:
+        # names, or modules already resolved by name (e.g. another recorder's), hooked where they are
+        self.modules = dict(layers) if isinstance(layers, Mapping) else resolve_layers(model, layers)
         self.keep_graph = keep_graph
         self.activations: dict[str, torch.Tensor] = {}
         self.copied: set[str] = set()  # layers whose output is changed in place downstream

@@ -45,7 +45,7 @@ def test_a_pytorch_lightning_trainer_and_logger_get_images_and_scalars(callback_
     assert not [w for w in recwarn if "found no TensorBoardLogger" in str(w.message)]
     log_dir = run.logger.log_dir
     assert event_steps(log_dir, "images", "gradnap/net.conv1/profile") == [3, 6]
-    assert event_steps(log_dir, "scalars", "gradnap/net.conv2/drift") == [6]
+    assert event_steps(log_dir, "scalars", "gradnap/net.conv2/stability") == [6]
     assert len(list(Path(log_dir).glob("profiles/*.npz"))) == 2
 
 

@@ -126,7 +126,7 @@ def test_a_failing_view_is_a_warning_naming_it_and_the_other_views_are_logged(tm
     failed = view_warnings(caught)
     assert any("'groups_2d' view of layer 'net.conv2' failed at step 6" in m and "cannot draw this" in m for m in failed)
     assert event_steps(run.logger.log_dir, "images", "gradnap/net.conv2/profile") == [3, 6]
-    assert event_steps(run.logger.log_dir, "scalars", "gradnap/net.conv2/drift") == [6]
+    assert event_steps(run.logger.log_dir, "scalars", "gradnap/net.conv2/stability") == [6]
     assert event_steps(run.logger.log_dir, "images", "gradnap/net.conv2/groups_2d") == []
 
 
@@ -321,9 +321,9 @@ def test_resume_with_other_layers_keeps_the_history_of_the_layers_still_profiled
         run.fit(TinyFrameModel(), TinyFrameData(), ckpt_path=str(tmp_path / "ckpt" / "epoch=1-step=6.ckpt"))
     assert resumed.history["steps"] == [3, 6, 9, 12]
     assert not any(name.startswith("net.conv1/") for name in resumed.metrics)
-    drift = resumed.metrics["net.conv2/drift"]
-    assert len(drift) == 4 and np.isnan(drift[0]) and np.isfinite(drift[1:]).all()  # compared across the resume
-    assert len(resumed.metrics["net.out/ami"]) == 4 and np.isnan(resumed.metrics["net.out/drift"][:3]).all()
+    stability = resumed.metrics["net.conv2/stability"]
+    assert len(stability) == 4 and np.isnan(stability[0]) and np.isfinite(stability[1:]).all()  # compared across the resume
+    assert len(resumed.metrics["net.out/ami"]) == 4 and np.isnan(resumed.metrics["net.out/stability"][:3]).all()
 
 
 # ---------------------------------------------------------------- 8. every_n_epochs
