@@ -16,12 +16,10 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_mutual_info_score
 
 from lightning_gradnap.profiles import Profiles
-from lightning_gradnap.scores import PERMUTATIONS, SCORES, Baseline, score_with_chance, split_half_reliability
+from lightning_gradnap.scores import PERMUTATIONS, SCORES, Baseline, ami_with_chance, score_with_chance, split_half_reliability
 
 __all__ = ["LayerAnalysis", "ProfileAnalysis", "analyze", "cosine_linkage", "layer_agreement", "stability"]
 
-#: Shuffles for AMI's chance level (AMI is adjusted for chance: its mean is about 0; this gives the 95th percentile).
-AMI_PERMUTATIONS = 100
 
 CLUSTERINGS = ("hierarchical", "kmeans")
 #: Above this many leaves, optimal leaf ordering (cubic time) is skipped for the neuron order.
@@ -221,15 +219,8 @@ def _analyze_layer(
     if categories is not None and len(present) >= 3:
         known = np.array(categories)[present]
         if 2 <= len(set(known)) <= len(present) - 1:
-            result.scores["ami"] = _ami_with_chance(known, clusters[present], seed)
+            result.scores["ami"] = ami_with_chance(known, clusters[present], seed=seed)
     return result
-
-
-def _ami_with_chance(categories: np.ndarray, clusters: np.ndarray, seed: int) -> Baseline:
-    generator = np.random.default_rng(seed)
-    shuffled = [adjusted_mutual_info_score(generator.permutation(categories), clusters) for _ in range(AMI_PERMUTATIONS)]
-    value = float(adjusted_mutual_info_score(categories, clusters))
-    return Baseline(value, float(np.mean(shuffled)), float(np.percentile(shuffled, 95)))
 
 
 def layer_agreement(layers: dict[str, LayerAnalysis]) -> np.ndarray:

@@ -30,7 +30,8 @@ class GroupSources:
     Args:
         names: The names, or the attribute that holds them.
         categories: One category per group, or the attribute; ``None`` looks for ``group_categories``.
-        features: ``[G, D]`` numbers per group, or the attribute; ``None`` looks for ``group_features``.
+        features: ``[G, D]`` numbers per group, or the attribute; ``None`` looks for ``group_features``
+            and uses it if it has one row per group.
         num_groups: ``G`` when there are no names (they are then ``"0" .. "G-1"``).
     """
 
@@ -68,6 +69,8 @@ class GroupSources:
                     raise ValueError(f"GradNAPCallback found no group features under {self.features!r}")
                 return None
         features = np.asarray(value, dtype=np.float64)
+        if self.features is None and (features.ndim != 2 or len(features) != count):
+            return None  # the default attribute belongs to other groups (e.g. phonemes, profiling characters)
         if features.ndim != 2 or len(features) != count:
             raise ValueError(f"group features should be one row of numbers per group ({count}), got shape {features.shape}")
         return features

@@ -173,3 +173,45 @@ def profile_correlation(a: np.ndarray, b: np.ndarray) -> float:
     if both.sum() < 2 or a[both].std() == 0 or b[both].std() == 0:
         return float("nan")
     return float(np.corrcoef(a[both].ravel(), b[both].ravel())[0, 1])
+
+
+def ami_with_chance(categories: Sequence[object], clusters: np.ndarray, permutations: int = PERMUTATIONS, seed: int = 0) -> Baseline:
+    """Adjusted mutual information of flat ``clusters`` with ``categories`` (as scikit-learn's
+    ``adjusted_mutual_info_score``, arithmetic normalisation), and its chance level.
+
+    Shuffling the categories over the groups keeps both partitions' sizes, so the entropies and
+    the expected mutual information are the same for every shuffle: only the mutual information
+    is computed per shuffle, from all contingency tables at once.
+    """
+    _, a = np.unique(np.asarray(categories), return_inverse=True)
+    _, b = np.unique(np.asarray(clusters), return_inverse=True)
+    n = len(a)
+    if a.max() == b.max() == 0 or n < 2:
+        return Baseline()
+    orders = np.vstack([np.arange(n), np.random.default_rng(seed).permuted(np.tile(np.arange(n), (permutations, 1)), axis=1)])
+    tables = np.matmul((a[orders][:, :, None] == np.arange(a.max() + 1)).transpose(0, 2, 1).astype(float),
+                       (b[:, None] == np.arange(b.max() + 1)).astype(float))  # [P, A, B]  # fmt: skip
+    rows, columns = np.bincount(a).astype(float), np.bincount(b).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = tables / n * np.log(n * tables / np.outer(rows, columns))
+    mutual = np.nansum(terms, axis=(1, 2))
+    entropy = [-(p * np.log(p)).sum() for p in (rows / n, columns / n)]
+    expected = _expected_mutual_information(rows, columns, n)
+    norm = np.mean(entropy) - expected
+    values = (mutual - expected) / norm if norm > 0 else np.full(len(orders), np.nan)
+    return Baseline(float(values[0]), float(np.mean(values[1:])), float(np.percentile(values[1:], 95)))
+
+
+def _expected_mutual_information(rows: np.ndarray, columns: np.ndarray, n: int) -> float:
+    """E[MI] of two partitions of ``n`` items with the given part sizes, under random assignment
+    (Vinh, Epps and Bailey 2010): a hypergeometric sum over every cell's possible count."""
+    from scipy.special import gammaln
+
+    a, b = rows[:, None, None], columns[None, :, None]
+    counts = np.arange(1, n + 1, dtype=float)[None, None, :]
+    possible = (counts >= np.maximum(1, a + b - n)) & (counts <= np.minimum(a, b))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_p = (gammaln(a + 1) + gammaln(b + 1) + gammaln(n - a + 1) + gammaln(n - b + 1) - gammaln(n + 1)
+                 - gammaln(counts + 1) - gammaln(a - counts + 1) - gammaln(b - counts + 1) - gammaln(n - a - b + counts + 1))  # fmt: skip
+        terms = counts / n * np.log(n * counts / (a * b)) * np.exp(log_p)
+    return float(np.where(possible, terms, 0.0).sum())

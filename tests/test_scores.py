@@ -143,3 +143,18 @@ def test_profile_correlation_ignores_absent_groups() -> None:
     a = np.array([[1.0, 2.0], [np.nan, np.nan], [3.0, 1.0]])
     assert profile_correlation(a, 2 * a) == pytest.approx(1.0)
     assert np.isnan(profile_correlation(a, np.full_like(a, np.nan)))
+
+
+def test_ami_and_its_chance_equal_scikit_learn_on_every_shuffle() -> None:
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    from lightning_gradnap.scores import ami_with_chance
+
+    rng = np.random.default_rng(2)
+    categories, clusters = rng.integers(0, 5, 20), rng.integers(0, 4, 20)
+    orders = np.random.default_rng(9).permuted(np.tile(np.arange(20), (30, 1)), axis=1)
+    shuffled = [adjusted_mutual_info_score(categories[o], clusters) for o in orders]
+    found = ami_with_chance(categories, clusters, permutations=30, seed=9)
+    assert found.value == pytest.approx(adjusted_mutual_info_score(categories, clusters), abs=1e-12)
+    assert found.chance == pytest.approx(np.mean(shuffled), abs=1e-12)
+    assert found.chance_p95 == pytest.approx(np.percentile(shuffled, 95), abs=1e-12)
