@@ -6,8 +6,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 
 import torch
+from torch import nn
 
-__all__ = ["BatchReader", "ProfileBatch", "as_profile_batch", "check_labels", "prepare_input"]
+__all__ = ["BatchReader", "ProfileBatch", "as_profile_batch", "check_labels", "model_device", "prepare_input"]
 
 
 @dataclass
@@ -86,6 +87,15 @@ def check_labels(labels: object, label_level: str, num_groups: int) -> torch.Ten
             f"(num_groups={num_groups}; -1 = ignore): raise num_groups or fix the labels"
         )
     return labels
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (or buffer); CPU for a model without either."""
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device("cpu")
 
 
 def prepare_input(value: object, device: torch.device, requires_grad: bool) -> object:

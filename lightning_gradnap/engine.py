@@ -16,9 +16,10 @@ import torch
 from torch import nn
 
 from lightning_gradnap.accumulators import SumsByName
-from lightning_gradnap.batch import ProfileBatch, as_profile_batch, check_labels, prepare_input
+from lightning_gradnap.batch import ProfileBatch, as_profile_batch, check_labels, model_device, prepare_input
 from lightning_gradnap.folds import Fold, FoldBatch, FrameFold, InputWindowFold, UtteranceFold, WindowFold, relevance_of
 from lightning_gradnap.frame_maps import AnyFrameMap, FrameMapSpec, check_frame_maps
+from lightning_gradnap.options import check_engine_options
 from lightning_gradnap.objectives import ObjectiveInputs, default_output_transform, masked_objective, resolve_objective, scores_of
 from lightning_gradnap.probing import OUTPUT, find_frame_maps
 from lightning_gradnap.profiles import FeatureViews, Profiles
@@ -26,33 +27,6 @@ from lightning_gradnap.results import feature_views_from_state, profiles_from_st
 from lightning_gradnap.recording import ActivationRecorder
 
 __all__ = ["OUTPUT", "ProfileEngine"]
-
-METHODS = ("gradnap", "nap")
-LABEL_LEVELS = ("frame", "utterance")
-WINDOW_CENTRES = ("segment", "salient")
-
-
-def _check_options(
-    num_groups: int, methods: list[str], label_level: str, window: int | None, window_center: str, input_window: int | None
-) -> None:
-    """Raise a ``ValueError`` that says what is allowed, for an option out of its range."""
-    if not methods or len(set(methods)) != len(methods):
-        raise ValueError(f"`method` should name each of {list(METHODS)} at most once, got {methods!r}")
-    for name, value, allowed in (
-        *(("method", m, METHODS) for m in methods), ("label_level", label_level, LABEL_LEVELS),
-        ("window_center", window_center, WINDOW_CENTRES),
-    ):  # fmt: skip
-        if value not in allowed:
-            raise ValueError(f"`{name}` should be one of {list(allowed)}, got {value!r}")
-    if num_groups < 1:
-        raise ValueError(f"`num_groups` must be at least 1, got {num_groups}")
-    if window is not None and (window < 1 or label_level != "frame"):
-        raise ValueError("`window` must be a positive number of frames, with label_level='frame'")
-    if input_window is not None and (input_window < 1 or label_level != "frame"):
-        raise ValueError("`input_window` must be a positive number of frames, with label_level='frame'")
-    if window_center == "salient" and "gradnap" not in methods:
-        raise ValueError("window_center='salient' needs gradients: use method='gradnap'")
-
 
 class ProfileEngine:
     """Accumulates NAPs or GradNAPs of named layers over batches.
@@ -78,10 +52,9 @@ class ProfileEngine:
         input_window: If set (frame level), also average windows of this many input frames of
             the first input ``x`` (``[B, F, T]``) and of ``x * dy/dx`` around each labelled
             segment: the input-domain feature views (:meth:`feature_views`).
-        frame_maps: Where layer frames sit on the input, by layer name (``"<output>"``: the
-            model's scores): ``(stride, offset[, length_offset])``, a
-            :class:`~lightning_gradnap.frame_maps.FrameMap`, or a callable ``num_layer_frames ->
-            input frames``. Layers not given are probed once, at the first batch.
+        frame_maps: Where layer frames sit on the input, by layer (``"<output>"``: the scores):
+            ``(stride, offset[, length_offset])``, a :class:`~lightning_gradnap.FrameMap` or a
+            callable ``num_layer_frames -> input frames``; the others are probed at the first batch.
     """
 
     def __init__(
@@ -102,7 +75,7 @@ class ProfileEngine:
         frame_maps: Mapping[str, FrameMapSpec] | None = None,
     ) -> None:
         self.methods = [method] if isinstance(method, str) else list(method)
-        _check_options(num_groups, self.methods, label_level, window, window_center, input_window)
+        check_engine_options(num_groups, self.methods, label_level, window, window_center, input_window)
         self.layers = [layers] if isinstance(layers, str) else list(layers)
         self.num_groups = num_groups
         self.method = self.methods[0]
@@ -139,8 +112,7 @@ class ProfileEngine:
         return layer if method == self.methods[0] else f"{method}/{layer}"
 
     def recorder(self, model: nn.Module) -> ActivationRecorder:
-        """Hooks for this engine's layers (names are checked here)."""
-        return ActivationRecorder(model, self.layers, keep_graph=self.needs_gradients)
+        return ActivationRecorder(model, self.layers, keep_graph=self.needs_gradients)  # checks the names
 
     @property
     def skipped_batches(self) -> int:
@@ -176,9 +148,7 @@ class ProfileEngine:
         """Forward ``batch`` through ``model`` with hooks and fold its relevance into the sums.
 
         Works inside ``torch.no_grad()`` and ``torch.inference_mode()`` (inputs are cloned out of
-        inference mode); never changes the model's train/eval mode or parameters' ``.grad``.
-
-        Args:
+        inference mode); never changes the model's train/eval mode or parameters' ``.grad``. Args:
             model: The network.
             batch: A :class:`ProfileBatch` (or a dict / tuple, see :func:`as_profile_batch`).
             label_fn: Computes the labels from the model's output instead of ``batch.labels``
@@ -191,7 +161,7 @@ class ProfileEngine:
             False if the batch was skipped (non-finite relevance).
         """
         batch = as_profile_batch(batch)
-        device = _model_device(model)
+        device = model_device(model)
         with torch.inference_mode(False), torch.set_grad_enabled(self.needs_gradients):
             inputs = tuple(prepare_input(x, device, self.needs_gradients) for x in batch.input_tuple)
             if batch.lengths is not None:  # the lengths an input may share with the batch (see prepare)
@@ -273,8 +243,7 @@ class ProfileEngine:
 
     # ---------------------------------------------------------------- results
     def state(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """Sums and counts of every layer (and input view) that received data, for reductions."""
-        return self.accumulated.state()
+        return self.accumulated.state()  # by half, of every layer and input view with data, for reductions
 
     def feature_views(self, state: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> FeatureViews | None:
         """Mean input windows per group (and of ``x * dy/dx``), or None without ``input_window``."""
@@ -311,11 +280,3 @@ class ProfileEngine:
         options = {key: getattr(self, key) for key in ("method", "absolute", "label_level", "window", "window_center")}
         return {**options, "objective": self.objective_name, "weight_by_count": weight_by_count, "scale": scale,
                 "skipped_batches": self.skipped_batches}  # fmt: skip
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
-    return torch.device("cpu")

@@ -1,7 +1,7 @@
 """What is known about the groups: names, categories and features, given or looked up.
 
 A user gives them as lists, or names attributes that the data module or the LightningModule
-holds (looked up in that order), e.g. ``group_names`` of :class:`example_asr.data.SpeechDataModule`.
+holds (looked up in that order), e.g. a data module's ``group_names`` property.
 """
 
 from __future__ import annotations

@@ -1,29 +1,10 @@
-"""Group means, normalised profiles, and the :class:`Profiles` result with its ``.npz`` file.
-
-File layout (``Profiles.save``), readable with plain ``numpy.load(path)`` (no pickle):
-
-=====================  ==================================================================
-key                    content
-=====================  ==================================================================
-``format_version``     int, currently 1
-``layers``             ``[L]`` str, layer names in order
-``group_names``        ``[G]`` str
-``group_categories``   ``[G]`` str (empty strings when no categories were given)
-``metadata``           str, a JSON object (method, objective, normalisation, ...)
-``profile_<i>``        float64 ``[G, C_i]`` (``[G, C_i, W]`` time-resolved), NaN rows = absent
-``means_<i>``          float64, same shape: raw group means ``S / N`` before normalisation
-``counts_<i>``         float64 ``[G]``: frames (or utterances, or segments) per group
-=====================  ==================================================================
-
-``<i>`` is the index of the layer in ``layers``.
+"""Group means, normalised profiles, and the :class:`Profiles` result (its ``.npz`` file:
+:mod:`lightning_gradnap.profile_file`).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import uuid
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,26 +190,11 @@ class Profiles:
         return Profiles(layers, list(self.group_names), self.group_categories, metadata)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the ``.npz`` file atomically (temporary file in the same folder, then rename)."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            raise ValueError(f"profile files end in .npz, got {str(path)!r}")
-        arrays: dict[str, np.ndarray] = {
-            "format_version": np.array(FORMAT_VERSION),
-            "layers": np.array(self.layer_names, dtype=str),
-            "group_names": np.array(self.group_names, dtype=str),
-            "group_categories": np.array(self.group_categories or [""] * self.num_groups, dtype=str),
-            "metadata": np.array(json.dumps(self.metadata)),
-        }
-        for i, result in enumerate(self.layers.values()):
-            arrays[f"profile_{i}"] = result.profile
-            arrays[f"means_{i}"] = result.means
-            arrays[f"counts_{i}"] = result.counts
-            if result.half_means is not None and result.half_counts is not None:
-                arrays[f"half_means_{i}"] = result.half_means
-                arrays[f"half_counts_{i}"] = result.half_counts
-        _atomic_savez(path, arrays)
-        return path
+        """Write the ``.npz`` file atomically (temporary file in the same folder, then rename); see
+        :mod:`lightning_gradnap.profile_file` for its layout."""
+        from lightning_gradnap.profile_file import save_profiles
+
+        return save_profiles(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Profiles:
@@ -236,87 +202,12 @@ class Profiles:
 
         Raises:
             FileNotFoundError: if there is no such file.
-            ValueError: if the file is truncated, corrupt or not a profile file (names the file).
+            ValueError: if the file is truncated, corrupt, inconsistent or not a profile file
+                (names the file and the part).
         """
-        path = Path(path)
-        try:
-            loaded = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise _unreadable(path, error) from error
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError(
-                f"{str(path)!r} holds a single array (a .npy file), not a profile file: profile files "
-                "are .npz archives written by Profiles.save"
-            )
-        try:
-            with loaded as data:
-                return cls._from_arrays(data)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
-            raise _unreadable(path, error) from error
+        from lightning_gradnap.profile_file import load_profiles
 
-    @classmethod
-    def _from_arrays(cls, data: Any) -> Profiles:
-        """The profiles in an open ``.npz`` archive, after checking that its parts agree."""
-        version = data["format_version"]
-        if version.shape != () or version.dtype.kind not in "iu":
-            raise ValueError(f"format_version should be one integer, got {version.dtype} {version.shape}")
-        if int(version) != FORMAT_VERSION:
-            raise ValueError(f"format version {int(version)}, this library reads {FORMAT_VERSION}")
-        group_names = _strings(data, "group_names")
-        categories = _strings(data, "group_categories")
-        if len(categories) != len(group_names):
-            raise ValueError(f"{len(categories)} group categories for {len(group_names)} group names")
-        layers = {name: _layer(data, i, name, len(group_names)) for i, name in enumerate(_strings(data, "layers"))}
-        return cls(layers, group_names, categories if any(categories) else None, json.loads(str(data["metadata"])))
-
-
-def _strings(data: Any, key: str) -> list[str]:
-    values = data[key]
-    if values.ndim != 1 or values.dtype.kind != "U":
-        raise ValueError(f"{key!r} should be a list of strings, got {values.dtype} {values.shape}")
-    return [str(value) for value in values]
-
-
-def _layer(data: Any, index: int, name: str, num_groups: int) -> LayerProfile:
-    """Layer ``index``'s arrays, checked against each other and the number of groups."""
-    profile, means, counts = (data[f"{key}_{index}"] for key in ("profile", "means", "counts"))
-    if profile.ndim not in (2, 3) or profile.shape[0] != num_groups:
-        raise ValueError(
-            f"layer {name!r}: profile of shape {profile.shape}, expected [{num_groups}, channels] "
-            f"(or [{num_groups}, channels, window]) for the file's {num_groups} group names"
-        )
-    if means.shape != profile.shape:
-        raise ValueError(f"layer {name!r}: means of shape {means.shape}, its profile {profile.shape}")
-    if counts.shape != (num_groups,):
-        raise ValueError(f"layer {name!r}: {counts.shape} counts, expected one per group ({num_groups},)")
-    half_means, half_counts = data.get(f"half_means_{index}"), data.get(f"half_counts_{index}")
-    if half_means is not None and (half_means.shape != (2, *means.shape) or half_counts is None or half_counts.shape != (2, num_groups)):
-        raise ValueError(f"layer {name!r}: half means {half_means.shape} or half counts do not match its means {means.shape}")
-    return LayerProfile(profile, means, counts, half_means, half_counts)
-
-
-def _unreadable(path: Path, error: BaseException) -> ValueError:
-    return ValueError(
-        f"{str(path)!r} is not a readable profile file ({type(error).__name__}: {error}); "
-        "it may be truncated, corrupt or written by other code: write it again with Profiles.save"
-    )
-
-
-def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write to a temporary file beside ``path`` (created with the umask's permissions), then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with open(temporary, "xb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+        return load_profiles(path)
 
 
 def check_group_names(names: Sequence[str] | None, num_groups: int, what: str = "group_names") -> list[str]:

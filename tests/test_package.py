@@ -52,7 +52,7 @@ def test_core_works_without_lightning() -> None:
 def test_example_asr_trains_without_the_plugin() -> None:
     result = run_python("import sys, example_asr.cli; assert 'lightning_gradnap' not in sys.modules")
     assert result.returncode == 0, result.stderr
-    for path in (ROOT / "lightning_gradnap").glob("*.py"):
+    for path in (ROOT / "lightning_gradnap").rglob("*.py"):
         assert "example_asr" not in path.read_text(), f"{path.name} imports example_asr"
 
 
