@@ -31,6 +31,7 @@ from torchaudio.models import Wav2Letter as TorchaudioWav2Letter
 from example_asr.model import Wav2Letter
 from lightning_gradnap import GradNAPCallback, ProfileBatch
 from lightning_gradnap.engine import ProfileEngine
+from lightning_gradnap.folds import FoldBatch
 
 from bench_engine import floor_pass, timed
 
@@ -108,17 +109,24 @@ def with_callback(trainer, callback, module, batches) -> None:
             callback.on_validation_batch_end(trainer, module, None, batch, i)
 
 
-def with_captum(module, layers, groups, batches) -> None:
+def grouping_engine(module, layers, groups, batches) -> ProfileEngine:
+    """An engine only for its grouping of [B, C, T] relevance, with its frame maps found once."""
+    engine = ProfileEngine(layers, groups)
+    batch = batches[0]
+    engine.prepare(module, ProfileBatch(batch["features"], batch["labels"], batch["feature_lengths"]))
+    return engine
+
+
+def with_captum(module, layers, engine, batches) -> None:
     modules = dict(module.named_modules())
     attribution = LayerGradientXActivation(lambda x: module(x).max(dim=1).values.sum(dim=-1), [modules[n] for n in layers])
-    engine = ProfileEngine(layers, groups)  # only for its grouping of [B, C, T] relevance
+    engine.reset()
     for i, batch in enumerate(batches):
         with torch.no_grad():
             module.validation_step(batch, i)  # validation itself, as in (a) and (b)
         relevance = attribution.attribute(batch["features"])
-        profile_batch = ProfileBatch(batch["features"], batch["labels"], batch["feature_lengths"])
-        for name, (sums, counts) in engine._frame_sums(dict(zip(layers, relevance)), profile_batch).items():
-            engine.sums[name].add_sums(sums, counts)
+        fold_batch = FoldBatch.make(batch["labels"], batch["feature_lengths"], True, engine.frame_maps, relevance[0].device)
+        engine.accumulated.add(engine.fold.batch_sums(dict(zip(layers, relevance)), fold_batch, engine.sums))
 
 
 def main() -> None:
@@ -132,11 +140,12 @@ def main() -> None:
     torch.set_num_threads(2)
     module, layers, groups, batches = build(args.model, device)
     trainer, callback = set_up_callback(module, layers, groups)
+    engine = grouping_engine(module, layers, groups, batches)
     runs = {
         "a": lambda: plain(module, batches),
         "f": lambda: floor(module, layers, batches),
         "b": lambda: with_callback(trainer, callback, module, batches),
-        "c": lambda: with_captum(module, layers, groups, batches),
+        "c": lambda: with_captum(module, layers, engine, batches),
     }
     for run in runs.values():
         run()  # warm up

@@ -1,8 +1,11 @@
-"""Cost of `compute_profiles` against its floor: one hooked forward plus one `autograd.grad`.
+"""Cost of profiling a batch against its floor: one hooked forward plus one `autograd.grad`.
 
 torchaudio's full-size Wav2Letter (250/2000 channels), all 11 ReLU outputs hooked, batch of
-8 x 800 frames, 40 groups. The two are timed alternately in the same run; the ratio of medians
-is printed last. Target (issue 2): at most 1.10.
+8 x 800 frames, 40 groups. The engine is made once and finds its frame maps once, at its first
+batch (timed apart, as "probe"); then a profiled batch (`run_batch` + `result`), the same with
+GradNAP and NAP from one pass, and the floor are timed alternately in the same run. Ratios of
+medians are printed last. Targets: profile / floor at most 1.10 (issue 2); both methods /
+GradNAP alone is the cost of the NAP beside it (issue 14).
 
     .venv/bin/python bench/bench_engine.py [--threads 2] [--repeats 7] [--device cpu]
 """
@@ -16,7 +19,7 @@ import time
 import torch
 from torchaudio.models import Wav2Letter
 
-from lightning_gradnap import compute_profiles
+from lightning_gradnap import ProfileEngine
 
 
 def floor_pass(model, x, layers) -> torch.Tensor:
@@ -62,25 +65,37 @@ def main() -> None:
     assert len(layers) == 11, layers
     x = torch.randn(args.batch, 40, args.frames, device=device)
     labels = torch.randint(-1, args.groups, (args.batch, args.frames), device=device)
-    batch = [(x, labels)]
+    engines = {m: ProfileEngine(layers, args.groups, method=m) for m in ("gradnap", ("gradnap", "nap"))}
+    recorders = {m: engine.recorder(model) for m, engine in engines.items()}
+    probe = {m: timed(lambda m=m: engines[m].prepare(model, (x, labels), recorders[m].modules), device) for m in engines}
 
-    def profile() -> None:
-        compute_profiles(model, batch, layers, args.groups)
+    def profiler(method):
+        def profile() -> None:
+            engines[method].reset()
+            engines[method].run_batch(model, (x, labels), recorder=recorders[method])
+            engines[method].result()
+
+        return profile
 
     def floor() -> None:
         floor_pass(model, x, layers)
 
-    profile(), floor()  # warm up
-    profile_times, floor_times = [], []
+    runs = {"profile": profiler("gradnap"), "both": profiler(("gradnap", "nap")), "floor": floor}
+    for run in runs.values():
+        run()  # warm up
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(args.repeats):
-        profile_times.append(timed(profile, device))
-        floor_times.append(timed(floor, device))
-    p, f = statistics.median(profile_times), statistics.median(floor_times)
+        for name, run in runs.items():
+            times[name].append(timed(run, device))
+    p, b, f = (statistics.median(times[name]) for name in ("profile", "both", "floor"))
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}")
     print(f"Wav2Letter 250/2000, {len(layers)} ReLU layers, batch {args.batch} x {args.frames} frames, {args.groups} groups")
     print(f"hooked forward + autograd.grad (floor): median {f * 1000:.0f} ms over {args.repeats}")
-    print(f"compute_profiles:                       median {p * 1000:.0f} ms over {args.repeats}")
-    print(f"ratio compute_profiles / floor = {p / f:.3f}  (target <= 1.10)")
+    print(f"probe of the frame maps (once per engine): {probe['gradnap'] * 1000:.0f} ms")
+    print(f"profiled batch, GradNAP:                median {p * 1000:.0f} ms over {args.repeats}")
+    print(f"profiled batch, GradNAP and NAP:        median {b * 1000:.0f} ms over {args.repeats}")
+    print(f"ratio both methods / GradNAP alone = {b / p:.3f}")
+    print(f"ratio profile / floor = {p / f:.3f}  (target <= 1.10)")
 
 
 if __name__ == "__main__":

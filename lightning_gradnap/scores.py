@@ -8,10 +8,11 @@ A score says how well the profiles' geometry follows what is known about the gro
 - ``rsa``: representational similarity, the Spearman correlation between the groups' profile
   distances and their distances in a feature space given per group (e.g. articulatory features).
 
-Chance: each score again with the categories (or the features) shuffled over the groups, many
-times (500 by default: the 95th percentile then moves by about 0.01), vectorised: its mean and 95th percentile. Scores are computed for any
-number of labellings at once (``labels [P, n]``), so that the real one and the permutations
-share one code path. Permutations come from a seeded generator of their own.
+Chance: each score again with the categories (or the features) shuffled over the groups, 500
+times by default, vectorised: its mean and 95th percentile (for 39 groups the percentile moves by at
+most about 0.01 between seeds; measured). Scores are computed for any number of labellings at
+once (``labels [P, n]``), so the real one and the shuffles share one code path. Shuffles come
+from a seeded generator of their own.
 """
 
 from __future__ import annotations
