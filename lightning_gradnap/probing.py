@@ -34,7 +34,7 @@ OUTPUT = "<output>"  # the model's scores, among the names probed
 Outputs = dict[str, torch.Tensor]  # name -> [B, C, T] (time last)
 ProbeRun = Callable[..., tuple[torch.Tensor, Outputs]]  # (frames, batch[, nan_frames]) -> (input leaf, outputs)
 
-REPLICAS = 4  # random inputs per probed frame
+REPLICAS = 4  # random inputs per probed frame when one input leaves gaps in a field (max-pooling, dead ReLUs)
 FIRST_LENGTH, LONGEST = 64, 4096
 
 
@@ -163,7 +163,9 @@ def _receptive_field_lines(run: ProbeRun, names: list[str], length: int) -> dict
     """``(stride, offset)`` of each local layer; None for a layer whose field spans the input.
 
     A layer is local at ``length`` when a NaN in the middle input frame reaches neither end of its
-    frames (structural: no gradient can vanish on the way); its centres then come from gradients.
+    frames (structural: no gradient can vanish on the way). Its fields then come from gradients of
+    one random input, checked against where that NaN went; where they disagree (a max-pooling or
+    a dead ReLU hid part of a field), from :data:`REPLICAS` random inputs.
     """
     lines: dict[str, tuple[float, float] | None] = {}
     while True:
@@ -171,17 +173,23 @@ def _receptive_field_lines(run: ProbeRun, names: list[str], length: int) -> dict
             _, spread = run(length, 1, [length // 2])
         names = [n for n in names if n in spread]  # the others have no time axis
         local = [n for n in names if n not in lines and not _reaches_an_end(spread[n])]
-        if local:
-            x, outputs = run(length, 3 * REPLICAS)
-            for name in local:
-                found = _centres(run, x, outputs, name, length)
-                if found is not None:
-                    lines[name] = centre_line(*found)
-                    if lines[name] is None:
-                        raise ValueError(
-                            f"the frames of {name!r} are not evenly spaced on the input (receptive-field centres "
-                            f"{[c / 2 for c in found[1]]} for frames {found[0]}): give frame_maps={{{name!r}: ...}}"
-                        )
+        probes: dict[int, tuple[torch.Tensor, Outputs]] = {}
+        for name in local:
+            fields = None
+            for replicas in (1, REPLICAS):
+                if replicas not in probes:
+                    probes[replicas] = run(length, 3 * replicas)
+                fields = _fields(run, *probes[replicas], name, length, replicas)
+                if fields is None or _agrees(fields, spread[name], length // 2):
+                    break
+            if fields is not None:
+                frames, supports = fields
+                lines[name] = centre_line(frames, [lo + hi for lo, hi in supports])
+                if lines[name] is None:
+                    raise ValueError(
+                        f"the frames of {name!r} are not evenly spaced on the input (receptive fields "
+                        f"{supports} of frames {frames}): give frame_maps={{{name!r}: ...}}"
+                    )
         unresolved = [n for n in names if n not in lines]
         if not unresolved:
             return lines
@@ -196,30 +204,46 @@ def _reaches_an_end(output: torch.Tensor) -> bool:
     return bool(torch.isnan(ends).any())
 
 
-def _centres(run: ProbeRun, x: torch.Tensor, outputs: Outputs, name: str, length: int) -> tuple[list[int], list[int]] | None:
-    """Probed layer frames and their doubled receptive-field centres, or None if a field touches an edge."""
+def _agrees(fields: tuple[list[int], list[tuple[int, int]]], spread: torch.Tensor, nan_frame: int) -> bool:
+    """Whether the fields, if right, reach exactly the layer frames that the NaN at ``nan_frame`` reached."""
+    frames, supports = fields
+    if len({hi - lo for lo, hi in supports}) != 1:  # the fields of one layer are equally wide
+        return False
+    (t0, t2), (lo0, hi0), (lo2, _) = (frames[0], frames[2]), supports[0], supports[2]
+    stride = (lo2 - lo0) / (t2 - t0)
+    if stride <= 0:
+        return False
+    reached = torch.isnan(spread[0]).any(dim=0).nonzero().flatten()
+    t = torch.arange(spread.shape[-1], dtype=torch.float64)
+    predicted = ((stride * (t - t0) + lo0 <= nan_frame) & (nan_frame <= stride * (t - t0) + hi0)).nonzero().flatten()
+    return torch.equal(reached.cpu(), predicted)
+
+
+def _fields(run: ProbeRun, x: torch.Tensor, outputs: Outputs, name: str, length: int, replicas: int):
+    """Three probed layer frames and their receptive fields ``(first, last)`` input frame, or None if a
+    field touches an edge of the input."""
     frames = outputs[name].shape[-1]
     if frames < 3:
         return None
     middle, step = frames // 2, max(1, frames // 8)
     probed = [middle - step, middle, middle + step]
     if outputs[name].requires_grad:
-        reached = _gradient_fields(x, outputs[name], probed, length)
+        reached = _gradient_fields(x, outputs[name], probed, length, replicas)
     else:  # the forward blocks gradients (e.g. a frozen extractor under no_grad): follow NaNs instead
         reached = _nan_fields(run, name, probed, length)
-    centres = []
+    supports = []
     for support in reached:  # three rows
         where = support.nonzero().flatten().tolist()
         if not where or where[0] == 0 or where[-1] == length - 1:
             return None
-        centres.append(where[0] + where[-1])
-    return probed, centres
+        supports.append((where[0], where[-1]))
+    return probed, supports
 
 
-def _gradient_fields(x: torch.Tensor, output: torch.Tensor, probed: list[int], length: int) -> torch.Tensor:
-    """``[3, T]``: input frames with a non-zero gradient for each probed frame (over a few random inputs)."""
-    rows = torch.arange(3 * REPLICAS, device=output.device)
-    objective = output[rows, :, torch.tensor(probed, device=output.device).repeat_interleave(REPLICAS)].sum()
+def _gradient_fields(x: torch.Tensor, output: torch.Tensor, probed: list[int], length: int, replicas: int) -> torch.Tensor:
+    """``[3, T]``: input frames with a non-zero gradient for each probed frame (over ``replicas`` random inputs)."""
+    rows = torch.arange(3 * replicas, device=output.device)
+    objective = output[rows, :, torch.tensor(probed, device=output.device).repeat_interleave(replicas)].sum()
     try:
         (gradient,) = torch.autograd.grad(objective, x, retain_graph=True, allow_unused=True)
     except RuntimeError as error:
@@ -231,7 +255,7 @@ def _gradient_fields(x: torch.Tensor, output: torch.Tensor, probed: list[int], l
         ) from error
     if gradient is None:
         return torch.zeros(3, length, dtype=torch.bool)
-    return (gradient != 0).reshape(3, REPLICAS, -1, length).any(dim=2).any(dim=1)  # the input is time-last
+    return (gradient != 0).reshape(3, replicas, -1, length).any(dim=2).any(dim=1)  # the input is time-last
 
 
 def _nan_fields(run: ProbeRun, name: str, probed: list[int], length: int, chunk: int = 16) -> torch.Tensor:
