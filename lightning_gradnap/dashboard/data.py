@@ -53,6 +53,7 @@ class Dashboard:
         num_clusters: Flat clusters of groups for the AMI score.
         layers: Show only these layers (default: all).
         cache: Shared :class:`ArrayCache` (default: a new one of 1 GiB).
+        recompute: Ignore orderings and scores saved in the files; compute them all.
 
     Raises:
         KeyError: (from the methods) for an unknown run, method, layer or step; the message lists
@@ -61,12 +62,13 @@ class Dashboard:
 
     def __init__(
         self, root: str | os.PathLike, num_clusters: int = DEFAULT_NUM_CLUSTERS,
-        layers: list[str] | None = None, cache: ArrayCache | None = None,
+        layers: list[str] | None = None, cache: ArrayCache | None = None, recompute: bool = False,
     ) -> None:  # fmt: skip
         self.root = Path(root)
         self.num_clusters = num_clusters
         self.layers = layers
         self.cache = cache or ArrayCache()
+        self.recompute = recompute
 
     # ------------------------------------------------------------------ runs and files
     def runs(self) -> dict[str, Path]:
@@ -167,7 +169,7 @@ class Dashboard:
     def _saved_order(self, file: ProfileFile, method: str, layer: str, which: str) -> dict[str, list[int]] | None:
         header = self.header(file)
         keys = [self.key(header, method, f"{which}_{axis}", layer) for axis in ("groups", "neurons")]
-        if not all(key in header.keys for key in keys):
+        if self.recompute or not all(key in header.keys for key in keys):
             return None
         groups, neurons = (self.cache.array(file.path, key).astype(int).tolist() for key in keys)
         return {"groups": _complete(groups, len(header.group_names)), "neurons": neurons}
@@ -254,7 +256,7 @@ class Dashboard:
 
     def _scores(self, files: list[ProfileFile], column: int, method: str, layer: str) -> tuple[dict[str, float], set[str]]:
         file = files[column]
-        saved = self.header(file).metadata.get("scores", {})
+        saved = {} if self.recompute else self.header(file).metadata.get("scores", {})
         saved = saved.get(method, saved).get(layer, {}) if isinstance(saved, dict) else {}
         values = {name: float(value) for name, value in saved.items() if isinstance(value, (int, float))}
         computed = {}

@@ -30,6 +30,8 @@ __all__ = ["STATIC", "GradNAPLoader", "GradNAPPlugin"]
 STATIC = Path(__file__).parent / "static"
 #: An inactive log directory is searched again after this many seconds (a run may start writing).
 RECHECK_SECONDS = 10.0
+#: TensorBoard asks every plugin response for this header.
+HEADERS = {"X-Content-Type-Options": "nosniff"}
 logger = logging.getLogger(__name__)
 
 
@@ -77,7 +79,7 @@ class GradNAPPlugin(base_plugin.TBPlugin):
             except ValueError as error:
                 logger.warning("GradNAP dashboard: %s", error)
                 return _error(500, str(error))
-            return Response(payload.body, content_type=payload.mimetype, headers={"Cache-Control": "no-cache"})
+            return Response(payload.body, content_type=payload.mimetype, headers={**HEADERS, "Cache-Control": "no-cache"})
 
         return app
 
@@ -88,7 +90,7 @@ class GradNAPPlugin(base_plugin.TBPlugin):
         if not path.is_file():
             return _error(404, f"no static file {name!r}")
         content_type = "text/javascript" if name.endswith(".js") else mimetypes.guess_type(name)[0] or "text/plain"
-        return Response(path.read_bytes(), content_type=f"{content_type}; charset=utf-8")
+        return Response(path.read_bytes(), content_type=f"{content_type}; charset=utf-8", headers=HEADERS)
 
 
 class GradNAPLoader(base_plugin.TBLoader):
@@ -99,4 +101,4 @@ class GradNAPLoader(base_plugin.TBLoader):
 
 
 def _error(status: int, message: str) -> Response:
-    return Response(message, status=status, content_type="text/plain; charset=utf-8")
+    return Response(message, status=status, content_type="text/plain; charset=utf-8", headers=HEADERS)

@@ -68,7 +68,7 @@ export class EmergenceMap {
     context.fillStyle = "#333";
     context.textAlign = "left";
     context.textBaseline = "top";
-    const range = `${formatValue(this.low)} (yellow) - ${formatValue(this.high)} (purple)`;
+    const range = `${formatValue(this.low)} (purple) - ${formatValue(this.high)} (yellow)`;
     context.fillText(`steps ${steps[0]} - ${steps[steps.length - 1]} · ${range}`, LABEL_WIDTH, layers.length * cellHeight + 6);
   }
 

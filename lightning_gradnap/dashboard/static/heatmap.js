@@ -107,6 +107,13 @@ export class Heatmap {
     const columns = this.view.neurons.length;
     const shown = end - first === columns ? `all ${columns} neurons` : `neurons ${first + 1}-${end} of ${columns} (double-click: all)`;
     context.fillText(`${label} · ${shown}`, plot.left + barWidth + 16, top);
+    let x = plot.left + barWidth + 16;
+    for (const [category, color] of this.colors) {
+      if (!category) continue;
+      context.fillStyle = color;
+      context.fillText(category, x, top + 14);
+      x += context.measureText(category).width + 10;
+    }
   }
 
   // The cell under a mouse event, or null.
