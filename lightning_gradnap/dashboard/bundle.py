@@ -17,7 +17,8 @@ __all__ = ["bundle"]
 
 IMPORT = re.compile(r'^import\s*\{([^}]*)\}\s*from\s*"\./([\w.-]+\.js)";[ \t]*$', re.M)
 EXPORT = re.compile(r"^export\s+(?:async\s+)?(?:function\*?|class|const|let)\s+(\w+)", re.M)
-OTHER_MODULE_SYNTAX = re.compile(r"^\s*(import\b(?!\()|export\b)", re.M)
+#: Lines of module syntax: each must be one of the two forms above.
+MODULE_SYNTAX = re.compile(r"^[ \t]*(?:import\b(?!\s*\()|export\b).*$", re.M)
 
 
 def bundle(folder: Path, entry: str = "index.js") -> str:
@@ -32,13 +33,15 @@ def bundle(folder: Path, entry: str = "index.js") -> str:
     parts = ["const modules = {};"]
     for name in order:
         source = (folder / name).read_text(encoding="utf-8")
+        for line in MODULE_SYNTAX.findall(source):
+            if not (IMPORT.match(line) or EXPORT.match(line)):
+                raise ValueError(
+                    f"{name}: the report's bundler handles `import {{ ... }} from \"./x.js\";` and "
+                    f"`export function/class/const/let`, not {line.strip()!r}"
+                )
         exports = EXPORT.findall(source)
         body = IMPORT.sub(lambda match: _destructure(match[1], match[2]), source)
         body = re.sub(r"^export\s+", "", body, flags=re.M)
-        stray = OTHER_MODULE_SYNTAX.search(body)
-        if stray:
-            line = body[stray.start():].splitlines()[0]
-            raise ValueError(f"{name}: the report's bundler handles `import {{...}} from \"./x.js\";` and `export function/class/const`, not {line!r}")
         key = json.dumps(name)
         parts.append(f"modules[{key}] = (() => {{\n{body}\nreturn {{ {', '.join(exports)} }};\n}})();")
     return "\n".join(parts).replace("</script", "<\\/script")

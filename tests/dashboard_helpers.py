@@ -1,5 +1,6 @@
-"""Headless Chromium (Debian's chromium + chromium-driver) through Selenium, and a TensorBoard
-served on 127.0.0.1 with the GradNAP plugin; both are always stopped."""
+"""Dashboard tests: a small run of profile files (no training), TensorBoard served on 127.0.0.1 with the
+GradNAP plugin, and headless Chromium (Debian's chromium + chromium-driver) through Selenium; servers and
+browsers are always stopped."""
 
 from __future__ import annotations
 
