@@ -12,7 +12,8 @@ import pytest
 
 from lightning_gradnap.analysis import analyze, drift
 from lightning_gradnap.dashboard.data import Dashboard
-from lightning_gradnap.dashboard.files import ArrayCache, find_runs, list_files
+from lightning_gradnap.dashboard.cache import ArrayCache
+from lightning_gradnap.dashboard.files import find_runs, list_files
 from lightning_gradnap.profiles import LayerProfile, Profiles
 from tests.dashboard_helpers import make_run
 
@@ -23,7 +24,8 @@ LAYERS = ("model.conv1", "model.conv2", "model.dense")
 @pytest.fixture
 def run(tmp_path: Path) -> tuple[Dashboard, dict[int, Profiles]]:
     written = make_run(tmp_path / "logs" / "version_0" / "profiles", STEPS)
-    return Dashboard(tmp_path / "logs", num_clusters=3), written
+    # recheck_seconds=0: the tests rewrite files in place and look at once
+    return Dashboard(tmp_path / "logs", num_clusters=3, recheck_seconds=0.0), written
 
 
 def add_keys(path: Path, extra: dict[str, np.ndarray], metadata: dict | None = None) -> None:
@@ -112,7 +114,7 @@ def test_saved_orderings_are_used_as_they_are(run, tmp_path: Path) -> None:
     assert order["groups"] == [1, 0, 2, 3, 4, 5]  # groups a saved order leaves out come last
     assert order["source"] == "step 10's clustering (saved)"
     assert dashboard.order("version_0", "gradnap", "model.conv2", 20, "tracked")["source"] == "step 30's clustering (computed)"
-    recomputed = Dashboard(dashboard.root, num_clusters=3, recompute=True)
+    recomputed = Dashboard(dashboard.root, num_clusters=3, recompute=True, recheck_seconds=0.0)
     assert recomputed.order("version_0", "gradnap", "model.conv2", 10, "tracked")["source"] == "step 30's clustering (computed)"
 
 
@@ -180,6 +182,21 @@ def test_a_rewritten_file_is_read_again(run, tmp_path: Path) -> None:
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # a coarse clock may not tick
     expected = (changed.profile + 1).astype(np.float32)
     np.testing.assert_array_equal(dashboard.matrix("version_0", "gradnap", "model.conv1", 30), expected)
+
+
+def test_a_listing_is_trusted_until_its_folder_changes_or_it_is_old(tmp_path: Path) -> None:
+    written = make_run(tmp_path / "run", STEPS)
+    dashboard = Dashboard(tmp_path / "run", recheck_seconds=3600.0)
+    assert [f.step for f in dashboard.files("run")] == list(STEPS)
+    path = tmp_path / "run" / "epoch=000-step=000010.npz"
+    add_keys(path, {}, metadata={"method": "nap"})  # rewritten in place: the folder does not change
+    assert dashboard.methods(dashboard.header(dashboard.files("run")[0])) == ["gradnap"]
+    written[30].save(tmp_path / "run" / "epoch=003-step=000040.npz")  # renamed into the folder
+    assert [f.step for f in dashboard.files("run")] == [*STEPS, 40]
+    assert dashboard.methods(dashboard.header(dashboard.files("run")[0])) == ["nap"]
+    dashboard.index.recheck_seconds = 0.0
+    add_keys(path, {}, metadata={"method": "gradnap"})
+    assert dashboard.methods(dashboard.header(dashboard.files("run")[0])) == ["gradnap"]
 
 
 def test_cache_stays_within_its_budget(tmp_path: Path) -> None:

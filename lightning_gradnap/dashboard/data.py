@@ -31,7 +31,8 @@ import numpy as np
 from scipy.cluster import hierarchy
 
 from lightning_gradnap.analysis import analyze, cosine_linkage, drift
-from lightning_gradnap.dashboard.files import ArrayCache, Header, ProfileFile, find_runs, list_files
+from lightning_gradnap.dashboard.cache import ArrayCache
+from lightning_gradnap.dashboard.files import Header, ProfileFile, RunIndex
 from lightning_gradnap.profiles import LayerProfile, Profiles
 
 __all__ = ["DEFAULT_NUM_CLUSTERS", "ORDERINGS", "Dashboard"]
@@ -54,6 +55,7 @@ class Dashboard:
         layers: Show only these layers (default: all).
         cache: Shared :class:`ArrayCache` (default: a new one of 1 GiB).
         recompute: Ignore orderings and scores saved in the files; compute them all.
+        recheck_seconds: Longest time a run's listing is trusted (see :class:`RunIndex`).
 
     Raises:
         KeyError: (from the methods) for an unknown run, method, layer or step; the message lists
@@ -63,26 +65,25 @@ class Dashboard:
     def __init__(
         self, root: str | os.PathLike, num_clusters: int = DEFAULT_NUM_CLUSTERS,
         layers: list[str] | None = None, cache: ArrayCache | None = None, recompute: bool = False,
+        recheck_seconds: float = 1.0,
     ) -> None:  # fmt: skip
         self.root = Path(root)
         self.num_clusters = num_clusters
         self.layers = layers
         self.cache = cache or ArrayCache()
         self.recompute = recompute
+        self.index = RunIndex(self.root, self.cache, recheck_seconds)
 
     # ------------------------------------------------------------------ runs and files
-    def runs(self) -> dict[str, Path]:
-        """Run name -> folder, read from disk on every call (a training run adds files)."""
-        return find_runs(self.root)
+    def runs(self, fresh: bool = False) -> dict[str, Path]:
+        """Run name -> folder (``fresh``: searched now; a training run adds runs and files)."""
+        return self.index.runs(fresh)
 
     def files(self, run: str) -> list[ProfileFile]:
-        runs = self.runs()
-        if run not in runs:
-            raise KeyError(f"no run {run!r}; runs: {list(runs)}")
-        return list_files(runs[run])
+        return self.index.files(run)
 
     def header(self, file: ProfileFile) -> Header:
-        return self.cache.header(file.path)
+        return self.index.header(file)
 
     def methods(self, header: Header) -> list[str]:
         """The profile methods in a file: its own first, then any prefixed second one."""
@@ -188,19 +189,23 @@ class Dashboard:
     def clustering(self, file: ProfileFile, method: str, layer: str) -> dict[str, Any]:
         """:func:`analyze` of one layer's groups: order, linkage, flat clusters, silhouette, AMI.
 
-        The neurons are not clustered here (see :meth:`neuron_order`): the rows are first rotated
-        onto the span of the present groups (``U S`` of their SVD), which keeps every inner product,
-        hence every cosine distance and score, and makes the columns few.
+        The neurons are not clustered here (see :meth:`neuron_order`): the rows are first replaced
+        by ``G`` coordinates with the same inner products (``V sqrt(L)`` of the eigendecomposition
+        of their Gram matrix), hence the same cosine distances and scores to rounding, so that
+        ``analyze`` has few columns to cluster: 1 ms instead of 200 at 2,000 neurons.
         """
 
         def compute() -> dict[str, Any]:
             header = self.header(file)
             profile = self.profile(file, method, layer)
             present = ~np.isnan(profile).any(axis=1)
-            compact = np.full((len(profile), max(1, min(present.sum(), profile.shape[1]))), np.nan)
+            compact = np.full((len(profile), max(1, present.sum())), np.nan)
             if present.any():
-                left, singular, _ = np.linalg.svd(profile[present], full_matrices=False)
-                compact[present] = left * singular
+                rows = profile[present]
+                eigenvalues, vectors = np.linalg.eigh(rows @ rows.T)
+                coordinates = vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
+                coordinates[~rows.any(axis=1)] = 0.0  # all-zero rows stay exactly zero (no direction)
+                compact[present] = coordinates
             categories = header.group_categories if any(header.group_categories) else None
             single = Profiles({layer: LayerProfile(compact, compact, present.astype(float))}, header.group_names, categories)
             result = analyze(single, self.num_clusters).layers[layer]

@@ -1,12 +1,8 @@
-"""Runs, their profile files, and the arrays in them, read lazily and cached by (path, mtime).
+"""Runs and their profile files: where they are, in which order, and what each holds.
 
 A *run* is a folder of ``.npz`` profile files: a logger's ``<log_dir>/profiles/`` (the run is then
 named by ``<log_dir>`` relative to the root), or any folder that holds ``.npz`` files directly (files
 saved by hand with ``Profiles.save``; the run is named by that folder). Nothing is ever written.
-
-Only the arrays a view needs are read (``numpy.load`` is lazy per key), and each is kept in a
-byte-bounded LRU cache keyed by (path, key) and checked against the file's mtime and size, so a file
-that a training run rewrites is read again, and a new file shows on the next listing.
 """
 
 from __future__ import annotations
@@ -15,8 +11,8 @@ import json
 import os
 import re
 import threading
+import time
 import zipfile
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +21,7 @@ import numpy as np
 
 from lightning_gradnap.profiles import FORMAT_VERSION
 
-__all__ = ["ArrayCache", "Header", "ProfileFile", "find_runs", "list_files"]
+__all__ = ["Header", "ProfileFile", "RunIndex", "find_runs", "list_files", "open_profile_file", "read_header"]
 
 #: ``epoch=NNN-step=NNNNNN.npz``, as the callback names its files.
 FILE_NAME = re.compile(r"(?:epoch=(?P<epoch>\d+))?.*?step=(?P<step>\d+)")
@@ -124,81 +120,89 @@ def list_files(folder: Path) -> list[ProfileFile]:
     return [ProfileFile(path, index, None) for index, path in enumerate(paths)]
 
 
-class ArrayCache:
-    """Arrays of profile files, read on first use and kept while the file is unchanged.
+@dataclass
+class _Listing:
+    stamp: int  # the folder's mtime
+    at: float  # when it was listed (time.monotonic)
+    files: list[ProfileFile]
+    headers: dict[Path, Header]
+
+
+class RunIndex:
+    """The runs under ``root``, their files and headers, looked at again when needed.
+
+    A run's folder is listed again when its mtime changes (``Profiles.save`` renames a new file
+    into it) or after ``recheck_seconds`` (a file rewritten in place). Between those, a request
+    costs one ``stat`` of the folder instead of one per file: under TensorBoard every system call
+    gives up the GIL, and a busy thread (a first clustering) makes each one slow to come back.
 
     Args:
-        max_bytes: Budget of the cache; the least recently used arrays go first.
-
-    Thread-safe: TensorBoard serves requests from several threads.
+        root: The log directory (or folder of files).
+        cache: Where headers are kept (checked against each file's mtime when listed).
+        recheck_seconds: Longest time a listing is trusted.
     """
 
-    def __init__(self, max_bytes: int = 1 << 30) -> None:
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple[str, str], tuple[tuple[int, int], Any, int]] = OrderedDict()
-        self._bytes = 0
+    def __init__(self, root: Path, cache: Any, recheck_seconds: float = 1.0) -> None:
+        self.root = root
+        self.cache = cache
+        self.recheck_seconds = recheck_seconds
+        self._runs: tuple[float, dict[str, Path]] | None = None
+        self._listings: dict[Path, _Listing] = {}
         self._lock = threading.Lock()
 
-    def header(self, path: Path) -> Header:
-        """The file's :class:`Header` (cached)."""
-        return self.get(path, "<header>", lambda: _read_header(path))
+    def runs(self, fresh: bool = False) -> dict[str, Path]:
+        """Run name -> folder (searched again if ``fresh`` or older than ``recheck_seconds``)."""
+        now = time.monotonic()
+        if fresh or self._runs is None or now - self._runs[0] > self.recheck_seconds:
+            self._runs = (now, find_runs(self.root))
+        return self._runs[1]
 
-    def array(self, path: Path, key: str) -> np.ndarray:
-        """One array of the file (cached; read-only)."""
+    def files(self, run: str) -> list[ProfileFile]:
+        """The run's files in step order.
 
-        def read() -> np.ndarray:
-            with _open(path) as data:
-                if key not in data.files:
-                    raise KeyError(f"{str(path)!r} has no array {key!r}")
-                array = data[key]
-            array.setflags(write=False)
-            return array
-
-        return self.get(path, key, read)
-
-    def get(self, path: Path, key: str, compute: Any) -> Any:
-        """``compute()`` for ``(path, key)``, cached until the file's mtime or size changes."""
-        stat = path.stat()
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        slot = (str(path), key)
+        Raises:
+            KeyError: for an unknown run (lists the runs).
+        """
+        runs = self.runs()
+        if run not in runs:
+            runs = self.runs(fresh=True)
+        if run not in runs:
+            raise KeyError(f"no run {run!r}; runs: {list(runs)}")
+        folder = runs[run]
+        try:
+            stamp = folder.stat().st_mtime_ns
+        except FileNotFoundError:
+            raise KeyError(f"the folder of run {run!r} is gone: {str(folder)!r}") from None
         with self._lock:
-            item = self._items.get(slot)
-            if item is not None and item[0] == stamp:
-                self._items.move_to_end(slot)
-                return item[1]
-        value = compute()
-        size = _size_of(value)
-        with self._lock:
-            old = self._items.pop(slot, None)
-            self._bytes -= old[2] if old else 0
-            self._items[slot] = (stamp, value, size)
-            self._bytes += size
-            while self._bytes > self.max_bytes and len(self._items) > 1:
-                _, (_, _, freed) = self._items.popitem(last=False)
-                self._bytes -= freed
-        return value
+            listing = self._listings.get(folder)
+        if listing is None or listing.stamp != stamp or time.monotonic() - listing.at > self.recheck_seconds:
+            started = time.monotonic()
+            files = list_files(folder)
+            listing = _Listing(stamp, started, files, {file.path: self.cache.header(file.path) for file in files})
+            with self._lock:
+                self._listings[folder] = listing
+        return listing.files
+
+    def header(self, file: ProfileFile) -> Header:
+        """The file's header, from the run's listing when it holds it."""
+        listing = self._listings.get(file.path.parent)
+        if listing is not None and file.path in listing.headers:
+            return listing.headers[file.path]
+        return self.cache.header(file.path)
 
 
-def _size_of(value: Any) -> int:
-    if isinstance(value, np.ndarray):
-        return value.nbytes
-    if isinstance(value, dict):
-        return 256 + sum(_size_of(item) for item in value.values())
-    if isinstance(value, (list, tuple)):
-        return 64 + sum(_size_of(item) for item in value)
-    return 256
-
-
-def _open(path: Path) -> Any:
+def open_profile_file(path: Path) -> Any:
+    """``numpy.load`` of a profile file (lazy per key); a ``ValueError`` naming the file if it is unreadable."""
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise ValueError(f"{str(path)!r} is not a readable profile file ({type(error).__name__}: {error})") from error
 
 
-def _read_header(path: Path) -> Header:
+def read_header(path: Path) -> Header:
+    """The file's :class:`Header`, reading only its small arrays."""
     try:
-        with _open(path) as data:
+        with open_profile_file(path) as data:
             keys = frozenset(data.files)
             version = int(data["format_version"])
             if version != FORMAT_VERSION:

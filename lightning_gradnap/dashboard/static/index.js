@@ -52,8 +52,8 @@ export async function render(root = document.body, source = serverSource(), { st
     const layers = info.layers.map((l) => l.name);
     fill(page.layer, layers, layers.includes(page.layer.value) ? page.layer.value : layers[0]);
     setSteps(previous);
+    state.emergenceWanted = true;
     await showStep();
-    loadEmergence();
   }
 
   // Keeps the slider on `wanted` (a step number) if it is there, else goes to the last step.
@@ -156,19 +156,27 @@ export async function render(root = document.body, source = serverSource(), { st
   async function loadEmergence() {
     const run = state.run;
     const method = page.method.value;
-    emergence.note.textContent = "computing the scores of every layer and step...";
+    emergence.note.textContent = "loading the scores of every layer and step...";
     const data = await source.json("emergence", { run, method });
     if (run !== state.run || method !== page.method.value) return;
     state.emergenceSteps = data.steps;
     emergence.show(data);
   }
 
-  // Loads the other steps of this layer in the background, so that the slider draws at once.
+  // Loads the other steps of this layer in the background, so that the slider draws at once;
+  // then the emergence map, whose first computation keeps the server busy for a while.
   async function prefetch(token) {
     const at = params();
+    const kind = page.order.value;
     for (const step of slider.steps) {
       if (token !== state.token) return;
-      await source.floats("matrix", { ...at, step: step.step }).catch(() => null);
+      const here = { ...at, step: step.step };
+      await Promise.all([source.floats("matrix", here), source.json("order", { ...here, kind })]).catch(() => null);
+    }
+    window.gradnap.prefetched = [at.run, at.method, at.layer].join("|");
+    if (state.emergenceWanted && token === state.token) {
+      state.emergenceWanted = false;
+      loadEmergence().catch((error) => (emergence.note.textContent = String(error.message || error)));
     }
   }
 
@@ -181,12 +189,16 @@ export async function render(root = document.body, source = serverSource(), { st
     source.cache.clear(); // new profilings: the final step (and its orderings and scores) changed
     state.info = info;
     setSteps(atEnd ? null : slider.step.step);
+    state.emergenceWanted = true;
     await showStep();
-    loadEmergence();
   }
 
   page.run.addEventListener("change", () => loadRun(page.run.value, true));
-  page.method.addEventListener("change", () => (setSteps(slider.step && slider.step.step), showStep(), loadEmergence()));
+  page.method.addEventListener("change", () => {
+    setSteps(slider.step && slider.step.step);
+    state.emergenceWanted = true;
+    showStep();
+  });
   page.layer.addEventListener("change", () => (setSteps(slider.step && slider.step.step), showStep()));
   for (const control of [page.order, page.otherRun, page.otherStep]) control.addEventListener("change", () => showStep());
   page.compare.addEventListener("change", () => {
