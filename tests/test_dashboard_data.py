@@ -19,6 +19,7 @@ from tests.dashboard_helpers import make_run
 
 STEPS = (10, 20, 30)
 LAYERS = ("model.conv1", "model.conv2", "model.dense")
+FALLBACK = "; no file holds a tracked ordering: the final step's, for every step"
 
 
 @pytest.fixture
@@ -98,7 +99,7 @@ def test_tracked_ordering_is_the_final_steps_clustering_until_files_carry_one(ru
         for kind in ("tracked", "final"):
             order = dashboard.order("version_0", "gradnap", "model.conv2", step, kind)
             assert (order["groups"], order["neurons"]) == (final["groups"], final["neurons"])
-            assert order["source"] == "step 30's clustering (computed)"
+            assert order["source"] == "step 30's clustering (computed)" + (FALLBACK if kind == "tracked" else "")
     first = dashboard.order("version_0", "gradnap", "model.conv2", 10, "step")
     assert (first["groups"], first["neurons"]) != (final["groups"], final["neurons"])
 
@@ -113,9 +114,9 @@ def test_saved_orderings_are_used_as_they_are(run, tmp_path: Path) -> None:
     order = dashboard.order("version_0", "gradnap", "model.conv2", 10, "step")
     assert order["groups"] == [1, 0, 2, 3, 4, 5]  # groups a saved order leaves out come last
     assert order["source"] == "step 10's clustering (saved)"
-    assert dashboard.order("version_0", "gradnap", "model.conv2", 20, "tracked")["source"] == "step 30's clustering (computed)"
+    assert dashboard.order("version_0", "gradnap", "model.conv2", 20, "tracked")["source"] == "step 30's clustering (computed)" + FALLBACK
     recomputed = Dashboard(dashboard.root, num_clusters=3, recompute=True, recheck_seconds=0.0)
-    assert recomputed.order("version_0", "gradnap", "model.conv2", 10, "tracked")["source"] == "step 30's clustering (computed)"
+    assert recomputed.order("version_0", "gradnap", "model.conv2", 10, "tracked")["source"] == "step 30's clustering (computed)" + FALLBACK
 
 
 def test_nap_files_and_a_second_method_in_one_file(run, tmp_path: Path) -> None:

@@ -153,19 +153,20 @@ class Dashboard:
             raise KeyError(f"ordering should be one of {list(ORDERINGS)}, got {kind!r}")
         file = self.file_at(run, method, layer, step)
         final = self.method_files(run, method, layer)[-1]
+        note = ""
         if kind == "tracked":
             saved = self._saved_order(file, method, layer, "tracked")
             if saved is not None:
                 return {**saved, "source": "tracked (saved)"}
-            file, kind = final, "final"
+            file, note = final, "; no file holds a tracked ordering: the final step's, for every step"
         elif kind == "final":
             file = final
         saved = self._saved_order(file, method, layer, "cluster")
-        where = f"step {file.step}'s clustering"
         if saved is not None:
-            return {**saved, "source": f"{where} (saved)"}
+            return {**saved, "source": f"step {file.step}'s clustering (saved){note}"}
         groups = self.clustering(file, method, layer)["groups"]
-        return {"groups": groups, "neurons": self.neuron_order(file, method, layer), "source": f"{where} (computed)"}
+        source = f"step {file.step}'s clustering (computed){note}"
+        return {"groups": groups, "neurons": self.neuron_order(file, method, layer), "source": source}
 
     def _saved_order(self, file: ProfileFile, method: str, layer: str, which: str) -> dict[str, list[int]] | None:
         header = self.header(file)

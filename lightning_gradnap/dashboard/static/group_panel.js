@@ -22,9 +22,10 @@ function topNeurons({ row, limit }) {
   for (const neuron of order.slice(0, TOP)) {
     const item = document.createElement("li");
     const bar = Object.assign(document.createElement("span"), { className: "bar" });
-    bar.style.width = `${Math.min(100, (Math.abs(row[neuron]) / limit) * 100)}%`;
+    bar.style.width = `${Math.min(140, (Math.abs(row[neuron]) / limit) * 140)}px`;
     bar.style.background = cssColor(row[neuron], limit);
-    item.append(`neuron ${neuron}: ${formatValue(row[neuron])} `, bar);
+    const label = Object.assign(document.createElement("span"), { className: "label", textContent: `neuron ${neuron}: ${formatValue(row[neuron])}` });
+    item.append(label, bar);
     item.dataset.neuron = neuron;
     list.append(item);
   }
