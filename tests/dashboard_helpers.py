@@ -109,3 +109,19 @@ def make_run(folder: Path, steps: tuple[int, ...] = (10, 20, 30), seed: int = 0)
         profiles.save(folder / f"epoch={epoch:03d}-step={step:06d}.npz")
         written[step] = profiles
     return written
+
+
+def add_feature_views(path: Path, bins: int = 4, window: int = 5, seed: int = 3) -> dict[str, np.ndarray]:
+    """Add input-feature views (DESIGN §1.7) to a profile file, under the keys the dashboard reads."""
+    rng = np.random.default_rng(seed)
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+        groups = len(data["group_names"])
+    views = {
+        "feature_means": rng.normal(size=(groups, bins, window)),
+        "feature_weighted_means": rng.normal(size=(groups, bins, window)),
+        "feature_overall": rng.normal(size=(bins, window)),
+        "feature_counts": np.ones(groups),
+    }
+    np.savez(path, **arrays, **views)
+    return views

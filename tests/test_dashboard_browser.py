@@ -13,7 +13,7 @@ import pytest
 
 from lightning_gradnap.__main__ import main
 from lightning_gradnap.dashboard.data import Dashboard
-from tests.dashboard_helpers import chromium, console_errors, find_chromium, make_run, tensorboard
+from tests.dashboard_helpers import add_feature_views, chromium, console_errors, find_chromium, make_run, tensorboard
 
 STEPS = (10, 20, 30)
 LAYER, LAYER_INDEX, WIDTH = "model.conv2", 1, 24
@@ -24,6 +24,7 @@ def logdir(tmp_path: Path) -> Path:
     find_chromium()  # skip early, naming what to install
     make_run(tmp_path / "logs" / "version_0" / "profiles", STEPS)
     make_run(tmp_path / "logs" / "version_1" / "profiles", STEPS, seed=1)
+    add_feature_views(tmp_path / "logs" / "version_0" / "profiles" / "epoch=002-step=000030.npz")  # the last step only
     return tmp_path / "logs"
 
 
@@ -108,6 +109,8 @@ def exercise_the_page(driver, logdir: Path) -> None:
     Select(driver.find_element(By.CSS_SELECTOR, "select.compare")).select_by_value("off")
     driver.find_element(By.CSS_SELECTOR, "button.play").click()  # from step 20 on: plays step 30, then stops
     wait_for(driver, lambda d: drawn(d).startswith(f"version_0|{LAYER}|30|") and d.find_element(By.CSS_SELECTOR, "button.play").text == "▶", "the animation")
+    figures = wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".group.panel .features canvas.feature"), "step 30's feature views")
+    assert len(figures) == 2 and "step 30" in panel.find_element(By.TAG_NAME, "h3").text  # mean - overall, x * dy/dx
     wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, "canvas.emergence").size["height"] > 0, "the emergence map")
     assert driver.execute_script("return window.gradnap.timings.firstView") > 0
 

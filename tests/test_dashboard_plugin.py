@@ -20,7 +20,7 @@ from werkzeug.test import Client
 from lightning_gradnap.dashboard import plugin as plugin_module
 from lightning_gradnap.dashboard.data import Dashboard
 from lightning_gradnap.dashboard.plugin import STATIC, GradNAPLoader, GradNAPPlugin
-from tests.dashboard_helpers import make_run, tensorboard
+from tests.dashboard_helpers import add_feature_views, make_run, tensorboard
 from tests.test_package import BLOCK_LIGHTNING
 
 ROOT = Path(__file__).parent.parent
@@ -79,12 +79,8 @@ def test_routes_answer_with_the_npz_values(logdir: Path) -> None:
 
 
 def test_feature_views_are_served_when_the_file_has_them(logdir: Path) -> None:
-    path = logdir / "version_0" / "profiles" / "epoch=002-step=000030.npz"
-    rng = np.random.default_rng(3)
-    means, weighted, overall = rng.normal(size=(6, 4, 5)), rng.normal(size=(6, 4, 5)), rng.normal(size=(4, 5))
-    with np.load(path) as data:
-        arrays = {key: data[key] for key in data.files}
-    np.savez(path, **arrays, feature_means=means, feature_weighted_means=weighted, feature_overall=overall, feature_counts=np.ones(6))
+    views = add_feature_views(logdir / "version_0" / "profiles" / "epoch=002-step=000030.npz")
+    means, weighted, overall = views["feature_means"], views["feature_weighted_means"], views["feature_overall"]
     client, _ = client_for(logdir)
     info = get_json(client, "run", run="version_0")
     assert info["features"] == {"bins": 4, "window": 5, "weighted": True}

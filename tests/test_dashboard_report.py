@@ -20,7 +20,7 @@ from lightning_gradnap.dashboard.data import Dashboard
 from lightning_gradnap.dashboard.plugin import STATIC
 from lightning_gradnap.dashboard.routes import query_key
 from lightning_gradnap.profiles import Profiles
-from tests.dashboard_helpers import make_run
+from tests.dashboard_helpers import add_feature_views, make_run
 
 ROOT = Path(__file__).parent.parent
 STEPS = (10, 20, 30)
@@ -50,6 +50,7 @@ def logdir(tmp_path: Path) -> Path:
 
 
 def test_report_inlines_the_routes_payloads_and_needs_nothing_outside(logdir: Path, tmp_path: Path, capsys) -> None:
+    views = add_feature_views(logdir / "version_1" / "profiles" / "epoch=001-step=000020.npz")
     output = tmp_path / "out" / "report.html"
     assert main(["report", str(logdir), "-o", str(output)]) == 0
     assert "analysing" in capsys.readouterr().err  # the progress bar
@@ -66,6 +67,11 @@ def test_report_inlines_the_routes_payloads_and_needs_nothing_outside(logdir: Pa
             for kind in ("tracked", "step", "final"):
                 assert report.payload("order", **dict(zip(("run", "method", "layer", "step"), at)), kind=kind) == dashboard.order(*at, kind)
     assert report.payload("emergence", run="version_1", method="gradnap")["steps"] == list(STEPS[:2])
+    for group in range(6):
+        features = report.payload("features", run="version_1", step=20, group=group).reshape(2, 4, 5)
+        np.testing.assert_array_equal(features[0], (views["feature_means"][group] - views["feature_overall"]).astype(np.float32))
+        np.testing.assert_array_equal(features[1], views["feature_weighted_means"][group].astype(np.float32))
+    assert not any('"features"' in key and "version_0" in key for key in report.index)
     assert not re.search(r"https?://|\bsrc=|<link", report.page)  # nothing is fetched: it opens from disk
     script = report.page.split('<script type="module">', 1)[1]
     assert not re.search(r"^\s*(import|export)\b", script, re.M)
