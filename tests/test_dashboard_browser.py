@@ -123,6 +123,12 @@ def test_tensorboard_tab_in_a_browser(logdir: Path) -> None:
         frame = wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "iframe"), "the GradNAP tab's frame")[0]
         driver.switch_to.frame(frame)
         exercise_the_page(driver, logdir)
+        # the run goes on training: a new profiling, then the reload button (or its 30 s poll)
+        make_run(logdir / "version_0" / "profiles", (40,), seed=5)
+        (logdir / "version_0" / "profiles" / "epoch=000-step=000040.npz").rename(logdir / "version_0" / "profiles" / "epoch=003-step=000040.npz")
+        driver.find_element(By.CSS_SELECTOR, "button.reload").click()
+        wait_for(driver, lambda d: drawn(d).startswith(f"version_0|{LAYER}|40|"), "the new profiling")
+        assert "step 40, epoch 3 (4/4)" in driver.find_element(By.CSS_SELECTOR, ".step-label").text
         driver.switch_to.default_content()
         assert "GRADNAP" in driver.find_element(By.TAG_NAME, "body").text.upper()  # the tab, by its name
         assert console_errors(driver) == []

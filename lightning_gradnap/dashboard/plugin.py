@@ -76,7 +76,7 @@ class GradNAPPlugin(base_plugin.TBPlugin):
                 payload = respond(self.dashboard, route, request.args)
             except RouteError as error:
                 return _error(error.status, str(error))
-            except ValueError as error:
+            except (ValueError, OSError) as error:  # an unreadable file, or one removed meanwhile
                 logger.warning("GradNAP dashboard: %s", error)
                 return _error(500, str(error))
             return Response(payload.body, content_type=payload.mimetype, headers={**HEADERS, "Cache-Control": "no-cache"})

@@ -182,6 +182,9 @@ export async function render(root = document.body, source = serverSource(), { st
 
   async function reload() {
     if (!state.run) return loadRuns();
+    const { runs } = await source.fresh("runs"); // a new run (a new version_N) joins the pickers
+    fill(page.run, runs, state.run);
+    fill(page.otherRun, runs, page.otherRun.value);
     const before = JSON.stringify(state.info.steps);
     const info = await source.fresh("run", { run: state.run });
     if (JSON.stringify(info.steps) === before) return;
