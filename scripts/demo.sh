@@ -7,4 +7,5 @@ log_dir=$(ls -d runs/demo/tensorboard/version_* | sort -V | tail -n 1)
 echo
 .venv/bin/python -m example_asr.summary "$log_dir"
 echo "Profiles of every validation epoch: $log_dir/profiles/"
-echo "Watch them evolve:  .venv/bin/tensorboard --logdir runs/demo/tensorboard   (then open http://localhost:6006/#images)"
+echo "Watch them evolve:  .venv/bin/tensorboard --logdir runs/demo/tensorboard   (then open http://localhost:6006/#gradnap, or #images)"
+echo "The same page as one HTML file:  .venv/bin/python -m lightning_gradnap report runs/demo/tensorboard -o report.html"

@@ -103,10 +103,14 @@ def test_wheel_holds_every_module_the_word_list_the_configs_and_the_license(whee
                for path in (ROOT / package).rglob("*.py") if "__pycache__" not in path.parts}  # fmt: skip
     assert modules and modules <= names, sorted(modules - names)
     assert "example_asr/data/words.txt" in names
+    static = {f"lightning_gradnap/dashboard/static/{path.name}" for path in (ROOT / "lightning_gradnap" / "dashboard" / "static").iterdir()}
+    assert "lightning_gradnap/dashboard/static/index.js" in static and static <= names, sorted(static - names)  # the GradNAP tab's page
+    dist_info = next(name.split("/")[0] for name in names if ".dist-info/" in name)
+    entry_points = zipfile.ZipFile(wheel).read(f"{dist_info}/entry_points.txt").decode()
+    assert "[tensorboard_plugins]\ngradnap = lightning_gradnap.dashboard.plugin:GradNAPLoader" in entry_points
     configs = {f"example_asr/configs/{path.name}" for path in (ROOT / "configs").glob("*.yaml")}
     assert {"example_asr/configs/demo.yaml", "example_asr/configs/librispeech.yaml"} <= configs <= names
     assert not any(name.startswith(("tests/", "bench/", "scripts/")) for name in names)
-    dist_info = next(name.split("/")[0] for name in names if ".dist-info/" in name)
     assert f"{dist_info}/licenses/LICENSE" in names
     assert "License-Expression: MIT" in zipfile.ZipFile(wheel).read(f"{dist_info}/METADATA").decode()
 
