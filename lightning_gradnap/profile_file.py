@@ -17,6 +17,8 @@ key                    content
 
 ``half_means_<i>``     float64 ``[2, ...]``: group means of each half of the data (optional)
 ``half_counts_<i>``    float64 ``[2, G]``: their counts (optional)
+``feature_means``      float64 ``[G, F, W]``: the feature view (optional; also
+                       ``feature_weighted_means``, ``feature_counts``, ``feature_overall``)
 
 ``<i>`` is the index of the layer in ``layers``. Profiles of two methods in one file name the
 second method's layers ``"<method>/<layer>"`` and list the methods in the metadata.
@@ -33,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from lightning_gradnap.profiles import FORMAT_VERSION, LayerProfile, Profiles
+from lightning_gradnap.profiles import FORMAT_VERSION, FeatureViews, LayerProfile, Profiles
 
 __all__ = ["load_profiles", "save_profiles"]
 
@@ -57,6 +59,11 @@ def save_profiles(profiles: Profiles, path: str | os.PathLike) -> Path:
         if result.half_means is not None and result.half_counts is not None:
             arrays[f"half_means_{i}"] = result.half_means
             arrays[f"half_counts_{i}"] = result.half_counts
+    if profiles.features is not None:
+        views = profiles.features
+        arrays.update(feature_means=views.means, feature_counts=views.counts, feature_overall=views.overall)
+        if views.weighted_means is not None:
+            arrays["feature_weighted_means"] = views.weighted_means
     _atomic_savez(path, arrays)
     return path
 
@@ -94,7 +101,11 @@ def _from_arrays(data: Any) -> Profiles:
     if len(categories) != len(group_names):
         raise ValueError(f"{len(categories)} group categories for {len(group_names)} group names")
     layers = {name: _layer(data, i, name, len(group_names)) for i, name in enumerate(_strings(data, "layers"))}
-    return Profiles(layers, group_names, categories if any(categories) else None, json.loads(str(data["metadata"])))
+    features = None
+    if "feature_means" in data:
+        features = FeatureViews(data["feature_means"], data.get("feature_weighted_means"), data["feature_counts"], data["feature_overall"])
+    metadata = json.loads(str(data["metadata"]))
+    return Profiles(layers, group_names, categories if any(categories) else None, metadata, features)
 
 
 def _strings(data: Any, key: str) -> list[str]:

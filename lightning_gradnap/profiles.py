@@ -109,12 +109,14 @@ class Profiles:
         group_names: ``[G]`` names (e.g. phonemes).
         group_categories: ``[G]`` categories (e.g. "vowel"), or ``None``.
         metadata: How the profiles were made (method, objective, options; JSON-serialisable).
+        features: The input-domain feature views of the same profiling, or None.
     """
 
     layers: dict[str, LayerProfile]
     group_names: list[str]
     group_categories: list[str] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    features: FeatureViews | None = None
 
     def __post_init__(self) -> None:
         if self.group_categories is not None and len(self.group_categories) != len(self.group_names):
@@ -163,7 +165,7 @@ class Profiles:
             if (name.startswith(prefix) if prefix else not any(name.startswith(f"{m}/") for m in methods[1:]))
         }  # fmt: skip
         metadata = {key: value for key, value in self.metadata.items() if key != "methods"}
-        return Profiles(layers, list(self.group_names), self.group_categories, {**metadata, "method": method})
+        return Profiles(layers, list(self.group_names), self.group_categories, {**metadata, "method": method}, self.features)
 
     @classmethod
     def combine(cls, by_method: dict[str, Profiles]) -> Profiles:
@@ -176,7 +178,7 @@ class Profiles:
         for method, other in others:
             layers.update({f"{method}/{name}": layer for name, layer in other.layers.items()})
         metadata = {**profiles.metadata, "methods": list(by_method)}
-        return cls(layers, list(profiles.group_names), profiles.group_categories, metadata)
+        return cls(layers, list(profiles.group_names), profiles.group_categories, metadata, profiles.features)
 
     def renormalized(self, weight_by_count: bool = False, scale: str | None = None) -> Profiles:
         """The same means, normalised with other options."""
@@ -187,7 +189,7 @@ class Profiles:
             for name, r in self.layers.items()
         }
         metadata = {**self.metadata, "weight_by_count": weight_by_count, "scale": scale}
-        return Profiles(layers, list(self.group_names), self.group_categories, metadata)
+        return Profiles(layers, list(self.group_names), self.group_categories, metadata, self.features)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the ``.npz`` file atomically (temporary file in the same folder, then rename); see

@@ -92,7 +92,24 @@ def profile_state(
         (first, a), (_, b) = by_method.items()
         for layer, result in analyses[first].layers.items():
             result.method_agreement = profile_correlation(a[layer].profile, b[layer].profile)
-    return Profiling(Profiles.combine(by_method), analyses, feature_views)
+    combined = Profiles.combine(by_method)
+    combined.features = feature_views
+    combined.metadata["scores"] = {method: _saved_scores(analysis) for method, analysis in analyses.items()}
+    return Profiling(combined, analyses, feature_views)
+
+
+def _saved_scores(analysis: ProfileAnalysis) -> dict[str, dict[str, float | None]]:
+    """Each layer's scores for the file's metadata (JSON: NaN as null), as the dashboard reads them:
+    ``<score>``, ``<score>_chance``, ``<score>_chance_p95``, ``<score>_input``, reliability, stability."""
+    saved = {}
+    for layer, result in analysis.layers.items():
+        values: dict[str, float] = {}
+        for name, baseline in result.scores.items():
+            values.update({name: baseline.value, f"{name}_chance": baseline.chance, f"{name}_chance_p95": baseline.chance_p95})
+            values[f"{name}_input"] = analysis.input_scores.get(name, float("nan"))
+        values.update(reliability=result.reliability, stability=result.stability, method_agreement=result.method_agreement)
+        saved[layer] = {name: (float(v) if np.isfinite(v) else None) for name, v in values.items()}
+    return saved
 
 
 def _input_profile(views: FeatureViews | None, method: str, weight_by_count: bool, scale: str | None) -> np.ndarray | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lightning_gradnap.analysis import analyze, drift
+from lightning_gradnap.analysis import analyze, stability
 from lightning_gradnap.dashboard.data import Dashboard
 from lightning_gradnap.dashboard.cache import ArrayCache
 from lightning_gradnap.dashboard.files import find_runs, list_files
@@ -123,7 +123,10 @@ def test_nap_files_and_a_second_method_in_one_file(run, tmp_path: Path) -> None:
     dashboard, written = run
     folder = tmp_path / "logs" / "version_0" / "profiles"
     nap = np.arange(6 * 16, dtype=float).reshape(6, 16)
-    add_keys(folder / "epoch=002-step=000030.npz", {"nap_profile_0": nap, "nap_means_0": nap, "nap_counts_0": np.ones(6)})
+    path = folder / "epoch=002-step=000030.npz"
+    gradnap = Profiles.load(path)
+    nap_profiles = Profiles({"model.conv1": LayerProfile(nap, nap, np.ones(6))}, gradnap.group_names, gradnap.group_categories, {"method": "nap"})
+    Profiles.combine({"gradnap": gradnap, "nap": nap_profiles}).save(path)  # as method=["gradnap", "nap"] writes it
     header = dashboard.header(dashboard.files("version_0")[-1])
     assert dashboard.methods(header) == ["gradnap", "nap"]
     np.testing.assert_array_equal(dashboard.matrix("version_0", "nap", "model.conv1", 30), nap.astype(np.float32))
@@ -139,18 +142,18 @@ def test_colour_scale_is_the_largest_quantile_over_the_run(run) -> None:
     assert dashboard.scale("version_0", "gradnap", "model.dense") == pytest.approx(expected, rel=1e-15)
 
 
-def test_emergence_scores_are_analyze_scores_and_the_drift(run) -> None:
+def test_emergence_scores_are_analyze_scores_and_the_stability(run) -> None:
     dashboard, written = run
     result = dashboard.emergence("version_0", "gradnap")
     assert result["layers"] == list(LAYERS) and result["steps"] == list(STEPS)
-    assert result["computed"] == ["ami", "drift", "silhouette"] and result["chance"] == {}
+    assert result["computed"] == ["ami", "silhouette", "stability"] and result["chance"] == {}
     for column, step in enumerate(STEPS):
         analysis = analyze(written[step], num_clusters=3)
         for row, layer in enumerate(LAYERS):
             assert result["scores"]["silhouette"][row][column] == pytest.approx(analysis.layers[layer].silhouette, abs=1e-12)
             assert result["scores"]["ami"][row][column] == pytest.approx(analysis.layers[layer].ami, abs=1e-12)
-            expected = None if column == 0 else drift(written[STEPS[column - 1]][layer].profile, written[step][layer].profile)
-            assert result["scores"]["drift"][row][column] == expected
+            expected = None if column == 0 else stability(written[STEPS[column - 1]][layer].profile, written[step][layer].profile)
+            assert result["scores"]["stability"][row][column] == expected
 
 
 def test_saved_scores_are_used_with_their_chance_levels(run, tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def test_routes_answer_with_the_npz_values(logdir: Path) -> None:
     at = {"run": "version_0", "method": "gradnap", "layer": "model.dense"}
     assert get_json(client, "scale", **at) == {"scale": dashboard.scale(*at.values())}
     emergence = get_json(client, "emergence", run="version_0", method="gradnap")
-    assert emergence["scores"]["drift"][2][0] is None  # no previous profiling: null, never NaN
+    assert emergence["scores"]["stability"][2][0] is None  # no previous profiling: null, never NaN
 
 
 def test_feature_views_are_served_when_the_file_has_them(logdir: Path) -> None:

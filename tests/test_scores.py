@@ -158,3 +158,19 @@ def test_ami_and_its_chance_equal_scikit_learn_on_every_shuffle() -> None:
     assert found.value == pytest.approx(adjusted_mutual_info_score(categories, clusters), abs=1e-12)
     assert found.chance == pytest.approx(np.mean(shuffled), abs=1e-12)
     assert found.chance_p95 == pytest.approx(np.percentile(shuffled, 95), abs=1e-12)
+
+
+def test_a_profiling_file_holds_both_methods_scores_and_feature_views(tmp_path) -> None:
+    from lightning_gradnap.groups import Groups
+    from lightning_gradnap.profiling import profile_state
+
+    x, labels, lengths = frame_batch(7)
+    engine = ProfileEngine(["conv", "relu"], 3, method=["gradnap", "nap"], input_window=3)
+    engine.run_batch(frame_model(), (x, labels, lengths))
+    profiling = profile_state(engine, engine.state(), Groups(["a", "b", "c"], ["v", "v", "c"]))
+    loaded = Profiles.load(profiling.profiles.save(tmp_path / "p.npz"))
+    assert loaded.metadata["methods"] == ["gradnap", "nap"] and set(loaded.metadata["scores"]) == {"gradnap", "nap"}
+    assert set(loaded.metadata["scores"]["nap"]["relu"]) >= {"reliability", "stability", "silhouette_chance_p95"}
+    np.testing.assert_array_equal(loaded.features.means, engine.feature_views().means)
+    agreement = profiling.analyses["gradnap"].layers["conv"].method_agreement
+    assert agreement == pytest.approx(profile_correlation(loaded["conv"].profile, loaded.method("nap")["conv"].profile))

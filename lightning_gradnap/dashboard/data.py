@@ -10,13 +10,14 @@ and the offline report alike:
 - **Computed otherwise,** with :mod:`lightning_gradnap.analysis`: group order, flat clusters,
   silhouette and AMI from :func:`~lightning_gradnap.analysis.analyze`, the neuron order from
   :func:`~lightning_gradnap.analysis.cosine_linkage` of the columns (as ``analyze`` orders them),
-  the drift from :func:`~lightning_gradnap.analysis.drift`.
+  the stability from :func:`~lightning_gradnap.analysis.stability`.
 - **Tracked across the run,** when no file carries a tracked ordering: the final step's
   clustering, applied to every step (the ANN-topomaps idea: lay out once, at the newest profiling).
 
-A second method in one file (NAP beside GradNAP) is read from keys prefixed with its name
-(``nap_profile_<i>``, ``nap_tracked_groups_<i>``, ...); the file's own method (metadata ``method``,
-default ``"gradnap"``) owns the unprefixed keys. Time-resolved profiles ``[G, C, W]`` are shown as
+A second method in one file (NAP beside GradNAP, ``method=["gradnap", "nap"]``) is a layer named
+``"<method>/<layer>"`` with its arrays under that layer's index (see
+:meth:`~lightning_gradnap.Profiles.method`); metadata ``methods`` lists them, the first owning the
+plain names (a file of one method says it in metadata ``method``, default ``"gradnap"``). Time-resolved profiles ``[G, C, W]`` are shown as
 their mean over the window.
 """
 
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 from scipy.cluster import hierarchy
 
-from lightning_gradnap.analysis import analyze, cosine_linkage, drift
+from lightning_gradnap.analysis import analyze, cosine_linkage, stability
 from lightning_gradnap.dashboard.cache import ArrayCache
 from lightning_gradnap.dashboard.files import Header, ProfileFile, RunIndex
 from lightning_gradnap.profiles import LayerProfile, Profiles
@@ -39,7 +40,6 @@ __all__ = ["DEFAULT_NUM_CLUSTERS", "ORDERINGS", "Dashboard"]
 
 #: ``tracked`` across the run, this ``step``'s clustering, the ``final`` step's clustering.
 ORDERINGS = ("tracked", "step", "final")
-METHODS = ("gradnap", "nap")
 #: The callback's default number of flat clusters (for AMI).
 DEFAULT_NUM_CLUSTERS = 6
 #: Colour scale of a layer: this quantile of |profile|, the largest over the run's steps.
@@ -86,19 +86,18 @@ class Dashboard:
         return self.index.header(file)
 
     def methods(self, header: Header) -> list[str]:
-        """The profile methods in a file: its own first, then any prefixed second one."""
-        own = str(header.metadata.get("method", "gradnap"))
-        others = [m for m in METHODS if m != own and f"{m}_profile_0" in header.keys]
-        return [own, *others]
+        """The profile methods in a file, the one that owns the plain layer names first."""
+        return [str(m) for m in header.metadata.get("methods", [header.metadata.get("method", "gradnap")])]
 
     def layer_names(self, header: Header) -> list[str]:
-        return [name for name in header.layers if self.layers is None or name in self.layers]
+        others = tuple(f"{m}/" for m in self.methods(header)[1:])
+        names = [name for name in header.layers if not (others and name.startswith(others))]
+        return [name for name in names if self.layers is None or name in self.layers]
 
     def key(self, header: Header, method: str, base: str, layer: str) -> str:
         """The array key of ``base`` (``profile``, ``tracked_groups``, ...) for a method and layer."""
-        index = header.layers.index(layer)
         own = self.methods(header)[0]
-        return f"{base}_{index}" if method == own else f"{method}_{base}_{index}"
+        return f"{base}_{header.layers.index(layer if method == own else f'{method}/{layer}')}"
 
     def method_files(self, run: str, method: str, layer: str | None = None) -> list[ProfileFile]:
         """The run's files that hold ``method`` (and ``layer``), in step order."""
@@ -257,6 +256,8 @@ class Dashboard:
                         table[row][column] = value if value is not None and np.isfinite(value) else None
                 if progress is not None:
                     progress()
+        for name in [n for n in scores if n.endswith(("_chance_p95", "_input", "_half0", "_half1"))]:
+            scores.pop(name)  # read against in TensorBoard's scalars; the map shows each score and its chance
         chance = {name[: -len("_chance")]: scores.pop(name) for name in list(scores) if name.endswith("_chance")}
         return {"layers": layers, "steps": [f.step for f in files], "scores": scores, "chance": chance, "computed": sorted(computed)}
 
@@ -270,8 +271,8 @@ class Dashboard:
             result = self.clustering(file, method, layer)
             computed.update(silhouette=result["silhouette"], ami=result["ami"])
         previous = next((f for f in reversed(files[:column]) if layer in self.layer_names(self.header(f))), None)
-        if "drift" not in values and previous is not None:
-            computed["drift"] = drift(self.profile(previous, method, layer), self.profile(file, method, layer))
+        if "stability" not in values and previous is not None:
+            computed["stability"] = stability(self.profile(previous, method, layer), self.profile(file, method, layer))
         fresh = {name for name in computed if name not in values}
         return {**computed, **values}, fresh
 

@@ -1,5 +1,5 @@
 // The emergence map: layers (rows, network order) x profiling steps (columns), coloured by one
-// score (silhouette of the categories, AMI of the flat clusters, drift, or a score the files
+// score (silhouette of the categories, AMI of the flat clusters, stability, or a score the files
 // carry). Hover a cell for its value and chance level; click it to show that layer and step.
 import { formatValue, scoreColor } from "./colors.js";
 
