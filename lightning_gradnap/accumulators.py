@@ -99,24 +99,30 @@ class GroupSums:
         return sums, self.row_counts(rows)
 
     def frame_batch_sums(
-        self, values: torch.Tensor, rows: torch.Tensor, counts: torch.Tensor
+        self, values: torch.Tensor, groups: torch.Tensor, counts: torch.Tensor, halves: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`batch_sums` for frames, read in place from a ``[B, C, T]`` layer output.
 
-        ``scatter_add_`` along time gives each utterance's per-row partial sums ``[B, C, 2G+1]``
-        without transposing or widening the whole tensor; like :meth:`batch_sums`, the batch is
-        summed in the values' precision (at least float32) and returned in float64.
+        ``scatter_add_`` along time gives each utterance's per-group partial sums ``[B, C, G+1]``
+        without transposing or widening the whole tensor; one ``index_add_`` over the examples
+        adds them into their halves. Like :meth:`batch_sums`, the batch is summed in the values'
+        precision (at least float32) and returned in float64.
 
         Args:
             values: ``[B, C, T]`` relevance of one layer.
-            rows: ``[B, T]`` :meth:`rows` of the layer's frame labels (and the examples' halves).
-            counts: Their :meth:`row_counts` (computed once for all layers with ``T`` frames).
+            groups: ``[B, T]`` group of each frame, ``G`` for ignored frames.
+            counts: :meth:`row_counts` of the frames' :meth:`rows` (computed once for all layers
+                with the same frame labels).
+            halves: ``[B]`` half of each example.
         """
         batch_size, channels, frames = values.shape
         dtype = torch.promote_types(values.dtype, torch.float32)
-        partial = torch.zeros(batch_size, channels, self.num_rows, dtype=dtype, device=values.device)
-        partial.scatter_add_(2, rows[:, None, :].expand(batch_size, channels, frames), values.to(dtype))
-        return partial.sum(dim=0).T.to(torch.float64), counts
+        partial = torch.zeros(batch_size, channels, self.num_groups + 1, dtype=dtype, device=values.device)
+        partial.scatter_add_(2, groups[:, None, :].expand(batch_size, channels, frames), values.to(dtype))
+        by_half = torch.zeros(2, channels, self.num_groups + 1, dtype=dtype, device=values.device)
+        by_half = by_half.index_add_(0, halves.to(values.device), partial).transpose(1, 2).to(torch.float64)  # [2, G+1, C]
+        ignored = by_half[:, self.num_groups].sum(dim=0, keepdim=True)
+        return torch.cat([by_half[:, : self.num_groups].flatten(0, 1), ignored]), counts
 
     def add_sums(self, sums: torch.Tensor, counts: torch.Tensor) -> None:
         """Fold the result of :meth:`batch_sums` into the running totals."""

@@ -22,7 +22,7 @@ class FrameFold(Fold):
             accumulator = sums[name]
             labels = batch.layer_labels(name, layer_values.shape[2])
             if id(labels) not in rows_by_labels:
-                rows = accumulator.rows(labels, batch.halves)
-                rows_by_labels[id(labels)] = rows, accumulator.row_counts(rows)
-            result[name] = accumulator.frame_batch_sums(layer_values, *rows_by_labels[id(labels)])
+                groups = torch.where(labels < 0, accumulator.num_groups, labels)
+                rows_by_labels[id(labels)] = groups, accumulator.row_counts(accumulator.rows(labels, batch.halves))
+            result[name] = accumulator.frame_batch_sums(layer_values, *rows_by_labels[id(labels)], batch.halves)
         return result
