@@ -6,7 +6,6 @@ to the full group list.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -4,7 +4,7 @@ named by its dotted path)."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["LABEL_LEVELS", "METHODS", "WINDOW_CENTRES", "check_engine_options", "resolve_callable"]

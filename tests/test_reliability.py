@@ -11,7 +11,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from lightning_gradnap import GradNAPCallback, Profiles
-from tests.callback_helpers import TinyFrameData, TinyFrameModel, read_events, trainer
+from tests.callback_helpers import TinyFrameData, TinyFrameModel, trainer
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
