@@ -15,7 +15,10 @@ key                    content
 ``counts_<i>``         float64 ``[G]``: frames (or utterances, or segments) per group
 =====================  ==================================================================
 
-``<i>`` is the index of the layer in ``layers``.
+``<i>`` is the index of the layer in ``layers``. Optional keys, the orderings of the views
+(:attr:`Profiles.orderings`, see :mod:`lightning_gradnap.tracking`): ``tracked_groups_<i>``,
+``tracked_neurons_<i>``, ``tracked_anchor_<i>``, ``groups_2d_<i>``, ``cluster_groups_<i>``,
+``cluster_neurons_<i>``. Files without them load with empty orderings.
 """
 
 from __future__ import annotations
@@ -31,9 +34,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FORMAT_VERSION", "FeatureViews", "LayerProfile", "Profiles", "group_means", "normalize_profiles"]
+__all__ = [
+    "FORMAT_VERSION", "ORDERING_KEYS", "FeatureViews", "LayerProfile", "Profiles", "group_means", "normalize_profiles",
+]  # fmt: skip
 
 FORMAT_VERSION = 1
+#: Optional per-layer arrays of the views, saved as ``<key>_<i>`` (see :mod:`lightning_gradnap.tracking`).
+ORDERING_KEYS = ("tracked_groups", "tracked_neurons", "tracked_anchor", "groups_2d", "cluster_groups", "cluster_neurons")
 SCALES = (None, "std")
 
 
@@ -123,12 +130,15 @@ class Profiles:
         group_names: ``[G]`` names (e.g. phonemes).
         group_categories: ``[G]`` categories (e.g. "vowel"), or ``None``.
         metadata: How the profiles were made (method, objective, options; JSON-serialisable).
+        orderings: Layer name -> the views' orderings (keys of :data:`ORDERING_KEYS` -> arrays),
+            set by :class:`~lightning_gradnap.tracking.OrderTracker`; empty if none were made.
     """
 
     layers: dict[str, LayerProfile]
     group_names: list[str]
     group_categories: list[str] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    orderings: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.group_categories is not None and len(self.group_categories) != len(self.group_names):
@@ -183,6 +193,7 @@ class Profiles:
             arrays[f"profile_{i}"] = result.profile
             arrays[f"means_{i}"] = result.means
             arrays[f"counts_{i}"] = result.counts
+        arrays.update(_ordering_arrays(self.orderings, self.layer_names))
         _atomic_savez(path, arrays)
         return path
 
@@ -211,6 +222,7 @@ class Profiles:
                     [str(name) for name in data["group_names"]],
                     categories if any(categories) else None,
                     json.loads(str(data["metadata"])),
+                    _read_orderings(data, layer_names),
                 )
         except FileNotFoundError:
             raise
@@ -219,6 +231,25 @@ class Profiles:
                 f"{str(path)!r} is not a readable profile file ({type(error).__name__}: {error}); "
                 "it may be truncated or corrupt: write it again with Profiles.save"
             ) from error
+
+
+def _ordering_arrays(orderings: dict[str, dict[str, np.ndarray]], layer_names: list[str]) -> dict[str, np.ndarray]:
+    """The orderings as ``<key>_<i>`` arrays (``<i>``: the layer's index)."""
+    return {
+        f"{key}_{layer_names.index(layer)}": np.asarray(value)
+        for layer, arrays in orderings.items() if layer in layer_names
+        for key, value in arrays.items() if key in ORDERING_KEYS
+    }  # fmt: skip
+
+
+def _read_orderings(data: Any, layer_names: list[str]) -> dict[str, dict[str, np.ndarray]]:
+    """The optional ``<key>_<i>`` arrays of an open archive (none in older files)."""
+    orderings: dict[str, dict[str, np.ndarray]] = {}
+    for i, layer in enumerate(layer_names):
+        found = {key: data[f"{key}_{i}"] for key in ORDERING_KEYS if f"{key}_{i}" in data.files}
+        if found:
+            orderings[layer] = found
+    return orderings
 
 
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
