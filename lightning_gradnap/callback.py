@@ -33,6 +33,7 @@ from lightning_gradnap.capture import SharedForward
 from lightning_gradnap.engine import ProfileEngine
 from lightning_gradnap.history import ProfileHistory
 from lightning_gradnap.reduction import NothingProfiled, reduce_state
+from lightning_gradnap.replay import replay_history
 from lightning_gradnap.writer import ProfileWriter, check_writable
 
 __all__ = ["GradNAPCallback"]
@@ -68,8 +69,9 @@ class GradNAPCallback(Callback):
         max_batches: Profile the first ``max_batches`` validation batches (``None``: all).
         num_clusters: Flat clusters of groups (for AMI and the layer agreement).
         clustering: ``"hierarchical"`` or ``"kmeans"``.
-        views: What to log: any of ``profile``, ``dendrogram``, ``groups_2d``, ``agreement``,
-            ``features``, ``scalars``, ``projector``.
+        views: What to log (default: all but ``profile_clustered``): ``profile`` (tracked), ``profile_clustered``,
+            ``profile_replay`` (at the end of ``fit``), ``dendrogram``, ``groups_2d``, ``agreement``,
+            ``features``, ``scalars``, ``projector``, ``emergence``.
         embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
         feature_window: Input frames of the feature view around each segment.
         feature_groups: Groups shown in the feature view.
@@ -145,7 +147,8 @@ class GradNAPCallback(Callback):
         self.weight_by_count = weight_by_count
         self.scale = scale
         self.save_profiles = save_profiles
-        self._history = ProfileHistory()
+        self._history = ProfileHistory(embedding)
+        self.tracker = self._history.tracker  # the tracked views' orders: ``tracker.reanchor()`` on request
         self.engine: ProfileEngine | None = None
         self.group_names: list[str] = []
         self.group_categories: list[str] | None = None
@@ -257,12 +260,15 @@ class GradNAPCallback(Callback):
         analysis = analyze(profiles, self.num_clusters, self.clustering, self._history.previous)
         folder = log_dir / "profiles" if self.save_profiles else None
         feature_views = self.engine.feature_views(state)
-        path = self.writer.write(profiles, analysis, feature_views, step, epoch, folder, self._summary_writer(trainer))
+        scores = self._history.track(profiles, step, analysis)  # orders into profiles.orderings; scores so far
+        path = self.writer.write(profiles, analysis, feature_views, step, epoch, folder, self._summary_writer(trainer), scores)
         self._history.add(step, epoch, path, profiles, analysis)
 
     @override
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.writer.close()
+        if "profile_replay" in self.writer.views and self.save_profiles and trainer.is_global_zero:
+            replay_history(self._summary_writer(trainer), self.history)  # from the files; warns about unreadable ones
 
     @override
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 
 from lightning_gradnap.analysis import ProfileAnalysis
 from lightning_gradnap.profiles import FeatureViews, Profiles
-from lightning_gradnap.reporting import EMBEDDINGS, VIEWS, write_tensorboard
+from lightning_gradnap.reporting import EMBEDDINGS, VIEWS
+from lightning_gradnap.views import DEFAULT_VIEWS, Scores, write_views
 
 __all__ = ["ProfileWriter", "check_writable", "profile_file_name"]
 
@@ -28,7 +29,8 @@ class ProfileWriter:
     """Writes each profiling's file and views.
 
     Args:
-        views: The views to log (see :data:`~lightning_gradnap.reporting.VIEWS`; ``None``: all).
+        views: The views to log (see :data:`~lightning_gradnap.reporting.VIEWS`; ``None``: all but
+            ``profile_clustered``).
         num_feature_groups: Groups shown in the feature view.
         embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
         background: Draw the figures in a worker thread (complete after :meth:`close`).
@@ -40,7 +42,7 @@ class ProfileWriter:
     def __init__(
         self, views: Sequence[str] | None, num_feature_groups: int, embedding: str, background: bool
     ) -> None:
-        views = list(VIEWS) if views is None else list(views)
+        views = list(DEFAULT_VIEWS) if views is None else list(views)
         unknown = sorted(set(views) - set(VIEWS))
         if unknown:
             raise ValueError(f"`views` has {unknown}; allowed: {list(VIEWS)}")
@@ -52,6 +54,7 @@ class ProfileWriter:
         self.background = background
         self._executor: ThreadPoolExecutor | None = None
         self._pending: list[Future] = []
+        self._layout_written = False  # the custom-scalars layout, once per writer
 
     def write(
         self,
@@ -62,11 +65,12 @@ class ProfileWriter:
         epoch: int,
         folder: Path | None,
         summary_writer: Any = None,
+        scores: Scores | None = None,
     ) -> Path | None:
         """:meth:`save` into ``folder`` (if given) and :meth:`log` to ``summary_writer`` (if given)."""
         path = None if folder is None else self.save(profiles, folder, epoch, step)
         if summary_writer is not None:
-            self.log(summary_writer, profiles, analysis, feature_views, step, epoch)
+            self.log(summary_writer, profiles, analysis, feature_views, step, epoch, scores)
         return path
 
     def save(self, profiles: Profiles, folder: Path, epoch: int, step: int) -> Path:
@@ -81,12 +85,15 @@ class ProfileWriter:
         feature_views: FeatureViews | None,
         step: int,
         epoch: int,
+        scores: Scores | None = None,
     ) -> None:
-        """Log the views to a ``SummaryWriter``, now or in the figure thread."""
+        """Log the views to a ``SummaryWriter``, now or in the figure thread (``scores``: the run's
+        so far, for the emergence maps)."""
         job = partial(
-            write_tensorboard, summary_writer, profiles, analysis, step, epoch, self.views,
-            feature_views, self.num_feature_groups, self.embedding,
+            write_views, summary_writer, profiles, analysis, step, epoch, self.views,
+            feature_views, self.num_feature_groups, self.embedding, "gradnap", scores, not self._layout_written,
         )  # fmt: skip
+        self._layout_written = True
         if not self.background:
             job()
             return
