@@ -107,8 +107,8 @@ def replay(
             figure = tracked_heatmap(
                 profiles[layer].profile, profiles.group_names, groups, neurons,
                 f"{layer} — {when}, in the order of step {final_step}", profiles.group_categories,
-                profiles.metadata.get("method", "profile"), rows_label=f"groups, dendrogram order at step {final_step}",
-                columns_label=f"{len(neurons)} neurons, dendrogram order at step {final_step}", separators=False,
+                profiles.metadata.get("method", "profile"), rows_label=f"groups (clustered at step {final_step})",
+                columns_label=f"{len(neurons)} neurons, clustered at step {final_step}", separators=False,
             )  # fmt: skip
             writer.add_image(layer_tag(tag, "profile_replay", numbered[layer]), plots.figure_to_array(figure), step,
                              dataformats="HWC")  # fmt: skip

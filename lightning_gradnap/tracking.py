@@ -13,11 +13,12 @@ order of ``group_names`` (:func:`category_order`). It depends on no data, so it 
 a group without frames at some step keeps its (empty) row.
 
 **Columns (neurons)** are *anchored*: at the first profiling where the layer has structure
-(:func:`has_structure`: groups of one category are more alike than groups of different
-categories, silhouette above ``min_silhouette``; any non-zero profile if there are no
-categories), each neuron is placed under the group it supports most, in the row order, the
-strongest first (:func:`preferred_neuron_order`). Rows by category and columns by preferred
-group make a selective layer a block diagonal. The order is then kept for the rest of the run:
+(:func:`has_structure`: its first principal component explains more than it does in each of
+20 copies with every neuron's values shuffled across groups, Horn's parallel analysis), each
+neuron is placed under
+the group it supports most, in the row order, the strongest first
+(:func:`preferred_neuron_order`). Rows by category and columns by preferred group make a
+selective layer a block diagonal. The order is then kept for the rest of the run:
 later steps show neurons sharpening, or changing their preference, against it. Before the anchor
 the neurons are in index order. :meth:`OrderTracker.reanchor` takes a new anchor at the next
 profiling, on request only.
@@ -26,11 +27,9 @@ profiling, on request only.
 present cells (:func:`unit_rms`), with fixed limits (``±``:data:`TRACKED_LIMIT`), and prints the
 RMS. Colours compare across steps and layers; how large the profile is, is the printed number.
 
-**2-D view**: each step's embedding of the groups (PCA or t-SNE, see
-:func:`~lightning_gradnap.reporting.embed_2d`) is rotated (or reflected) onto the previous step's
-by orthogonal Procrustes over the groups present in both (:func:`align_points`), so that points
-move rather than flip. t-SNE's arbitrary scale is set to an RMS radius of 0.5 first; PCA keeps
-its scale, which is the spread of the groups.
+**2-D view**: each step's embedding of the groups is rotated (or reflected) onto the previous
+step's by orthogonal Procrustes (:mod:`lightning_gradnap.alignment`), so that points move rather
+than flip.
 
 Every result is a :class:`TrackedOrder` per layer; :meth:`TrackedOrder.to_arrays` gives the
 arrays that :meth:`Profiles.save` writes (``tracked_groups_<i>``, ``tracked_neurons_<i>``,
@@ -41,29 +40,27 @@ arrays that :meth:`Profiles.save` writes (``tracked_groups_<i>``, ``tracked_neur
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.cluster import hierarchy
-from scipy.linalg import orthogonal_procrustes
-from sklearn.metrics import silhouette_score
 
+from lightning_gradnap.alignment import aligned_embedding
 from lightning_gradnap.analysis import ProfileAnalysis, cosine_linkage
 from lightning_gradnap.profiles import Profiles
-from lightning_gradnap.reporting import EMBEDDINGS, embed_2d
+from lightning_gradnap.reporting import EMBEDDINGS
 
 __all__ = [
-    "TRACKED_LIMIT", "OrderTracker", "TrackedOrder", "align_points", "category_order", "clustered_order",
+    "PERMUTATIONS", "TRACKED_LIMIT", "OrderTracker", "TrackedOrder", "category_order", "clustered_order",
     "has_structure", "preferred_neuron_order", "track_orderings", "unit_rms",
 ]  # fmt: skip
 
 #: Colour limits of the tracked heatmaps, in units of the profile's RMS.
 TRACKED_LIMIT = 3.0
-#: RMS radius that t-SNE coordinates are scaled to before alignment.
-TSNE_RADIUS = 0.5
+#: Shuffled copies that a layer's first principal component must beat to count as structure.
+PERMUTATIONS = 20
 
 
 def _matrix(profile: np.ndarray) -> np.ndarray:
@@ -87,25 +84,29 @@ def unit_rms(matrix: np.ndarray) -> tuple[np.ndarray, float]:
     return matrix / rms, rms
 
 
-def has_structure(profile: np.ndarray, group_categories: Sequence[str] | None = None, min_silhouette: float = 0.0) -> bool:
-    """Whether the groups of a layer are organised enough to anchor its neurons on.
+def _first_share(rows: np.ndarray) -> float:
+    """Share of variance of the first principal component of ``rows`` (centred here)."""
+    singular = np.linalg.svd(rows - rows.mean(axis=0), compute_uv=False)
+    total = float(np.sum(singular**2))
+    return float(singular[0] ** 2) / total if total > 0 else 0.0
 
-    With categories: the silhouette (cosine) of the present groups under their categories is
-    above ``min_silhouette``. Without (or where it is undefined): any present group has a
-    non-zero profile.
+
+def has_structure(profile: np.ndarray, permutations: int = PERMUTATIONS, seed: int = 0) -> bool:
+    """Whether a layer's groups differ by more than chance, so that its neurons can be anchored.
+
+    Horn's parallel analysis: the first principal component of the present groups'
+    (window-averaged) profiles explains a larger share of variance than in every one of
+    ``permutations`` copies in which each neuron's values are shuffled across the groups (which
+    keeps each neuron's values and breaks what the groups share). False positives: about
+    ``1 / (permutations + 1)``. Needs 3 present groups; deterministic for a ``seed``.
     """
-    rows = profile.reshape(len(profile), -1)
-    present = np.flatnonzero(np.isfinite(rows).all(axis=1))
-    if not len(present) or not np.any(rows[present]):
+    matrix = _matrix(profile)
+    rows = matrix[np.isfinite(matrix).all(axis=1)]
+    if len(rows) < 3 or not np.any(rows - rows.mean(axis=0)):
         return False
-    if group_categories is None or len(present) < 3:
-        return True
-    known = np.asarray(group_categories)[present]
-    if not 2 <= len(set(known)) <= len(present) - 1:
-        return True
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return float(silhouette_score(rows[present], known, metric="cosine")) > min_silhouette
+    generator = np.random.default_rng(seed)
+    observed = _first_share(rows)
+    return all(observed > _first_share(generator.permuted(rows, axis=0)) for _ in range(permutations))
 
 
 def preferred_neuron_order(profile: np.ndarray, group_order: Sequence[int]) -> np.ndarray:
@@ -128,20 +129,6 @@ def clustered_order(profile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     columns = cosine_linkage(matrix.T) if len(present) else None
     neurons = hierarchy.leaves_list(columns) if columns is not None else np.arange(matrix.shape[1])
     return groups, neurons
-
-
-def align_points(points: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
-    """``points`` ``[G, 2]`` (NaN rows: absent) rotated or reflected onto ``previous`` by
-    orthogonal Procrustes over the rows finite in both; translated so that those rows keep their
-    centre. Unchanged if fewer than 2 rows are shared or shapes differ."""
-    if previous is None or previous.shape != points.shape:
-        return points
-    both = np.isfinite(points).all(axis=1) & np.isfinite(previous).all(axis=1)
-    if both.sum() < 2:
-        return points
-    centre, previous_centre = points[both].mean(axis=0), previous[both].mean(axis=0)
-    rotation, _ = orthogonal_procrustes(points[both] - centre, previous[both] - previous_centre)
-    return (points - centre) @ rotation + previous_centre
 
 
 @dataclass
@@ -194,8 +181,7 @@ class OrderTracker:
 
     Args:
         embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
-        min_silhouette: A layer has structure (and its neurons are anchored) once the silhouette
-            of its groups under their categories exceeds this.
+        permutations: Shuffled copies in the structure test (:func:`has_structure`).
 
     Attributes:
         state: Plain data for checkpoints: ``anchors`` (layer -> ``{"step", "neurons"}``),
@@ -213,11 +199,11 @@ class OrderTracker:
             orders["model.conv5"].neurons               # the same array once anchored
     """
 
-    def __init__(self, embedding: str = "pca", min_silhouette: float = 0.0) -> None:
+    def __init__(self, embedding: str = "pca", permutations: int = PERMUTATIONS) -> None:
         if embedding not in EMBEDDINGS:
             raise ValueError(f"`embedding` should be one of {list(EMBEDDINGS)}, got {embedding!r}")
         self.embedding = embedding
-        self.min_silhouette = min_silhouette
+        self.permutations = permutations
         self.state: dict[str, Any] = {"anchors": {}, "points": {}, "reanchor": []}
 
     def load(self, state: dict[str, Any]) -> None:
@@ -242,7 +228,7 @@ class OrderTracker:
         orders = {}
         for layer, result in profiles.layers.items():
             profile = result.profile
-            neurons, anchor_step = self._neurons(layer, profile, groups, step, profiles.group_categories)
+            neurons, anchor_step = self._neurons(layer, profile, groups, step)
             points = self._points(layer, profile)
             if analysis is not None and layer in analysis.layers:
                 cluster_groups, cluster_neurons = analysis.layers[layer].group_order, analysis.layers[layer].neuron_order
@@ -253,14 +239,13 @@ class OrderTracker:
         profiles.orderings = {layer: order.to_arrays() for layer, order in orders.items()}
         return orders
 
-    def _neurons(self, layer: str, profile: np.ndarray, groups: np.ndarray, step: int,
-                 categories: Sequence[str] | None) -> tuple[np.ndarray, int | None]:  # fmt: skip
+    def _neurons(self, layer: str, profile: np.ndarray, groups: np.ndarray, step: int) -> tuple[np.ndarray, int | None]:
         anchor = self.state["anchors"].get(layer)
         width = profile.shape[1]
         requested = layer in self.state["reanchor"]
         if anchor is not None and len(anchor["neurons"]) != width:
             anchor = None  # another layer under the same name (e.g. a resumed run of a changed model)
-        if (anchor is None or requested) and has_structure(profile, categories, self.min_silhouette):
+        if (anchor is None or requested) and has_structure(profile, self.permutations):
             anchor = {"step": int(step), "neurons": [int(n) for n in preferred_neuron_order(profile, groups)]}
             self.state["anchors"][layer] = anchor
             self.state["reanchor"] = [name for name in self.state["reanchor"] if name != layer]
@@ -269,25 +254,15 @@ class OrderTracker:
         return np.asarray(anchor["neurons"], dtype=int), int(anchor["step"])
 
     def _points(self, layer: str, profile: np.ndarray) -> np.ndarray:
-        rows = profile.reshape(len(profile), -1)
-        present = np.isfinite(rows).all(axis=1)
-        points = np.full((len(rows), 2), np.nan)
-        if present.sum() >= 2:
-            embedded = embed_2d(rows[present], self.embedding)
-            if self.embedding == "tsne":
-                centred = embedded - embedded.mean(axis=0)
-                radius = float(np.sqrt(np.mean(np.sum(centred**2, axis=1))))
-                embedded = centred * (TSNE_RADIUS / radius if radius > 0 else 1.0)
-            points[present] = embedded
         previous = self.state["points"].get(layer)
-        points = align_points(points, None if previous is None else np.asarray(previous, dtype=float))
+        points = aligned_embedding(profile, None if previous is None else np.asarray(previous, dtype=float), self.embedding)
         self.state["points"][layer] = points.tolist()
         return points
 
 
 def track_orderings(
     profiles_list: Sequence[Profiles], steps: Sequence[int] | None = None, embedding: str = "pca",
-    min_silhouette: float = 0.0,
+    permutations: int = PERMUTATIONS,
 ) -> list[dict[str, TrackedOrder]]:  # fmt: skip
     """Offline: the orderings of a run's profiles in step order, as :class:`OrderTracker` made
     them during training (e.g. from the saved ``.npz`` files). ``steps`` default to 0, 1, ...;
@@ -295,5 +270,5 @@ def track_orderings(
     steps = list(range(len(profiles_list))) if steps is None else list(steps)
     if len(steps) != len(profiles_list):
         raise ValueError(f"{len(steps)} steps for {len(profiles_list)} profiles: give one step per profiles")
-    tracker = OrderTracker(embedding, min_silhouette)
+    tracker = OrderTracker(embedding, permutations)
     return [tracker.update(profiles, step) for profiles, step in zip(profiles_list, steps)]
