@@ -130,15 +130,18 @@ def emergence_figure(
     low = min(0.0, float(finite.min())) if finite.size else 0.0
     high = max(float(finite.max()), low + 1e-6) if finite.size else 1.0
     image = axes.imshow(values, aspect="auto", cmap=_SEQUENTIAL, vmin=low, vmax=high, interpolation="nearest")
-    axes.set_yticks(np.arange(layer_count), list(layers), fontsize=8)
-    stride = max(1, int(np.ceil(step_count / 10)))
-    ticks = np.arange(step_count)[::stride]
-    axes.set_xticks(ticks, [str(steps[t]) for t in ticks], fontsize=8)
-    axes.set_xlabel("step")
-    if step_count:
-        for row, value in enumerate(values[:, -1]):
-            if np.isfinite(value):
-                axes.text(1.01, row, f"{value:.2f}", transform=axes.get_yaxis_transform(), va="center", fontsize=7)
+    # Labels as plain text, not ticks: this map is redrawn at every profiling and ticks cost several times more.
+    axes.set_xticks([])
+    axes.set_yticks([])
+    by_row, by_column = axes.get_yaxis_transform(), axes.get_xaxis_transform()
+    for row, layer in enumerate(layers):
+        axes.text(-0.01, row, layer, transform=by_row, ha="right", va="center", fontsize=8)
+    for column in range(0, step_count, max(1, int(np.ceil(step_count / 10)))):
+        axes.text(column, -0.02, str(steps[column]), transform=by_column, ha="center", va="top", fontsize=8)
+    axes.set_xlabel("step", labelpad=14)
+    for row, value in enumerate(values[:, -1] if step_count else []):
+        if np.isfinite(value):
+            axes.text(1.01, row, f"{value:.2f}", transform=by_row, va="center", fontsize=7)
     label = metric if chance is None else f"{metric} (chance {chance:.2f})"
     x0, y0, w, h = axes.get_position().bounds
     bar = figure.add_axes((x0 + w + 0.55 / width, y0 + 0.1 * h, 0.15 / width, 0.8 * h))
