@@ -8,10 +8,15 @@
 
 With ``--epochs 3`` part 2 times fits of 3 epochs and reports the time per epoch: then the
 figures of one epoch are drawn while the next one trains, as in the demo's 10 epochs; with one
-epoch, ``fit`` waits for them at the end (the last epoch of any run).
+epoch, ``fit`` waits for them at the end (the last epoch of any run). Part 2 also reports the
+replay at the end of each fit (one heatmap per layer and profiling, default on) and the ratio
+without it.
+
+3. ``--replay-from RUN_DIR``: time the replay of a finished run's ``profiles/*.npz`` into a
+   scratch event file (median of ``--repeats``), e.g. ``runs/demo/tensorboard/version_0``.
 
     .venv/bin/python bench/bench_callback.py [--model demo|full] [--repeats 3] [--epoch] [--epochs 1]
-        [--accelerator cpu|gpu]
+        [--accelerator cpu|gpu] [--replay-from RUN_DIR]
 """
 
 from __future__ import annotations
@@ -21,14 +26,19 @@ import statistics
 import tempfile
 import time
 from functools import partial
+from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
+from torch.utils.tensorboard import SummaryWriter
+
+import lightning_gradnap.callback as callback_module
 
 from example_asr.data import SyntheticSpeechData
 from example_asr.module import SpeechRecognizer
 from lightning_gradnap import GradNAPCallback
+from lightning_gradnap.replay import replay, step_of
 
 DEMO = dict(channels=128, num_layers=7, wide_channels=256, input_kernel=11, wide_kernel=7)  # configs/demo.yaml
 FULL = dict(channels=250, num_layers=7, wide_channels=2000)
@@ -77,6 +87,31 @@ def run(
     return sum(times), time.perf_counter() - start
 
 
+REPLAYS: list[float] = []  # seconds of each fit's replay at its end
+
+
+def _timed_replay(*args, **kwargs):
+    report = _replay_history(*args, **kwargs)
+    REPLAYS.append(report.seconds)
+    return report
+
+
+_replay_history, callback_module.replay_history = callback_module.replay_history, _timed_replay
+
+
+def time_replay(run_dir: Path, repeats: int) -> None:
+    files = sorted((run_dir / "profiles").glob("*.npz"), key=step_of)
+    times, images = [], 0
+    with tempfile.TemporaryDirectory() as log_dir:
+        for _ in range(repeats):
+            with SummaryWriter(log_dir) as writer:
+                report = replay(writer, files)
+            times.append(report.seconds)
+            images = report.images
+    print(f"replay of {len(files)} profilings ({images} heatmaps) from {run_dir}: median {statistics.median(times):.2f} s "
+          f"of {repeats} ({', '.join(f'{t:.2f}' for t in times)}); {statistics.median(times) / max(images, 1) * 1000:.0f} ms per heatmap")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=["demo", "full"], default="demo")
@@ -86,8 +121,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1, help="epochs per timed fit in part 2")
     parser.add_argument("--foreground-figures", action="store_true", help="draw figures in the training thread")
     parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu")
+    parser.add_argument("--replay-from", type=Path, help="only time the replay of this run's profile files")
     args = parser.parse_args()
     torch.set_num_threads(2)
+    if args.replay_from:
+        time_replay(args.replay_from, args.repeats)
+        return
     data = SyntheticSpeechData(root="data/synthetic", num_train=4000, batch_size=16)  # as configs/demo.yaml
     data.prepare_data()
     model_args = DEMO if args.model == "demo" else FULL
@@ -99,6 +138,7 @@ def main() -> None:
             plain.append(fit(False, args.batches, log_dir, 1)[0])
             profiled.append(fit(True, args.batches, log_dir, 1)[0])
         epochs_plain, epochs_profiled = [], []
+        REPLAYS.clear()
         if args.epoch:
             for _ in range(args.repeats):
                 epochs_plain.append(fit(False, None, log_dir, None, epochs=args.epochs)[1] / args.epochs)
@@ -112,6 +152,9 @@ def main() -> None:
         c, d = statistics.median(epochs_plain), statistics.median(epochs_profiled)
         print(f"whole demo epoch (fits of {args.epochs}) without callback: {c:.1f} s, with (default settings): {d:.1f} s")
         print(f"ratio epoch with / without = {d / c:.3f}  (target <= 1.10)")
+        replay_share = statistics.median(REPLAYS) / args.epochs
+        print(f"replay at the end of fit: median {statistics.median(REPLAYS):.2f} s ({replay_share:.2f} s per epoch); "
+              f"ratio without it = {(d - replay_share) / c:.3f}")
     print(f"ratio profiled validation batches with / without = {b / a:.3f}  (target <= 2.2)")
 
 

@@ -13,6 +13,8 @@ from lightning_gradnap.objectives import OBJECTIVES, ObjectiveInputs
 from lightning_gradnap.profiles import FeatureViews, LayerProfile, Profiles
 from lightning_gradnap.reporting import write_tensorboard
 from lightning_gradnap.recording import ActivationRecorder
+from lightning_gradnap.tracking import OrderTracker, track_orderings
+from lightning_gradnap.views import write_views
 
 __all__ = [
     "OBJECTIVES",
@@ -23,12 +25,15 @@ __all__ = [
     "GradNAPCallback",
     "LayerProfile",
     "ObjectiveInputs",
+    "OrderTracker",
     "ProfileBatch",
     "ProfileEngine",
     "Profiles",
     "analyze",
     "compute_profiles",
+    "track_orderings",
     "write_tensorboard",
+    "write_views",
 ]
 
 __version__ = "0.1.0"

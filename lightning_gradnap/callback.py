@@ -38,6 +38,7 @@ from lightning_gradnap.options import resolve_callable
 from lightning_gradnap.groups import Groups, GroupSources
 from lightning_gradnap.profiling import AnalysisOptions, profile_state
 from lightning_gradnap.reduction import NothingProfiled, reduce_state
+from lightning_gradnap.replay import replay_history
 from lightning_gradnap.schedule import ProfilingSchedule
 from lightning_gradnap.writer import ProfileWriter, check_writable
 
@@ -86,8 +87,9 @@ class GradNAPCallback(Callback):
         max_batches: Profile the first ``max_batches`` validation batches (``None``: all).
         num_clusters: Flat clusters of groups (for AMI and the layer agreement).
         clustering: ``"hierarchical"`` or ``"kmeans"``.
-        views: What to log: any of ``profile``, ``dendrogram``, ``groups_2d``, ``agreement``,
-            ``features``, ``scalars``, ``projector``.
+        views: What to log (default: all but ``profile_clustered``): ``profile`` (tracked), ``profile_clustered``,
+            ``profile_replay`` (at the end of ``fit``), ``dendrogram``, ``groups_2d``, ``agreement``,
+            ``features``, ``scalars``, ``projector``, ``emergence``.
         embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
         feature_window: Input frames of the feature view around each segment.
         feature_groups: Groups shown in the feature view.
@@ -164,7 +166,8 @@ class GradNAPCallback(Callback):
         self.analysis_options = AnalysisOptions(num_clusters, clustering, weight_by_count, scale)
         self.save_profiles = save_profiles
         self.reliability_threshold = reliability_threshold
-        self._history = ProfileHistory()
+        self._history = ProfileHistory(embedding)
+        self.tracker = self._history.tracker  # the tracked views' orders: ``tracker.reanchor()`` on request
         self.engine: ProfileEngine | None = None
         self.groups = Groups([])
         self._capture: SharedForward | None = None
@@ -253,14 +256,21 @@ class GradNAPCallback(Callback):
                 self._history.add(step, epoch)
             return
         profiling = profile_state(self.engine, state, self.groups, self.analysis_options, self._history.previous)
-        path = self.writer.write(profiling, step, epoch, folder, summary_writer(trainer), run)
-        self._warn(self._history.check_reliability(profiling.first[1], self.reliability_threshold))
+        first, analysis = profiling.first
+        scores = None
+        if not run:  # orders of the views watched over steps (first method), into the file; scores so far
+            scores = self._history.track(first, step, analysis)
+            profiling.profiles.orderings.update(first.orderings)
+        path = self.writer.write(profiling, step, epoch, folder, summary_writer(trainer), run, scores)
+        self._warn(self._history.check_reliability(analysis, self.reliability_threshold))
         if not run:  # a repeat at a step (e.g. validate() on other data) has its own file, not a history entry
-            self._history.add(step, epoch, path, profiling.profiles, profiling.first[1])
+            self._history.add(step, epoch, path, profiling.profiles, analysis)
 
     @override
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.writer.close()
+        if "profile_replay" in self.writer.views and self.save_profiles and trainer.is_global_zero:
+            replay_history(summary_writer(trainer), self.history)  # from the files; warns about unreadable ones
 
     @override
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

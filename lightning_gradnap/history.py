@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 
 from lightning_gradnap.analysis import ProfileAnalysis
+from lightning_gradnap.emergence import Scores
 from lightning_gradnap.profiles import Profiles
+from lightning_gradnap.tracking import OrderTracker
 
 __all__ = ["METRICS", "ProfileHistory"]
 
@@ -28,14 +30,17 @@ class ProfileHistory:
     Attributes:
         state: Plain data for checkpoints: ``steps``, ``epochs``, ``files`` (``""`` where no file
             was written) and ``metrics`` (``"<layer>/<metric>"`` -> one value per step; NaN for
-            the steps before a layer was first profiled).
+            the steps before a layer was first profiled); ``tracking``: the state of :attr:`tracker`.
         previous: The last profiles, for comparisons with the previous profiling.
+        tracker: The tracked views' orders (:class:`~lightning_gradnap.tracking.OrderTracker`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, embedding: str = "pca") -> None:
         self.state: dict[str, Any] = {"steps": [], "epochs": [], "files": [], "metrics": {}}
         self.previous: Profiles | None = None
         self._warned: set[str] = set()  # layers already warned about for low reliability
+        self.tracker = OrderTracker(embedding)
+        self.state["tracking"] = self.tracker.state
 
     def has_step(self, step: int) -> bool:
         return step in self.state["steps"]
@@ -54,12 +59,18 @@ class ProfileHistory:
                     earlier = [float("nan")] * (len(self.state["steps"]) - 1)  # a layer added on resume
                     self.state["metrics"].setdefault(f"{layer}/{metric}", earlier).append(result.metric(metric))
 
+    def track(self, profiles: Profiles, step: int, analysis: ProfileAnalysis) -> Scores:
+        """Before :meth:`add`: the tracked orders into ``profiles.orderings``; the scores with this step's."""
+        self.tracker.update(profiles, step, analysis)
+        return Scores.with_step(self.state, step, analysis, METRICS)
+
     def load(self, state: dict[str, Any]) -> None:
         """Continue a checkpoint's history; read its last profiles back if the file is still there."""
         # "drift" was the name of the stability (a similarity) before 0.2: rename it in old checkpoints
         metrics = state.get("metrics", {})
         state["metrics"] = {key[: -len("drift")] + "stability" if key.endswith("/drift") else key: v for key, v in metrics.items()}
         self.state = state
+        self.tracker.load(state.setdefault("tracking", {}))
         last = next((f for f in reversed(state["files"]) if f), None)
         if last and Path(last).exists():
             try:

@@ -175,9 +175,10 @@ def _category_key(axes, categories: Sequence[str] | None, present: Sequence[int]
 
 def groups_2d_figure(
     points: np.ndarray, group_names: Sequence[str], present: Sequence[int], title: str = "",
-    group_categories: Sequence[str] | None = None, method: str = "PCA",
+    group_categories: Sequence[str] | None = None, method: str = "PCA", limit: float | None = None,
 ) -> Figure:  # fmt: skip
-    """Present groups as labelled points of a 2-D embedding, coloured by category."""
+    """Present groups as labelled points of a 2-D embedding, coloured by category (axes from
+    ``-limit`` to ``limit`` if given, e.g. held across steps; else fitted to the points)."""
     figure, axes = _fixed_figure(7.8, 6, left=0.4, bottom=0.4, right=1.2, top=0.4)
     colours = category_colours(group_categories)
     point_colours = [colours[group_categories[g]] for g in present] if group_categories else "#1f77b4"
@@ -185,6 +186,8 @@ def groups_2d_figure(
     for point, g in zip(points, present):
         axes.text(point[0], point[1], f" {group_names[g]}", fontsize=8, va="bottom")
     _category_key(axes, group_categories, present, side="right")
+    if limit is not None:
+        axes.set(xlim=(-limit, limit), ylim=(-limit, limit))
     axes.set_xticks([])  # coordinates of an embedding have no units
     axes.set_yticks([])
     axes.set_xlabel(f"{method} 1")

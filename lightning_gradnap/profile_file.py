@@ -19,6 +19,9 @@ key                    content
 ``half_counts_<i>``    float64 ``[2, G]``: their counts (optional)
 ``feature_means``      float64 ``[G, F, W]``: the feature view (optional; also
                        ``feature_weighted_means``, ``feature_counts``, ``feature_overall``)
+``tracked_groups_<i>``  the views' orderings (optional, :attr:`Profiles.orderings`, see
+                       :mod:`lightning_gradnap.tracking`): also ``tracked_neurons``,
+                       ``tracked_anchor``, ``groups_2d``, ``cluster_groups``, ``cluster_neurons``
 
 ``<i>`` is the index of the layer in ``layers``. Profiles of two methods in one file name the
 second method's layers ``"<method>/<layer>"`` and list the methods in the metadata.
@@ -35,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from lightning_gradnap.profiles import FORMAT_VERSION, FeatureViews, LayerProfile, Profiles
+from lightning_gradnap.profiles import FORMAT_VERSION, ORDERING_KEYS, FeatureViews, LayerProfile, Profiles
 
 __all__ = ["load_profiles", "save_profiles"]
 
@@ -59,6 +62,7 @@ def save_profiles(profiles: Profiles, path: str | os.PathLike) -> Path:
         if result.half_means is not None and result.half_counts is not None:
             arrays[f"half_means_{i}"] = result.half_means
             arrays[f"half_counts_{i}"] = result.half_counts
+    arrays.update(_ordering_arrays(profiles.orderings, profiles.layer_names))
     if profiles.features is not None:
         views = profiles.features
         arrays.update(feature_means=views.means, feature_counts=views.counts, feature_overall=views.overall)
@@ -105,7 +109,27 @@ def _from_arrays(data: Any) -> Profiles:
     if "feature_means" in data:
         features = FeatureViews(data["feature_means"], data.get("feature_weighted_means"), data["feature_counts"], data["feature_overall"])
     metadata = json.loads(str(data["metadata"]))
-    return Profiles(layers, group_names, categories if any(categories) else None, metadata, features)
+    orderings = _read_orderings(data, list(layers))
+    return Profiles(layers, group_names, categories if any(categories) else None, metadata, features, orderings)
+
+
+def _ordering_arrays(orderings: dict[str, dict[str, np.ndarray]], layer_names: list[str]) -> dict[str, np.ndarray]:
+    """The views' orderings as ``<key>_<i>`` arrays (``<i>``: the layer's index)."""
+    return {
+        f"{key}_{layer_names.index(layer)}": np.asarray(value)
+        for layer, arrays in orderings.items() if layer in layer_names
+        for key, value in arrays.items() if key in ORDERING_KEYS
+    }  # fmt: skip
+
+
+def _read_orderings(data: Any, layer_names: list[str]) -> dict[str, dict[str, np.ndarray]]:
+    """The optional ``<key>_<i>`` arrays of an open archive (none in older files)."""
+    orderings: dict[str, dict[str, np.ndarray]] = {}
+    for i, layer in enumerate(layer_names):
+        found = {key: data[f"{key}_{i}"] for key in ORDERING_KEYS if f"{key}_{i}" in data.files}
+        if found:
+            orderings[layer] = found
+    return orderings
 
 
 def _strings(data: Any, key: str) -> list[str]:

@@ -12,9 +12,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FORMAT_VERSION", "FeatureViews", "LayerProfile", "Profiles", "group_means", "normalize_profiles"]
+__all__ = [
+    "FORMAT_VERSION", "ORDERING_KEYS", "FeatureViews", "LayerProfile", "Profiles", "group_means", "normalize_profiles",
+]  # fmt: skip
 
 FORMAT_VERSION = 1
+#: Optional per-layer arrays of the views, saved as ``<key>_<i>`` (see :mod:`lightning_gradnap.tracking`).
+ORDERING_KEYS = ("tracked_groups", "tracked_neurons", "tracked_anchor", "groups_2d", "cluster_groups", "cluster_neurons")
 SCALES = (None, "std")
 
 
@@ -110,6 +114,8 @@ class Profiles:
         group_categories: ``[G]`` categories (e.g. "vowel"), or ``None``.
         metadata: How the profiles were made (method, objective, options; JSON-serialisable).
         features: The input-domain feature views of the same profiling, or None.
+        orderings: Layer name -> the views' orderings (keys of :data:`ORDERING_KEYS` -> arrays),
+            set by :class:`~lightning_gradnap.tracking.OrderTracker`; empty if none were made.
     """
 
     layers: dict[str, LayerProfile]
@@ -117,6 +123,7 @@ class Profiles:
     group_categories: list[str] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     features: FeatureViews | None = None
+    orderings: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.group_categories is not None and len(self.group_categories) != len(self.group_names):
@@ -165,7 +172,8 @@ class Profiles:
             if (name.startswith(prefix) if prefix else not any(name.startswith(f"{m}/") for m in methods[1:]))
         }  # fmt: skip
         metadata = {key: value for key, value in self.metadata.items() if key != "methods"}
-        return Profiles(layers, list(self.group_names), self.group_categories, {**metadata, "method": method}, self.features)
+        orderings = {name: self.orderings[prefix + name] for name in layers if prefix + name in self.orderings}
+        return Profiles(layers, list(self.group_names), self.group_categories, {**metadata, "method": method}, self.features, orderings)
 
     @classmethod
     def combine(cls, by_method: dict[str, Profiles]) -> Profiles:
@@ -178,7 +186,8 @@ class Profiles:
         for method, other in others:
             layers.update({f"{method}/{name}": layer for name, layer in other.layers.items()})
         metadata = {**profiles.metadata, "methods": list(by_method)}
-        return cls(layers, list(profiles.group_names), profiles.group_categories, metadata, profiles.features)
+        orderings = {f"{m}/{name}" if i else name: o for i, (m, p) in enumerate(by_method.items()) for name, o in p.orderings.items()}
+        return cls(layers, list(profiles.group_names), profiles.group_categories, metadata, profiles.features, orderings)
 
     def renormalized(self, weight_by_count: bool = False, scale: str | None = None) -> Profiles:
         """The same means, normalised with other options."""
@@ -189,7 +198,7 @@ class Profiles:
             for name, r in self.layers.items()
         }
         metadata = {**self.metadata, "weight_by_count": weight_by_count, "scale": scale}
-        return Profiles(layers, list(self.group_names), self.group_categories, metadata, self.features)
+        return Profiles(layers, list(self.group_names), self.group_categories, metadata, self.features, self.orderings)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the ``.npz`` file atomically (temporary file in the same folder, then rename); see

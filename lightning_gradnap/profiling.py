@@ -39,6 +39,10 @@ class Profiling:
     feature_views: FeatureViews | None
 
     @property
+    def methods(self) -> list[str]:
+        return list(self.analyses)
+
+    @property
     def first(self) -> tuple[Profiles, ProfileAnalysis]:
         method = next(iter(self.analyses))
         return self.profiles.method(method), self.analyses[method]

@@ -18,11 +18,15 @@ from sklearn.manifold import TSNE
 from lightning_gradnap import plots
 from lightning_gradnap.analysis import ProfileAnalysis
 from lightning_gradnap.profiles import FeatureViews, Profiles
+from lightning_gradnap.tags import layer_tag, numbered_layers
 
 __all__ = ["VIEWS", "embed_2d", "feature_groups", "write_tensorboard"]
 
 #: What can be logged; the callback's ``views`` picks from these.
-VIEWS = ("profile", "dendrogram", "groups_2d", "agreement", "features", "scalars", "projector")
+VIEWS = (
+    "profile", "profile_clustered", "profile_replay", "dendrogram", "groups_2d", "agreement", "features", "scalars",
+    "projector", "emergence",
+)  # fmt: skip
 EMBEDDINGS = ("pca", "tsne")
 
 
@@ -75,32 +79,38 @@ def write_tensorboard(
     embedding: str = "pca",
     tag: str = "gradnap",
 ) -> None:
-    """Log the chosen views of every layer under ``<tag>/<layer>/...`` at ``step``.
+    """Log the chosen views of every layer under ``<tag>/<view>/NN_<layer>`` at ``step``.
 
-    A view that raises is skipped with a ``RuntimeWarning`` naming the view and the layer.
+    The tracked heatmap (``profile``) and the emergence maps are logged by
+    :func:`lightning_gradnap.views.write_views`, which calls this; the 2-D view is aligned to the
+    previous step where ``profiles.orderings`` holds aligned points (``groups_2d``). A view that raises is
+    skipped with a ``RuntimeWarning`` naming the view and the layer.
     """
     names, categories = profiles.group_names, profiles.group_categories
+    numbered = numbered_layers(analysis.layers)
     for layer, result in analysis.layers.items():
         profile = profiles[layer].profile
         title = f"{layer} — epoch {epoch}, step {step}"
-        rows = profile.reshape(len(profile), -1)[result.present]
-        if "profile" in views and len(result.present):
-            with _guard("profile", layer, step):
+        if "profile_clustered" in views and len(result.present):
+            with _guard("profile_clustered", layer, step):
                 label = f"{profiles.metadata.get('method', 'profile')} (centred)"
                 figure = plots.profile_heatmap(profile, names, result.group_order, result.neuron_order, title, categories, label)
-                _add_figure(writer, f"{tag}/{layer}/profile", figure, step)
+                _add_figure(writer, layer_tag(tag, "profile_clustered", numbered[layer]), figure, step)
         if "dendrogram" in views and result.linkage is not None:
             with _guard("dendrogram", layer, step):
                 figure = plots.dendrogram_figure(result.linkage, names, result.present, title, categories)
-                _add_figure(writer, f"{tag}/{layer}/dendrogram", figure, step)
+                _add_figure(writer, layer_tag(tag, "dendrogram", numbered[layer]), figure, step)
+        rows = profile.reshape(len(profile), -1)[result.present]
         if "groups_2d" in views and len(result.present) >= 2:
             with _guard("groups_2d", layer, step):
-                points = embed_2d(rows, embedding)
-                figure = plots.groups_2d_figure(points, names, result.present, title, categories, embedding.upper())
-                _add_figure(writer, f"{tag}/{layer}/groups_2d", figure, step)
+                aligned = profiles.orderings.get(layer, {}).get("groups_2d")
+                points = aligned[result.present] if aligned is not None else embed_2d(rows, embedding)
+                limit = None if aligned is None else max(1.0, 1.1 * float(np.max(np.abs(points))))  # held unless outgrown
+                figure = plots.groups_2d_figure(points, names, result.present, title, categories, embedding.upper(), limit)
+                _add_figure(writer, layer_tag(tag, "groups_2d", numbered[layer]), figure, step)
         if "scalars" in views:
             with _guard("scalars", layer, step):
-                _add_scores(writer, f"{tag}/{layer}", result, analysis.input_scores, step)
+                _add_scores(writer, tag, numbered[layer], result, analysis.input_scores, step)
         if "projector" in views and len(result.present):
             with _guard("projector", layer, step):
                 metadata = [[names[g], categories[g] if categories else ""] for g in result.present]
@@ -110,7 +120,7 @@ def write_tensorboard(
     if "agreement" in views and len(analysis.layers) >= 2:
         with _guard("agreement", "all layers", step):
             figure = plots.agreement_figure(analysis.agreement, list(analysis.layers), f"layer agreement — epoch {epoch}")
-            _add_figure(writer, f"{tag}/layers/agreement", figure, step)
+            _add_figure(writer, f"{tag}/agreement/layers", figure, step)
     if "features" in views and feature_views is not None:
         with _guard("features", "the input", step):
             chosen = feature_groups(feature_views, categories, num_feature_groups)
@@ -120,23 +130,24 @@ def write_tensorboard(
                     feature_views.means[chosen], feature_views.overall, [names[g] for g in chosen],
                     f"input features around each group's segments — epoch {epoch}", weighted,
                 )  # fmt: skip
-                _add_figure(writer, f"{tag}/input/features", figure, step)
+                _add_figure(writer, f"{tag}/features/input", figure, step)
     writer.flush()
 
 
-def _add_scores(writer, prefix: str, result, input_scores: dict[str, float], step: int) -> None:
-    """Each score with what it is read against: ``<score>`` and ``<score>/chance``, ``/chance_p95``,
-    ``/input``, ``/half0``, ``/half1``; then ``reliability`` and ``stability``."""
+def _add_scores(writer, tag: str, layer: str, result, input_scores: dict[str, float], step: int) -> None:
+    """Each score with what it is read against, as ``<tag>/<score>[_<against>]/NN_<layer>``:
+    ``_chance``, ``_chance_p95``, ``_input``, ``_half0``, ``_half1``; then ``reliability``,
+    ``stability`` and ``method_agreement``."""
     for name, baseline in result.scores.items():
-        values = {"": baseline.value, "/chance": baseline.chance, "/chance_p95": baseline.chance_p95}
-        values["/input"] = input_scores.get(name, float("nan"))
-        values.update(zip(("/half0", "/half1"), result.halves.get(name, (float("nan"),) * 2)))
+        values = {"": baseline.value, "_chance": baseline.chance, "_chance_p95": baseline.chance_p95}
+        values["_input"] = input_scores.get(name, float("nan"))
+        values.update(zip(("_half0", "_half1"), result.halves.get(name, (float("nan"),) * 2)))
         for suffix, value in values.items():
             if np.isfinite(value):
-                writer.add_scalar(f"{prefix}/{name}{suffix}", value, step)
+                writer.add_scalar(layer_tag(tag, f"{name}{suffix}", layer), value, step)
     for name in ("reliability", "stability", "method_agreement"):
         if np.isfinite(result.metric(name)):
-            writer.add_scalar(f"{prefix}/{name}", result.metric(name), step)
+            writer.add_scalar(layer_tag(tag, name, layer), result.metric(name), step)
 
 
 @contextmanager

@@ -17,7 +17,8 @@ from typing import Any
 from lightning_gradnap.analysis import ProfileAnalysis
 from lightning_gradnap.profiles import FeatureViews, Profiles
 from lightning_gradnap.profiling import Profiling
-from lightning_gradnap.reporting import EMBEDDINGS, VIEWS, write_tensorboard
+from lightning_gradnap.reporting import EMBEDDINGS, VIEWS
+from lightning_gradnap.views import DEFAULT_VIEWS, Scores, write_views
 
 __all__ = ["ProfileWriter", "check_writable", "profile_file_name", "tag_of"]
 
@@ -37,7 +38,8 @@ class ProfileWriter:
     """Writes each profiling's file and views.
 
     Args:
-        views: The views to log (see :data:`~lightning_gradnap.reporting.VIEWS`; ``None``: all).
+        views: The views to log (see :data:`~lightning_gradnap.reporting.VIEWS`; ``None``: all but
+            ``profile_clustered``).
         num_feature_groups: Groups shown in the feature view.
         embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
         background: Draw the figures in a worker thread (complete after :meth:`close`).
@@ -49,7 +51,7 @@ class ProfileWriter:
     def __init__(
         self, views: Sequence[str] | None, num_feature_groups: int, embedding: str, background: bool
     ) -> None:
-        views = list(VIEWS) if views is None else list(views)
+        views = list(DEFAULT_VIEWS) if views is None else list(views)
         unknown = sorted(set(views) - set(VIEWS))
         if unknown:
             raise ValueError(f"`views` has {unknown}; allowed: {list(VIEWS)}")
@@ -61,6 +63,7 @@ class ProfileWriter:
         self.background = background
         self._executor: ThreadPoolExecutor | None = None
         self._pending: list[Future] = []
+        self._layout_written = False  # the custom-scalars layout, once per writer
 
     def write(
         self,
@@ -70,6 +73,7 @@ class ProfileWriter:
         folder: Path | None,
         summary_writer: Any = None,
         run: str = "",
+        scores: Scores | None = None,
     ) -> Path | None:
         """:meth:`save` into ``folder`` (if given; every method in one file) and :meth:`log` each
         method under its own tag to ``summary_writer`` (if given).
@@ -81,7 +85,8 @@ class ProfileWriter:
         if summary_writer is not None:
             for method, analysis in profiling.analyses.items():
                 profiles = profiling.profiles.method(method)
-                self.log(summary_writer, profiles, analysis, profiling.feature_views, step, epoch, tag_of(run, method))
+                watched = scores if method == profiling.methods[0] else None  # emergence maps: the first method's
+                self.log(summary_writer, profiles, analysis, profiling.feature_views, step, epoch, tag_of(run, method), watched)
         return path
 
     def save(self, profiles: Profiles, folder: Path, epoch: int, step: int, run: str = "") -> Path:
@@ -97,12 +102,15 @@ class ProfileWriter:
         step: int,
         epoch: int,
         tag: str = "gradnap",
+        scores: Scores | None = None,
     ) -> None:
-        """Log the views under ``tag`` to a ``SummaryWriter``, now or in the figure thread."""
+        """Log the views under ``tag`` to a ``SummaryWriter``, now or in the figure thread (``scores``:
+        the run's so far, for the emergence maps)."""
         job = partial(
-            write_tensorboard, summary_writer, profiles, analysis, step, epoch, self.views,
-            feature_views, self.num_feature_groups, self.embedding, tag,
+            write_views, summary_writer, profiles, analysis, step, epoch, self.views,
+            feature_views, self.num_feature_groups, self.embedding, tag, scores, not self._layout_written,
         )  # fmt: skip
+        self._layout_written = True
         if not self.background:
             job()
             return

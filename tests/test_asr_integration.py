@@ -83,7 +83,7 @@ def test_profiling_from_yaml_alone(groups: str, tmp_path: Path, synthetic_root: 
     assert profiles.num_groups == expected and profiles.layer_names == cli.model.profile_layers
     assert (profiles["model.dense"].counts > 0).sum() >= 3
     events = read_events(cli.trainer.log_dir)
-    assert "gradnap/model.conv2/profile" in events.Tags()["images"]
+    assert "gradnap/profile/02_model.conv2" in events.Tags()["images"]
     if groups == "characters":
         assert profiles.group_names[0] == "␣" and "vowel letter" in profiles.group_categories
     assert torch.is_grad_enabled()

@@ -39,16 +39,16 @@ def test_every_view_lands_in_tensorboard_at_global_step(tmp_path) -> None:
     run, model, _ = fit(tmp_path, callback)
     events = read_events(run.logger.log_dir)
     steps = [3, 6]  # 3 training batches per epoch, profiled at the end of each validation
-    for layer in ("net.conv1", "net.conv2"):
+    for layer in ("00_net.conv1", "01_net.conv2"):
         for view in ("profile", "dendrogram", "groups_2d"):
-            images = events.Images(f"gradnap/{layer}/{view}")
+            images = events.Images(f"gradnap/{view}/{layer}")
             assert [image.step for image in images] == steps
             assert all(image.encoded_image_string.startswith(PNG) for image in images)
             assert images[0].width >= 600 and images[0].height >= 300
         for metric in ("silhouette", "ami"):
-            assert [s.step for s in events.Scalars(f"gradnap/{layer}/{metric}")] == steps
-        assert [s.step for s in events.Scalars(f"gradnap/{layer}/stability")] == steps[1:]
-    for tag in ("gradnap/layers/agreement", "gradnap/input/features"):
+            assert [s.step for s in events.Scalars(f"gradnap/{metric}/{layer}")] == steps
+        assert [s.step for s in events.Scalars(f"gradnap/stability/{layer}")] == steps[1:]
+    for tag in ("gradnap/agreement/layers", "gradnap/features/input"):
         assert [image.step for image in events.Images(tag)] == steps
     # no profiling during the sanity check
     assert callback.history["steps"] == steps and callback.history["epochs"] == [0, 1]
@@ -164,7 +164,7 @@ def test_non_speech_classifier_with_utterance_labels(tmp_path) -> None:
     saved = Profiles.load(profile_files(tmp_path)[0])
     assert saved["features.0"].profile.shape == (3, 4) and saved["head"].profile.shape == (3, 3)
     np.testing.assert_array_equal(saved["head"].counts, [8, 8, 8])
-    assert [i.step for i in read_events(run.logger.log_dir).Images("gradnap/head/profile")] == [3]
+    assert [i.step for i in read_events(run.logger.log_dir).Images("gradnap/profile/01_head")] == [3]
 
 
 def test_argument_and_setup_errors(tmp_path) -> None:

@@ -42,8 +42,8 @@ def test_resume_continues_the_history_without_lost_or_doubled_steps(tmp_path: Pa
 
         events = EventAccumulator(str(events_file), size_guidance={"images": 0})
         events.Reload()
-        if "gradnap/net.conv1/profile" in events.Tags()["images"]:
-            steps += [image.step for image in events.Images("gradnap/net.conv1/profile")]
+        if "gradnap/profile/00_net.conv1" in events.Tags()["images"]:
+            steps += [image.step for image in events.Images("gradnap/profile/00_net.conv1")]
     assert sorted(steps) == [3, 6, 9, 12]  # each profiling step once, across both runs
     # the stability after the resume compares with the last profiles before it
     assert np.isfinite(resumed.metrics["net.conv1/stability"][2])
