@@ -18,10 +18,12 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 
 from lightning_gradnap import (
-    FeatureViews, GradNAPCallback, LayerProfile, ProfileBatch, Profiles, analyze, compute_profiles, write_tensorboard,
+    FeatureViews, GradNAPCallback, LayerProfile, ProfileBatch, Profiles, analyze, compute_profiles,
 )  # fmt: skip
 from lightning_gradnap import plots
 from lightning_gradnap.profiles import normalize_profiles
+from lightning_gradnap.reporting import VIEWS
+from lightning_gradnap.views import write_views
 from tests.callback_helpers import (
     CATEGORIES, GROUPS, TinyFrameData, TinyFrameModel, event_steps, frame_batches, trainer,
 )  # fmt: skip
@@ -83,16 +85,17 @@ def test_every_view_copes_with_one_channel_one_or_two_groups(channels, present, 
     writer = SummaryWriter(str(tmp_path))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        write_tensorboard(writer, profiles, analyze(profiles, 3), 7, 0, feature_views=features, embedding=embedding)
+        write_views(writer, profiles, analyze(profiles, 3), 7, 0, VIEWS, features, embedding=embedding)
     writer.close()
     assert view_warnings(caught) == []
-    for layer in ("a", "b"):
-        assert event_steps(str(tmp_path), "images", f"gradnap/{layer}/profile") == [7]
+    for layer in ("00_a", "01_b"):
+        assert event_steps(str(tmp_path), "images", f"gradnap/profile/{layer}") == [7]
+        assert event_steps(str(tmp_path), "images", f"gradnap/profile_clustered/{layer}") == [7]
         drawn = [7] if present >= 2 else []  # a tree and a map need two groups
-        assert event_steps(str(tmp_path), "images", f"gradnap/{layer}/dendrogram") == drawn
-        assert event_steps(str(tmp_path), "images", f"gradnap/{layer}/groups_2d") == drawn
-    assert event_steps(str(tmp_path), "images", "gradnap/layers/agreement") == [7]
-    assert event_steps(str(tmp_path), "images", "gradnap/input/features") == [7]
+        assert event_steps(str(tmp_path), "images", f"gradnap/dendrogram/{layer}") == drawn
+        assert event_steps(str(tmp_path), "images", f"gradnap/groups_2d/{layer}") == drawn
+    assert event_steps(str(tmp_path), "images", "gradnap/agreement/layers") == [7]
+    assert event_steps(str(tmp_path), "images", "gradnap/features/input") == [7]
 
 
 class OneChannelLayer(TinyFrameModel):
@@ -110,7 +113,7 @@ def test_a_one_channel_layer_does_not_crash_fit(tmp_path) -> None:
         run.fit(OneChannelLayer(), TinyFrameData())
     assert view_warnings(caught) == []
     for view in ("profile", "dendrogram", "groups_2d"):
-        assert event_steps(run.logger.log_dir, "images", f"gradnap/net.conv2/{view}") == [3, 6]
+        assert event_steps(run.logger.log_dir, "images", f"gradnap/{view}/01_net.conv2") == [3, 6]
 
 
 def test_a_failing_view_is_a_warning_naming_it_and_the_other_views_are_logged(tmp_path, monkeypatch) -> None:
@@ -125,9 +128,9 @@ def test_a_failing_view_is_a_warning_naming_it_and_the_other_views_are_logged(tm
         run.fit(TinyFrameModel(), TinyFrameData())  # figures in the background thread
     failed = view_warnings(caught)
     assert any("'groups_2d' view of layer 'net.conv2' failed at step 6" in m and "cannot draw this" in m for m in failed)
-    assert event_steps(run.logger.log_dir, "images", "gradnap/net.conv2/profile") == [3, 6]
-    assert event_steps(run.logger.log_dir, "scalars", "gradnap/net.conv2/stability") == [6]
-    assert event_steps(run.logger.log_dir, "images", "gradnap/net.conv2/groups_2d") == []
+    assert event_steps(run.logger.log_dir, "images", "gradnap/profile/01_net.conv2") == [3, 6]
+    assert event_steps(run.logger.log_dir, "scalars", "gradnap/stability/01_net.conv2") == [6]
+    assert event_steps(run.logger.log_dir, "images", "gradnap/groups_2d/01_net.conv2") == []
 
 
 # ---------------------------------------------------------------- 3. batch-first models
@@ -175,7 +178,7 @@ def test_a_batch_first_gru_equals_compute_profiles(window, tmp_path) -> None:
         run = trainer(tmp_path, [callback], max_epochs=1)
         run.fit(model, DataLoader(train, batch_size=None), DataLoader(val, batch_size=None))
     assert view_warnings(caught) == []  # the heatmap of a time-resolved profile orders its channels
-    assert event_steps(run.logger.log_dir, "images", "gradnap/gru/profile") == [3]
+    assert event_steps(run.logger.log_dir, "images", "gradnap/profile/01_gru") == [3]
     saved = Profiles.load(next(tmp_path.glob("**/profiles/*.npz")))
     expected = compute_profiles(
         model.eval(), [ProfileBatch(b["features"], b["labels"], b["feature_lengths"]) for b in val], ["embed", "gru"],
@@ -213,9 +216,9 @@ def test_validate_after_fit_and_again_profiles_under_names_of_its_own(tmp_path) 
     assert names[:2] == ["epoch=000-step=000003.npz", "epoch=001-step=000006.npz"]
     assert [name.split("-", 2)[-1] for name in names[2:]] == ["validate-1.npz", "validate-2.npz"]
     log_dir = run.logger.log_dir
-    assert event_steps(log_dir, "images", "gradnap/net.conv1/profile") == [3, 6]
-    assert event_steps(log_dir, "images", "gradnap-validate-1/net.conv1/profile") == [6]
-    assert event_steps(log_dir, "images", "gradnap-validate-2/net.conv1/profile") == [6]
+    assert event_steps(log_dir, "images", "gradnap/profile/00_net.conv1") == [3, 6]
+    assert event_steps(log_dir, "images", "gradnap-validate-1/profile/00_net.conv1") == [6]
+    assert event_steps(log_dir, "images", "gradnap-validate-2/profile/00_net.conv1") == [6]
     assert callback.history["steps"] == [3, 6]  # fit's history only
     repeat = Profiles.load(next(tmp_path.glob("**/profiles/*validate-1.npz")))
     first = other.val[0]

@@ -124,9 +124,13 @@ def test_custom_scalars_layout_has_a_chart_per_metric_with_every_layer(run) -> N
     import re
 
     scalar_tags = events.Tags()["scalars"]
-    for metric, (pattern,) in charts.items():
+    for metric, (pattern, *against) in charts.items():
         matched = sorted(tag for tag in scalar_tags if re.match(pattern, tag))
         assert matched == sorted(tag for tag in scalar_tags if tag.startswith(f"gradnap/{metric}/"))
+        for kind, other in zip(("chance_p95", "input"), against):  # read against chance and the input, where logged
+            assert sorted(t for t in scalar_tags if re.match(other, t)) == sorted(
+                t for t in scalar_tags if t.startswith(f"gradnap/{metric}_{kind}/")
+            )
 
 
 def test_checkpoint_keeps_the_anchors_as_plain_data(run) -> None:
