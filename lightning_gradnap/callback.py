@@ -62,18 +62,16 @@ class GradNAPCallback(Callback):
             (e.g. ``[features, feature_lengths]`` for a model that masks its padding).
         lengths: Batch key of valid frames per example, or ``None``.
         group_names: Names of the groups, or the attribute that holds them.
-        group_categories: Category per group (e.g. phonetic class), or the attribute that holds
-            them; ``None`` looks for ``group_categories`` and goes without if there is none.
-        group_features: ``[G, D]`` numbers per group (e.g. articulatory features of phonemes), or
-            the attribute that holds them, for the ``rsa`` score; ``None`` looks for
-            ``group_features`` and goes without if there is none.
+        group_categories: Category per group (e.g. phonetic class), or its attribute (default:
+            ``group_categories``, if there is one).
+        group_features: ``[G, D]`` numbers per group for the ``rsa`` score (e.g. articulatory
+            features), or its attribute (default ``group_features``, if any).
         num_groups: Number of groups; default ``len(group_names)``.
         label_level: ``"frame"`` (labels ``[B, T]``) or ``"utterance"`` (labels ``[B]``).
         channels_last: Layer outputs are ``[B, T, C]`` (batch-first RNNs, Transformers), not ``[B, C, T]``.
         class_dim: Axis of the classes in the model's scores (``[B, K, T]``: 1; ``[B, T, K]``: 2).
         output_transform: Picks the scores from the model's output: a callable or its dotted path
-            (``"package.module.function"``, for YAML); default: the tensor, the first item of a
-            tuple, or ``output["logits"]``.
+            (for YAML); default: the tensor, a tuple's first tensor with classes, ``output["logits"]``.
         method: ``"gradnap"``, ``"nap"``, or both (``[gradnap, nap]``: from one forward and
             backward, logged under their own tags, with their agreement per layer).
         objective: ``"predicted_logit"``, ``"predicted_logprob"``, ``"target_logprob"`` or ``"ctc"``.
@@ -82,8 +80,7 @@ class GradNAPCallback(Callback):
         target_lengths: Batch key of the target lengths (``ctc``).
         window: Time-resolved profiles: this many layer frames around each labelled segment.
         window_center: Centre of the window: ``"segment"`` or ``"salient"`` (its most salient frame).
-        every_n_epochs: Profile every n-th validation run of ``fit`` (the sanity check not counted;
-            every ``trainer.validate()`` is profiled).
+        every_n_epochs: Profile every n-th validation run of ``fit`` (every ``validate()``).
         max_batches: Profile the first ``max_batches`` validation batches (``None``: all).
         num_clusters: Flat clusters of groups (for AMI and the layer agreement).
         clustering: ``"hierarchical"`` or ``"kmeans"``.
@@ -93,19 +90,15 @@ class GradNAPCallback(Callback):
         embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
         feature_window: Input frames of the feature view around each segment.
         feature_groups: Groups shown in the feature view.
-        feature_batches: The first this many profiled batches feed the feature view (its input
-            gradient costs one more backward step through the first layer).
+        feature_batches: The first this many profiled batches feed the feature view.
         weight_by_count: Count-weighted centring of the profiles.
         scale: ``None`` or ``"std"`` (per-neuron standardisation).
-        reliability_threshold: Warn (once per layer) when a profile's split-half reliability is
-            below this: ``max_batches`` profiles too little data for it.
+        reliability_threshold: Warn once per layer whose split-half reliability is below this.
         save_profiles: Write ``profiles/epoch=NNN-step=NNNNNN.npz`` under the log directory.
-        background_figures: Draw and log the figures in a worker thread while training goes on
-            (files and scalars are written at once; figures are complete when ``fit`` returns).
+        background_figures: Draw the figures in a worker thread while training goes on (done when ``fit`` returns).
 
     Raises:
-        ValueError: For an argument outside its allowed values (the message lists them), or an
-            ``output_transform`` path that cannot be imported.
+        ValueError: For an argument outside its allowed values (listed), or an unimportable path.
 
     Example::
 
@@ -300,6 +293,5 @@ class GradNAPCallback(Callback):
         return self._history.state
 
     @property
-    def metrics(self) -> dict[str, np.ndarray]:
-        """History of each ``<layer>/<metric>`` over the profiling steps (global rank zero)."""
+    def metrics(self) -> dict[str, np.ndarray]:  # each ``<layer>/<metric>`` over the steps (global rank zero)
         return self._history.metrics

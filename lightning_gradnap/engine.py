@@ -115,8 +115,7 @@ class ProfileEngine:
         return ActivationRecorder(model, self.layers, keep_graph=self.needs_gradients)  # checks the names
 
     @property
-    def skipped_batches(self) -> int:
-        """Batches skipped since the last :meth:`reset` because their relevance was not finite."""
+    def skipped_batches(self) -> int:  # since the last reset, for relevance that was not finite
         return self.accumulated.skipped_batches
 
     def reset(self) -> None:
@@ -246,8 +245,7 @@ class ProfileEngine:
         return self.accumulated.state()  # by half, of every layer and input view with data, for reductions
 
     def feature_views(self, state: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> FeatureViews | None:
-        """Mean input windows per group (and of ``x * dy/dx``), or None without ``input_window``."""
-        return feature_views_from_state(self.state() if state is None else state)
+        return feature_views_from_state(self.state() if state is None else state)  # None without input_window
 
     def result(
         self,

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 
 from lightning_gradnap import plots
 from lightning_gradnap.analysis import ProfileAnalysis
