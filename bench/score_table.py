@@ -1,7 +1,7 @@
 """The scores of a run, layer by layer, next to what they are read against (README "What the scores mean").
 
-Reads the scalars a GradNAPCallback logged (``<tag>/<layer>/<score>`` with ``/chance``,
-``/chance_p95``, ``/input``, ``/half0``, ``/half1``; ``reliability``) from a run's event files and
+Reads the scalars a GradNAPCallback logged (``<tag>/<score>/NN_<layer>`` and ``<score>_chance``,
+``_chance_p95``, ``_input``, ``_half0``, ``_half1``; ``reliability``) from a run's event files and
 prints, per layer and score: the value at the first and the last profiling, the chance level and its
 95th percentile (last profiling), the input baseline, the reliability, and two noise measures over
 the run: the median change between consecutive profilings and the median gap between the two
@@ -35,21 +35,21 @@ def read_scalars(log_dir: str) -> dict[str, list[tuple[int, float]]]:
 
 
 def layer_rows(series: dict[str, list[tuple[int, float]]], tag: str) -> list[dict[str, object]]:
-    """One row per layer and score, layers in the order the callback logged them."""
-    layers = list(dict.fromkeys(t.split("/")[1] for t in series if t.startswith(f"{tag}/") and t.endswith("/reliability")))
+    """One row per layer and score, layers in network order (the tags' ``NN_`` prefix)."""
+    layers = sorted(t.split("/", 2)[2] for t in series if t.startswith(f"{tag}/reliability/"))
     rows = []
     for layer in layers:
-        base = f"{tag}/{layer}"
-        reliability = [v for _, v in series.get(f"{base}/reliability", [])]
+        values_of = lambda name: [v for _, v in series.get(f"{tag}/{name}/{layer}", [])]  # noqa: E731
+        reliability = values_of("reliability")
         for score in SCORES:
-            values = [v for _, v in series.get(f"{base}/{score}", [])]
+            values = values_of(score)
             if not values:
                 continue
-            last = lambda suffix: (series.get(f"{base}/{score}/{suffix}") or [(0, float("nan"))])[-1][1]  # noqa: E731
-            halves = [np.array([v for _, v in series.get(f"{base}/{score}/half{h}", [])]) for h in (0, 1)]
+            last = lambda kind: (values_of(f"{score}_{kind}") or [float("nan")])[-1]  # noqa: E731
+            halves = [np.array(values_of(f"{score}_half{h}")) for h in (0, 1)]
             gap = np.median(np.abs(halves[0] - halves[1])) if len(halves[0]) and len(halves[0]) == len(halves[1]) else np.nan
             rows.append({
-                "layer": layer, "score": score, "first": values[0], "last": values[-1],
+                "layer": layer.split("_", 1)[1], "score": score, "first": values[0], "last": values[-1],
                 "chance": last("chance"), "chance_p95": last("chance_p95"), "input": last("input"),
                 "reliability": reliability[-1] if reliability else float("nan"),
                 "step_change": float(np.median(np.abs(np.diff(values)))) if len(values) > 1 else float("nan"),
@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = layer_rows(read_scalars(args.log_dir), args.tag)
     if not rows:
-        raise SystemExit(f"no {args.tag}/<layer>/<score> scalars with reliability under {args.log_dir}")
+        raise SystemExit(f"no {args.tag}/<score>/NN_<layer> scalars with reliability under {args.log_dir}")
     columns = ["layer", "score", "first", "last", "chance", "chance_p95", "input", "reliability", "step_change", "half_gap"]
     if args.markdown:
         print("| " + " | ".join(columns) + " |")
