@@ -82,9 +82,9 @@ def run(
         num_sanity_val_steps=0, enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
         logger=TensorBoardLogger(log_dir), callbacks=callbacks,
     )  # fmt: skip
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     trainer.fit(model, data)
-    return sum(times), time.perf_counter() - start
+    return sum(times), time.perf_counter() - start, time.process_time() - cpu
 
 
 REPLAYS: list[float] = []  # seconds of each fit's replay at its end
@@ -97,6 +97,10 @@ def _timed_replay(*args, **kwargs):
 
 
 _replay_history, callback_module.replay_history = callback_module.replay_history, _timed_replay
+
+
+def _list(values: list[float]) -> str:
+    return ", ".join(f"{value:.1f}" for value in values)
 
 
 def time_replay(run_dir: Path, repeats: int) -> None:
@@ -137,13 +141,17 @@ def main() -> None:
         for _ in range(args.repeats):
             plain.append(fit(False, args.batches, log_dir, 1)[0])
             profiled.append(fit(True, args.batches, log_dir, 1)[0])
-        epochs_plain, epochs_profiled = [], []
+        epochs_plain, epochs_profiled, cpu_plain, cpu_profiled = [], [], [], []
         REPLAYS.clear()
         if args.epoch:
             for _ in range(args.repeats):
-                epochs_plain.append(fit(False, None, log_dir, None, epochs=args.epochs)[1] / args.epochs)
+                _, wall, cpu = fit(False, None, log_dir, None, epochs=args.epochs)
+                epochs_plain.append(wall / args.epochs)
+                cpu_plain.append(cpu / args.epochs)
                 options = {"background_figures": False} if args.foreground_figures else {}
-                epochs_profiled.append(fit(True, None, log_dir, None, epochs=args.epochs, **options)[1] / args.epochs)
+                _, wall, cpu = fit(True, None, log_dir, None, epochs=args.epochs, **options)
+                epochs_profiled.append(wall / args.epochs)
+                cpu_profiled.append(cpu / args.epochs)
     a, b = statistics.median(plain), statistics.median(profiled)
     print(f"torch {torch.__version__}, {args.accelerator}, threads {torch.get_num_threads()}, model {args.model} {model_args}")
     print(f"{args.batches} validation batches of 16 utterances, median of {args.repeats} alternating runs")
@@ -152,6 +160,10 @@ def main() -> None:
         c, d = statistics.median(epochs_plain), statistics.median(epochs_profiled)
         print(f"whole demo epoch (fits of {args.epochs}) without callback: {c:.1f} s, with (default settings): {d:.1f} s")
         print(f"ratio epoch with / without = {d / c:.3f}  (target <= 1.10)")
+        print(f"  wall per epoch without: {_list(epochs_plain)}; with: {_list(epochs_profiled)}")
+        e, f = statistics.median(cpu_plain), statistics.median(cpu_profiled)
+        print(f"CPU time of the process per epoch without: {e:.1f} s, with: {f:.1f} s, ratio {f / e:.3f} "
+              f"(less sensitive to other load on the machine)\n  without: {_list(cpu_plain)}; with: {_list(cpu_profiled)}")
         replay_share = statistics.median(REPLAYS) / args.epochs
         print(f"replay at the end of fit: median {statistics.median(REPLAYS):.2f} s ({replay_share:.2f} s per epoch); "
               f"ratio without it = {(d - replay_share) / c:.3f}")

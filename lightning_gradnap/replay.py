@@ -9,6 +9,8 @@ step slider on ``<tag>/profile_replay/NN_<layer>`` then shows how the final bloc
 
 It reads only the saved ``.npz`` files (the final orders are their ``cluster_groups_<i>`` and
 ``cluster_neurons_<i>`` keys, or computed for older files) and works with any ``SummaryWriter``.
+Each layer's figure is drawn once; for every step only its cells and title are drawn again
+(:class:`~lightning_gradnap.tracked_plots.LayerFrames`).
 """
 
 from __future__ import annotations
@@ -24,10 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from lightning_gradnap import plots
 from lightning_gradnap.profiles import Profiles
 from lightning_gradnap.tags import layer_tag, numbered_layers
-from lightning_gradnap.tracked_plots import tracked_heatmap
+from lightning_gradnap.tracked_plots import LayerFrames
 from lightning_gradnap.tracking import category_order, clustered_order
 
 __all__ = ["ReplayReport", "final_orders", "replay", "replay_history", "step_of"]
@@ -101,21 +102,21 @@ def replay(
         return report
     final_step, final = loaded[-1][0], loaded[-1][2]
     orders, numbered = final_orders(final), numbered_layers(final.layers)
-    for step, epoch, profiles in loaded:
-        when = f"step {step}" if epoch is None else f"epoch {epoch}, step {step}"
-        for layer, (groups, neurons) in orders.items():
+    for layer, (groups, neurons) in orders.items():
+        frames = LayerFrames(
+            final[layer].profile, final.group_names, groups, neurons, group_categories=final.group_categories,
+            value_label=final.metadata.get("method", "profile"), rows_label=f"groups (clustered at step {final_step})",
+            columns_label=f"{len(neurons)} neurons, clustered at step {final_step}", separators=False,
+        )  # fmt: skip
+        for step, epoch, profiles in loaded:
             if layer not in profiles.layers or profiles[layer].profile.shape[1] != len(neurons):
                 continue
-            figure = tracked_heatmap(
-                profiles[layer].profile, profiles.group_names, groups, neurons,
-                f"{layer} — {when}, in the order of step {final_step}", profiles.group_categories,
-                profiles.metadata.get("method", "profile"), rows_label=f"groups (clustered at step {final_step})",
-                columns_label=f"{len(neurons)} neurons, clustered at step {final_step}", separators=False,
-            )  # fmt: skip
-            writer.add_image(layer_tag(tag, "profile_replay", numbered[layer]), plots.figure_to_array(figure), step,
-                             dataformats="HWC")  # fmt: skip
+            when = f"step {step}" if epoch is None else f"epoch {epoch}, step {step}"
+            title = f"{layer} — {when}, in the order of step {final_step}"
+            image = frames.frame(profiles[layer].profile, title)
+            writer.add_image(layer_tag(tag, "profile_replay", numbered[layer]), image, step, dataformats="HWC")
             report.images += 1
-        report.steps.append(step)
+    report.steps = [step for step, _, _ in loaded]
     writer.flush()
     report.seconds = time.perf_counter() - start
     return report

@@ -9,21 +9,24 @@ shows one score of every layer over the profiling steps.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lightning_gradnap.plots import _axes_inches, _colourbar, _fixed_figure, _row_labels
 from lightning_gradnap.tracking import TRACKED_LIMIT, unit_rms
 
-__all__ = ["emergence_figure", "tracked_heatmap", "tracked_heatmap_panels"]
+__all__ = ["LayerFrames", "emergence_figure", "rms_title", "scaled_matrix", "tracked_heatmap", "tracked_heatmap_panels"]
 
 _DIVERGING = colormaps["RdBu_r"].with_extremes(bad="#e4e4e4")  # absent groups: light grey rows
 _SEQUENTIAL = colormaps["viridis"].with_extremes(bad="#e4e4e4")
 
 
-def _scaled(profile: np.ndarray, group_order: Sequence[int], neuron_order: Sequence[int]) -> tuple[np.ndarray, float]:
+def scaled_matrix(profile: np.ndarray, group_order: Sequence[int], neuron_order: Sequence[int]) -> tuple[np.ndarray, float]:
+    """``(cells, rms)``: the (window-averaged) profile divided by its RMS, in the given orders."""
     matrix = profile.mean(axis=2) if profile.ndim == 3 else profile
     scaled, rms = unit_rms(matrix)
     return scaled[np.asarray(group_order, dtype=int)][:, np.asarray(neuron_order, dtype=int)], rms
@@ -38,6 +41,11 @@ def _draw(axes, data: np.ndarray, groups: Sequence[int], categories: Sequence[st
                 axes.axhline(row - 0.5, color="#444444", linewidth=0.6)
     axes.set_xticks([])
     return image
+
+
+def rms_title(title: str, rms: float) -> str:
+    """The title of a tracked heatmap, with the RMS its colours are in units of."""
+    return f"{title}   (RMS {rms:.3g})" if title else f"RMS {rms:.3g}"
 
 
 def _height(rows: int) -> float:
@@ -57,7 +65,7 @@ def tracked_heatmap(
     separators: bool = True,
 ) -> Figure:
     """Groups x neurons in held orders, the profile divided by its RMS, colours fixed at
-    ``±TRACKED_LIMIT`` (values beyond are clipped); the RMS is printed in the colour bar's label.
+    ``±TRACKED_LIMIT`` (values beyond are clipped); the RMS is printed after the title.
 
     Args:
         profile: ``[G, C]`` (or ``[G, C, W]``, averaged over the window); NaN rows (absent
@@ -67,15 +75,15 @@ def tracked_heatmap(
         rows_label, columns_label: Say what the orders are (e.g. when the neurons were anchored).
         separators: Lines between categories (for rows grouped by category).
     """
-    data, rms = _scaled(profile, group_order, neuron_order)
+    data, rms = scaled_matrix(profile, group_order, neuron_order)
     figure, axes = _fixed_figure(10, _height(len(data)), left=0.8, bottom=0.6, right=1.35, top=0.4)
     image = _draw(axes, data, group_order, group_categories, separators)
     _row_labels(axes, np.arange(len(data)), group_order, group_names, group_categories)
     axes.set_xlabel(columns_label or f"neurons ({len(neuron_order)})")
     axes.set_ylabel(rows_label)
     axes.yaxis.set_label_coords(-0.65 / _axes_inches(axes)[0], 0.5)  # left of the group names
-    axes.set_title(title)
-    _colourbar(figure, image, axes, f"{value_label} / RMS   (RMS = {rms:.3g})", extend="both")
+    axes.set_title(rms_title(title, rms))
+    _colourbar(figure, image, axes, f"{value_label} / RMS", extend="both")
     return figure
 
 
@@ -99,7 +107,7 @@ def tracked_heatmap_panels(
     figure = Figure(figsize=(width, height))
     image = None
     for index, profile in enumerate(profiles):
-        data, rms = _scaled(profile, group_order, neuron_order)
+        data, rms = scaled_matrix(profile, group_order, neuron_order)
         x0 = left + index * (panel + gap)
         axes = figure.add_axes((x0 / width, 0.6 / height, panel / width, (height - 1.35) / height))
         image = _draw(axes, data, group_order, group_categories, separators)
@@ -112,6 +120,42 @@ def tracked_heatmap_panels(
         _colourbar(figure, image, axes, f"{value_label} / RMS", extend="both")
     figure.suptitle(suptitle, fontsize=11)
     return figure
+
+
+class LayerFrames:
+    """One layer's tracked heatmap in fixed orders, drawn once and then redrawn step by step:
+    only the cells, the frame and the title are drawn again, over the saved rest (blitting).
+    A frame is pixel for pixel a new :func:`tracked_heatmap`, several times cheaper.
+
+    Args:
+        profile: A profile of the layer (any step) to lay the figure out with.
+        group_order, neuron_order: The fixed row and column orders.
+        **heatmap: Further arguments of :func:`~lightning_gradnap.tracked_plots.tracked_heatmap`.
+    """
+
+    def __init__(self, profile: np.ndarray, group_names: Sequence[str], group_order: Sequence[int],
+                 neuron_order: Sequence[int], **heatmap: Any) -> None:  # fmt: skip
+        self.orders = (group_order, neuron_order)
+        self.figure = tracked_heatmap(profile, group_names, group_order, neuron_order, **heatmap)
+        axes = self.figure.axes[0]
+        self.image, self.title = axes.images[0], axes.title
+        changing = [self.image, *axes.lines, *axes.spines.values(), self.title]
+        self.changing = sorted(changing, key=lambda artist: artist.get_zorder())  # the axes' drawing order
+        for artist in self.changing:
+            artist.set_animated(True)  # left out of the background, drawn per frame
+        self.canvas = FigureCanvasAgg(self.figure)
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.figure.bbox)
+
+    def frame(self, profile: np.ndarray, title: str) -> np.ndarray:
+        """``[H, W, 3]`` uint8 RGB of ``profile`` in the fixed orders, titled ``title`` (and its RMS)."""
+        cells, rms = scaled_matrix(profile, *self.orders)
+        self.canvas.restore_region(self.background)
+        self.image.set_data(np.ma.masked_invalid(cells))
+        self.title.set_text(rms_title(title, rms))
+        for artist in self.changing:
+            self.figure.draw_artist(artist)
+        return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
 
 
 def emergence_figure(

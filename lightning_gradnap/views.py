@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-
 from lightning_gradnap import plots
 from lightning_gradnap.analysis import ProfileAnalysis
 from lightning_gradnap.emergence import Scores, emergence_matrix, scalars_layout
@@ -25,7 +24,7 @@ from lightning_gradnap.history import METRICS
 from lightning_gradnap.profiles import FeatureViews, Profiles
 from lightning_gradnap.reporting import VIEWS, write_tensorboard
 from lightning_gradnap.tags import layer_tag, numbered_layers
-from lightning_gradnap.tracked_plots import emergence_figure, tracked_heatmap
+from lightning_gradnap.tracked_plots import LayerFrames, emergence_figure
 from lightning_gradnap.tracking import OrderTracker, TrackedOrder
 
 __all__ = ["DEFAULT_VIEWS", "tracked_orders", "write_emergence", "write_tracked", "write_views"]
@@ -43,21 +42,29 @@ def tracked_orders(profiles: Profiles, step: int, analysis: ProfileAnalysis | No
 
 
 def write_tracked(writer: Any, profiles: Profiles, orders: dict[str, TrackedOrder], step: int, epoch: int,
-                  tag: str = "gradnap") -> None:  # fmt: skip
-    """Log each layer's tracked heatmap as ``<tag>/profile/NN_<layer>``."""
+                  tag: str = "gradnap", frames: dict[str, tuple[Any, LayerFrames]] | None = None) -> None:  # fmt: skip
+    """Log each layer's tracked heatmap as ``<tag>/profile/NN_<layer>``.
+
+    ``frames`` (a dict kept between calls) holds each layer's figure while its orders stay the
+    same, so that later steps only redraw the cells (:class:`~lightning_gradnap.tracked_plots.LayerFrames`).
+    """
+    frames = {} if frames is None else frames
     numbered = numbered_layers(profiles.layers)
-    value_label = profiles.metadata.get("method", "profile")
     for layer, order in orders.items():
         width = len(order.neurons)
         columns = (
             f"{width} neurons, by preferred group at step {order.anchor_step} (held)" if order.anchor_step is not None
             else f"{width} neurons in index order (no structure to anchor on yet)"
         )  # fmt: skip
-        figure = tracked_heatmap(
-            profiles[layer].profile, profiles.group_names, order.groups, order.neurons,
-            f"{layer} — epoch {epoch}, step {step}", profiles.group_categories, value_label, columns_label=columns,
-        )  # fmt: skip
-        writer.add_image(layer_tag(tag, "profile", numbered[layer]), plots.figure_to_array(figure), step, dataformats="HWC")
+        key = (tuple(order.groups), tuple(order.neurons), columns, tuple(profiles.group_names), profiles.group_categories)
+        if layer not in frames or frames[layer][0] != key:
+            frames[layer] = key, LayerFrames(
+                profiles[layer].profile, profiles.group_names, order.groups, order.neurons,
+                group_categories=profiles.group_categories, value_label=profiles.metadata.get("method", "profile"),
+                columns_label=columns,
+            )  # fmt: skip
+        image = frames[layer][1].frame(profiles[layer].profile, f"{layer} — epoch {epoch}, step {step}")
+        writer.add_image(layer_tag(tag, "profile", numbered[layer]), image, step, dataformats="HWC")
 
 
 def write_emergence(writer: Any, scores: Scores, layers: Sequence[str], step: int, tag: str = "gradnap",
@@ -81,6 +88,7 @@ def write_views(
     tag: str = "gradnap",
     scores: Scores | None = None,
     layout: bool = True,
+    frames: dict[str, tuple[Any, LayerFrames]] | None = None,
 ) -> None:
     """Log every chosen view of one profiling at ``step``.
 
@@ -91,11 +99,12 @@ def write_views(
         scores: The run's scores so far, this step's included (for the emergence maps); default:
             this step's only.
         layout: Also write the custom-scalars layout (once per run is enough).
+        frames: Kept between calls: the tracked heatmaps' figures (see :func:`write_tracked`).
     """
     orders = tracked_orders(profiles, step, analysis, embedding)
     write_tensorboard(writer, profiles, analysis, step, epoch, views, feature_views, num_feature_groups, embedding, tag)
     if "profile" in views:
-        write_tracked(writer, profiles, orders, step, epoch, tag)
+        write_tracked(writer, profiles, orders, step, epoch, tag, frames)
     if "emergence" in views:
         write_emergence(writer, scores or Scores.with_step({}, step, analysis, METRICS), list(analysis.layers), step, tag)
     if layout and "scalars" in views:

@@ -64,6 +64,7 @@ class ProfileWriter:
         self._executor: ThreadPoolExecutor | None = None
         self._pending: list[Future] = []
         self._layout_written = False  # the custom-scalars layout, once per writer
+        self._frames: dict = {}  # the tracked heatmaps' figures, redrawn step to step while their orders hold
 
     def write(
         self,
@@ -108,7 +109,7 @@ class ProfileWriter:
         the run's so far, for the emergence maps)."""
         job = partial(
             write_views, summary_writer, profiles, analysis, step, epoch, self.views,
-            feature_views, self.num_feature_groups, self.embedding, tag, scores, not self._layout_written,
+            feature_views, self.num_feature_groups, self.embedding, tag, scores, not self._layout_written, self._frames,
         )  # fmt: skip
         self._layout_written = True
         if not self.background:

@@ -151,3 +151,19 @@ def test_clustered_heatmap_is_its_own_view_on_request(tmp_path) -> None:
     assert sorted(read_events(fit.logger.log_dir).Tags()["images"]) == [
         "gradnap/profile_clustered/00_net.conv1", "gradnap/profile_clustered/01_net.conv2",
     ]  # fmt: skip
+
+
+def test_redrawn_frames_equal_new_figures_pixel_for_pixel() -> None:
+    from lightning_gradnap.plots import figure_to_array
+    from lightning_gradnap.tracked_plots import LayerFrames, tracked_heatmap
+
+    rng = np.random.default_rng(0)
+    names, categories = ["aa", "iy", "p", "s", "m"], ["vowel", "vowel", "stop", "fricative", "nasal"]
+    steps = [rng.normal(size=(5, 12)) for _ in range(3)]
+    steps[1][2] = np.nan  # a group without frames at this step: a grey row
+    groups, neurons = [0, 1, 2, 3, 4], rng.permutation(12)
+    options = dict(group_categories=categories, value_label="gradnap", columns_label="12 neurons, held")
+    frames = LayerFrames(steps[0], names, groups, neurons, **options)
+    for index, profile in enumerate(steps):
+        expected = figure_to_array(tracked_heatmap(profile, names, groups, neurons, f"step {index}", **options))
+        np.testing.assert_array_equal(frames.frame(profile, f"step {index}"), expected)
