@@ -57,13 +57,14 @@ def write_tracked(writer: Any, profiles: Profiles, orders: dict[str, TrackedOrde
             else f"{width} neurons in index order (no structure to anchor on yet)"
         )  # fmt: skip
         key = (tuple(order.groups), tuple(order.neurons), columns, tuple(profiles.group_names), profiles.group_categories)
-        if layer not in frames or frames[layer][0] != key:
-            frames[layer] = key, LayerFrames(
+        slot = f"{tag}/{layer}"  # one figure per tag and layer (GradNAP and NAP draw their own)
+        if slot not in frames or frames[slot][0] != key:
+            frames[slot] = key, LayerFrames(
                 profiles[layer].profile, profiles.group_names, order.groups, order.neurons,
                 group_categories=profiles.group_categories, value_label=profiles.metadata.get("method", "profile"),
                 columns_label=columns,
             )  # fmt: skip
-        image = frames[layer][1].frame(profiles[layer].profile, f"{layer} — epoch {epoch}, step {step}")
+        image = frames[slot][1].frame(profiles[layer].profile, f"{layer} — epoch {epoch}, step {step}")
         writer.add_image(layer_tag(tag, "profile", numbered[layer]), image, step, dataformats="HWC")
 
 
