@@ -174,3 +174,20 @@ def test_a_profiling_file_holds_both_methods_scores_and_feature_views(tmp_path) 
     np.testing.assert_array_equal(loaded.features.means, engine.feature_views().means)
     agreement = profiling.analyses["gradnap"].layers["conv"].method_agreement
     assert agreement == pytest.approx(profile_correlation(loaded["conv"].profile, loaded.method("nap")["conv"].profile))
+
+
+def test_the_callback_profiles_both_methods_under_their_own_tags(tmp_path) -> None:
+    from lightning_gradnap import GradNAPCallback
+    from tests.callback_helpers import TinyFrameData, TinyFrameModel, read_events, trainer
+
+    callback = GradNAPCallback(labels="labels", max_batches=2, method=["gradnap", "nap"], views=["profile", "scalars"])
+    torch.manual_seed(0)
+    run = trainer(tmp_path, [callback], max_epochs=1)
+    run.fit(TinyFrameModel(), TinyFrameData())
+    events = read_events(run.logger.log_dir)
+    for tag in ("gradnap/profile/00_net.conv1", "nap/profile/00_net.conv1"):
+        assert [image.step for image in events.Images(tag)] == [3]
+    assert [s.step for s in events.Scalars("gradnap/method_agreement/01_net.conv2")] == [3]
+    assert [s.step for s in events.Scalars("gradnap/reliability/01_net.conv2")] == [3]
+    saved = Profiles.load(next(tmp_path.glob("**/profiles/*.npz")))
+    assert saved.metadata["methods"] == ["gradnap", "nap"] and saved.method("nap").layer_names == ["net.conv1", "net.conv2"]
