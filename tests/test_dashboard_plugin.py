@@ -185,8 +185,8 @@ def test_the_entry_point_is_declared_in_pyproject() -> None:
     module, name = target.split(":")
     assert getattr(importlib.import_module(module), name) is GradNAPLoader
     setuptools = project["tool"]["setuptools"]
-    assert "lightning_gradnap.dashboard" in setuptools["packages"]
-    assert set(setuptools["package-data"]["lightning_gradnap.dashboard"]) == {"static/*.js", "static/*.css"}
+    assert {"lightning_gradnap.dashboard", "lightning_gradnap.dashboard.static"} <= set(setuptools["packages"])
+    assert set(setuptools["package-data"]["lightning_gradnap.dashboard.static"]) == {"*.js", "*.css"}
     assert {p.suffix for p in STATIC.iterdir()} == {".js", ".css"}  # all of them ship
 
 
