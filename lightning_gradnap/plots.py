@@ -1,7 +1,8 @@
 """Matplotlib figures of profiles, built without pyplot's global state (DESIGN §4).
 
 Every builder returns a :class:`matplotlib.figure.Figure`; :func:`figure_to_array` renders one
-with the Agg canvas for TensorBoard, :func:`save_figure` writes a PNG.
+with the Agg canvas for TensorBoard (texts from :mod:`~lightning_gradnap.text_cache`), :func:`save_figure`
+writes a PNG.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from collections.abc import Sequence
 
 import numpy as np
 from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from scipy.cluster import hierarchy
+
+from lightning_gradnap.text_cache import CachingCanvas
 
 __all__ = [
     "agreement_figure",
@@ -59,13 +61,13 @@ def _colourbar(figure: Figure, image, axes, label: str, extend: str = "neither")
 
 def figure_to_array(figure: Figure) -> np.ndarray:
     """Render to an ``[H, W, 3]`` uint8 RGB array (for ``SummaryWriter.add_image(..., dataformats="HWC")``)."""
-    canvas = FigureCanvasAgg(figure)
+    canvas = CachingCanvas(figure)  # texts drawn before are composited, not laid out again
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def save_figure(figure: Figure, path: str | os.PathLike, dpi: int = 100) -> None:
-    FigureCanvasAgg(figure)
+    CachingCanvas(figure)
     figure.savefig(path, dpi=dpi)
 
 
@@ -201,9 +203,12 @@ def agreement_figure(matrix: np.ndarray, layer_names: Sequence[str], title: str 
     size = max(4.0, 0.4 * len(layer_names) + 2.0)
     figure, axes = _fixed_figure(size + 1.4, size, left=1.5, bottom=1.5, right=1.4, top=0.4)
     image = axes.imshow(matrix, cmap="viridis", vmin=0, vmax=1)
-    ticks = np.arange(len(layer_names))
-    axes.set_xticks(ticks, layer_names, rotation=60, ha="right", fontsize=8)
-    axes.set_yticks(ticks, layer_names, fontsize=8)
+    axes.set_xticks([])
+    axes.set_yticks([])
+    by_row, by_column = axes.get_yaxis_transform(), axes.get_xaxis_transform()  # names as text: ticks cost more
+    for index, name in enumerate(layer_names):
+        axes.text(-0.01, index, name, transform=by_row, ha="right", va="center", fontsize=8)
+        axes.text(index, -0.01, name, transform=by_column, ha="right", va="top", rotation=60, rotation_mode="anchor", fontsize=8)
     for i, j in np.ndindex(matrix.shape):
         if np.isfinite(matrix[i, j]) and len(layer_names) <= 16:
             axes.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7,

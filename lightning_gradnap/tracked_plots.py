@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lightning_gradnap.plots import _axes_inches, _colourbar, _fixed_figure, _row_labels
+from lightning_gradnap.text_cache import CachingCanvas
 from lightning_gradnap.tracking import TRACKED_LIMIT, unit_rms
 
 __all__ = ["LayerFrames", "emergence_figure", "rms_title", "scaled_matrix", "tracked_heatmap", "tracked_heatmap_panels"]
@@ -143,7 +143,7 @@ class LayerFrames:
         self.changing = sorted(changing, key=lambda artist: artist.get_zorder())  # the axes' drawing order
         for artist in self.changing:
             artist.set_animated(True)  # left out of the background, drawn per frame
-        self.canvas = FigureCanvasAgg(self.figure)
+        self.canvas = CachingCanvas(self.figure)
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.figure.bbox)
 
