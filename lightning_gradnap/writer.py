@@ -10,6 +10,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -42,11 +43,16 @@ class ProfileWriter:
             ``profile_clustered``).
         num_feature_groups: Groups shown in the feature view.
         embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
-        background: Draw the figures in a worker thread (complete after :meth:`close`).
+        background: Draw the figures in a worker thread (complete after :meth:`close`). At most
+            :attr:`max_queued` drawings wait for it: a further one first waits for the oldest, so
+            that the views never fall far behind training and nothing piles up in memory.
 
     Raises:
         ValueError: for an unknown view or embedding (the message lists the allowed ones).
     """
+
+    #: Drawings (one per method and profiling) that may wait while the figure thread draws another.
+    max_queued = 4
 
     def __init__(
         self, views: Sequence[str] | None, num_feature_groups: int, embedding: str, background: bool
@@ -116,7 +122,10 @@ class ProfileWriter:
             job()
             return
         self._executor = self._executor or ThreadPoolExecutor(1, thread_name_prefix="gradnap-figures")
+        self._pending = [f for f in self._pending if not f.done() or f.exception() is not None]  # errors: for wait()
         self._pending.append(self._executor.submit(job))
+        unfinished = [future for future in self._pending if not future.done()]  # one drawing, the rest queued
+        wait_for(unfinished[: max(0, len(unfinished) - 1 - self.max_queued)])
 
     def wait(self) -> None:
         """Block until every submitted figure is written; re-raise the first error of a drawing."""
