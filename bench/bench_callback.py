@@ -10,7 +10,10 @@ With ``--epochs 3`` part 2 times fits of 3 epochs and reports the time per epoch
 figures of one epoch are drawn while the next one trains, as in the demo's 10 epochs; with one
 epoch, ``fit`` waits for them at the end (the last epoch of any run). Part 2 also reports the
 replay at the end of each fit (one heatmap per layer and profiling, default on) and the ratio
-without it.
+without it, and the time spent inside the callback's hooks against the rest of the same fit:
+with ``--foreground-figures`` that is all of the callback's work but the profiled forward's
+extra cost, measured within one fit, so that it does not move with the machine's speed between
+fits (which varies by 10-20% here from one fit to the next).
 
 3. ``--replay-from RUN_DIR``: time the replay of a finished run's ``profiles/*.npz`` into a
    scratch event file (median of ``--repeats``), e.g. ``runs/demo/tensorboard/version_0``.
@@ -59,6 +62,28 @@ class BatchClock(L.Callback):
             self.times[-1] += now(pl_module.device)
 
 
+HOOKS = ("setup", "on_validation_epoch_start", "on_validation_batch_start", "on_validation_batch_end",
+         "on_validation_epoch_end", "on_validation_end", "on_fit_end", "teardown")  # fmt: skip
+
+
+def _timed(name: str):
+    method = getattr(GradNAPCallback, name)
+
+    def hook(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    return hook
+
+
+#: GradNAPCallback whose hooks add up their wall time in ``seconds``: with the figures drawn in the
+#: foreground, everything the callback does except the profiled forward's extra cost (part 1).
+TimedCallback = type("TimedCallback", (GradNAPCallback,), {"seconds": 0.0, **{name: _timed(name) for name in HOOKS}})
+
+
 def now(device: torch.device) -> float:
     """The clock, after the device has finished its queued work."""
     if device.type == "cuda":
@@ -74,8 +99,8 @@ def run(
     model = SpeechRecognizer(**model_args, schedule="constant")
     times: list[float] = []
     callbacks = [BatchClock(times, end=False)]
-    if with_callback:
-        callbacks.append(GradNAPCallback(max_batches=batches, **options) if batches else GradNAPCallback(**options))
+    profiler = TimedCallback(**({"max_batches": batches} if batches else {}), **options) if with_callback else None
+    callbacks += [profiler] if profiler else []
     callbacks.append(BatchClock(times, end=True))
     trainer = L.Trainer(
         max_epochs=epochs, accelerator=accelerator, devices=1, limit_train_batches=train_batches, limit_val_batches=batches,
@@ -84,7 +109,8 @@ def run(
     )  # fmt: skip
     start, cpu = time.perf_counter(), time.process_time()
     trainer.fit(model, data)
-    return times, time.perf_counter() - start, time.process_time() - cpu
+    hooks = profiler.seconds if profiler else 0.0
+    return times, time.perf_counter() - start, time.process_time() - cpu, hooks
 
 
 REPLAYS: list[float] = []  # seconds of each fit's replay at its end
@@ -141,15 +167,16 @@ def main() -> None:
         for _ in range(args.repeats):
             plain.append(fit(False, args.batches, log_dir, 1)[0])
             profiled.append(fit(True, args.batches, log_dir, 1)[0])
-        epochs_plain, epochs_profiled, cpu_plain, cpu_profiled = [], [], [], []
+        epochs_plain, epochs_profiled, cpu_plain, cpu_profiled, accounted = [], [], [], [], []
         REPLAYS.clear()
         if args.epoch:
             for _ in range(args.repeats):
-                _, wall, cpu = fit(False, None, log_dir, None, epochs=args.epochs)
+                _, wall, cpu, _ = fit(False, None, log_dir, None, epochs=args.epochs)
                 epochs_plain.append(wall / args.epochs)
                 cpu_plain.append(cpu / args.epochs)
                 options = {"background_figures": False} if args.foreground_figures else {}
-                _, wall, cpu = fit(True, None, log_dir, None, epochs=args.epochs, **options)
+                _, wall, cpu, hooks = fit(True, None, log_dir, None, epochs=args.epochs, **options)
+                accounted.append(hooks / (wall - hooks))
                 epochs_profiled.append(wall / args.epochs)
                 cpu_profiled.append(cpu / args.epochs)
     a, b = statistics.median(sum(t) for t in plain), statistics.median(sum(t) for t in profiled)
@@ -167,6 +194,12 @@ def main() -> None:
         e, f = statistics.median(cpu_plain), statistics.median(cpu_profiled)
         print(f"CPU time of the process per epoch without: {e:.1f} s, with: {f:.1f} s, ratio {f / e:.3f} "
               f"(less sensitive to other load on the machine)\n  without: {_list(cpu_plain)}; with: {_list(cpu_profiled)}")
+        pairs = [d_ / c_ for c_, d_ in zip(epochs_plain, epochs_profiled)]
+        print(f"  paired ratios (each pair back to back): {', '.join(f'{r:.3f}' for r in pairs)}; median {statistics.median(pairs):.3f}")
+        where = "all of its work, figures included" if args.foreground_figures else "figures not included: drawn in a thread"
+        print(f"time inside the callback's hooks ({where}) / the rest of the same fit: "
+              f"{', '.join(f'{r:.3f}' for r in accounted)}; median {statistics.median(accounted):.3f}, i.e. ratio "
+              f"{1 + statistics.median(accounted):.3f} without the profiled forward's extra cost (part 1)")
         replay_share = statistics.median(REPLAYS) / args.epochs
         print(f"replay at the end of fit: median {statistics.median(REPLAYS):.2f} s ({replay_share:.2f} s per epoch); "
               f"ratio without it = {(d - replay_share) / c:.3f}")
