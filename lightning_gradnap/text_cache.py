@@ -14,7 +14,6 @@ TeX and texts with font features or a language are drawn as usual.
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 from matplotlib.backends.backend_agg import (
@@ -28,8 +27,7 @@ __all__ = ["CachingCanvas", "CachingRenderer"]
 _STEPS = 4  # sub-pixel positions per pixel that get their own stamp
 _LIMIT = 4096  # entries per cache; a full cache starts again
 _metrics: dict[tuple, tuple[float, float, float]] = {}
-_stamps: dict[tuple, tuple[np.ndarray, int, int]] = {}
-_lock = threading.Lock()  # FreeType fonts are shared: render stamps one at a time
+_stamps: dict[tuple, tuple[np.ndarray, int, int]] = {}  # matplotlib keeps a FreeType font per thread
 
 
 def _remember(cache: dict, key: tuple, value):
@@ -77,8 +75,7 @@ class CachingRenderer(RendererAgg):
         patch_gc.copy_properties(gc)
         patch_gc.set_clip_rectangle(None)
         patch_gc.set_clip_path(None)
-        with _lock:
-            RendererAgg.draw_text(patch, patch_gc, left + fx, top + fy, s, prop, angle)
+        RendererAgg.draw_text(patch, patch_gc, left + fx, top + fy, s, prop, angle)
         patch_gc.restore()
         return np.asarray(patch.buffer_rgba())[::-1].copy(), left, top
 
