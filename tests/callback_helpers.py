@@ -16,7 +16,22 @@ GROUPS = ["aa", "iy", "p", "s"]
 CATEGORIES = ["vowel", "vowel", "plosive", "fricative"]
 
 
-class TinyFrameSteps:
+class LossSteps:
+    """Training and validation steps (logging ``val_loss``) and SGD around a ``_loss(batch)``."""
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self._loss(batch)
+
+    def validation_step(self, batch, batch_idx: int) -> torch.Tensor:
+        loss = self._loss(batch)
+        self.log("val_loss", loss)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+class TinyFrameSteps(LossSteps):
     """A strided Conv1d stack over [B, 3, T] features, trained to predict frame labels (mix it
     into a LightningModule of either namespace)."""
 
@@ -39,16 +54,6 @@ class TinyFrameSteps:
         targets = batch["labels"][:, ::2]
         return F.cross_entropy(logits, targets.clamp(min=0), reduction="mean")
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._loss(batch)
-
-    def validation_step(self, batch, batch_idx: int) -> torch.Tensor:
-        loss = self._loss(batch)
-        self.log("val_loss", loss)
-        return loss
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
 class TinyFrameModel(TinyFrameSteps, L.LightningModule):

@@ -25,7 +25,7 @@ from lightning_gradnap.profiles import normalize_profiles
 from lightning_gradnap.reporting import VIEWS
 from lightning_gradnap.views import write_views
 from tests.callback_helpers import (
-    CATEGORIES, GROUPS, TinyFrameData, TinyFrameModel, event_steps, frame_batches, trainer,
+    CATEGORIES, GROUPS, LossSteps, TinyFrameData, TinyFrameModel, event_steps, frame_batches, trainer,
 )  # fmt: skip
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -134,7 +134,7 @@ def test_a_failing_view_is_a_warning_naming_it_and_the_other_views_are_logged(tm
 
 
 # ---------------------------------------------------------------- 3. batch-first models
-class BatchFirstTagger(L.LightningModule):
+class BatchFirstTagger(LossSteps, L.LightningModule):
     """Linear + GRU over [B, T, 3] features; scores [B, T, K]."""
 
     def __init__(self) -> None:
@@ -149,15 +149,6 @@ class BatchFirstTagger(L.LightningModule):
 
     def _loss(self, batch) -> torch.Tensor:
         return F.cross_entropy(self(batch["features"]).transpose(1, 2), batch["labels"], ignore_index=-1)
-
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._loss(batch)
-
-    def validation_step(self, batch, batch_idx: int) -> None:
-        self.log("val_loss", self._loss(batch))
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
 def batch_first(batches: list[dict]) -> list[dict]:
@@ -254,7 +245,7 @@ def scores_of(output: dict) -> torch.Tensor:
     return output["scores"]
 
 
-class NoForward(L.LightningModule):
+class NoForward(LossSteps, L.LightningModule):
     """A LightningModule without forward: its steps call ``self.model``."""
 
     def __init__(self, dict_output: bool = False) -> None:
@@ -265,15 +256,6 @@ class NoForward(L.LightningModule):
         output = self.model(batch["features"])
         scores = output["scores"] if isinstance(output, dict) else output
         return F.cross_entropy(scores, batch["labels"][:, ::2].clamp(min=0))
-
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._loss(batch)
-
-    def validation_step(self, batch, batch_idx: int) -> None:
-        self.log("val_loss", self._loss(batch))
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
 @pytest.mark.parametrize("dict_output", [False, True], ids=["tensor_output", "dict_output_with_output_transform"])
