@@ -36,12 +36,12 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.tensorboard import SummaryWriter
 
-import lightning_gradnap.callback as callback_module
+import lightning_gradnap.callback.gradnap as callback_module
 
 from example_asr.data import SyntheticSpeechData
 from example_asr.module import SpeechRecognizer
 from lightning_gradnap import GradNAPCallback
-from lightning_gradnap.replay import replay, step_of
+from lightning_gradnap.summary.replay import replay, step_of
 
 DEMO = dict(channels=128, num_layers=7, wide_channels=256, input_kernel=11, wide_kernel=7)  # configs/demo.yaml
 FULL = dict(channels=250, num_layers=7, wide_channels=2000)

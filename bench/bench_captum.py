@@ -30,8 +30,8 @@ from torchaudio.models import Wav2Letter as TorchaudioWav2Letter
 
 from example_asr.model import Wav2Letter
 from lightning_gradnap import GradNAPCallback, ProfileBatch
-from lightning_gradnap.engine import ProfileEngine
-from lightning_gradnap.folds import FoldBatch
+from lightning_gradnap.engine.engine import ProfileEngine
+from lightning_gradnap.engine.folds import FoldBatch
 
 from bench_engine import floor_pass, timed
 

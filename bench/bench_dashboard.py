@@ -5,7 +5,7 @@ with a category structure, written once into --folder, about 0.5 GB). TensorBoar
 (nothing read, nothing cached) on 127.0.0.1. Times come from the page itself
 (``window.gradnap.timings``): the first view is the time from the tab's frame starting to load
 to its first heatmap drawn; a slider step is the time from the slider's move to the heatmap drawn.
-Needs Chromium, chromium-driver and Selenium (see tests/dashboard_helpers.py).
+Needs Chromium, chromium-driver and Selenium (see tests/helpers/dashboard.py).
 
     .venv/bin/python bench/bench_dashboard.py [--folder /tmp/gradnap-bench] [--steps 20] [--report]
 """
@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from lightning_gradnap.profiles import LayerProfile, Profiles  # noqa: E402
-from tests.dashboard_helpers import chromium, tensorboard  # noqa: E402
+from lightning_gradnap.profiles.result import LayerProfile, Profiles  # noqa: E402
+from tests.helpers.dashboard import chromium, tensorboard  # noqa: E402
 
 GROUPS, NEURONS, LAYERS, STEPS = 40, 2000, 10, 40
 

@@ -27,9 +27,9 @@ def child(utterances: int, device: torch.device) -> None:
     from example_asr.data import FeatureDataset, collate
     from example_asr.features import LogMelFrontend
     from example_asr.model import Wav2Letter
-    from example_asr.synthetic import SyntheticSpeechCorpus
+    from example_asr.corpora.synthetic.corpus import SyntheticSpeechCorpus
     from lightning_gradnap import ProfileBatch
-    from lightning_gradnap.engine import ProfileEngine
+    from lightning_gradnap.engine.engine import ProfileEngine
 
     torch.set_num_threads(2)
     corpus = SyntheticSpeechCorpus("data/synthetic", "train", 4000, seed=0, snr_db=(20.0, 40.0), progress=False)

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from torchaudio.models import Wav2Letter
 
 from lightning_gradnap import compute_profiles
-from lightning_gradnap.plots import save_figure
+from lightning_gradnap.figures.plots import save_figure
 
 BATCH = 4
 

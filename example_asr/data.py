@@ -27,10 +27,10 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from example_asr.articulatory import articulatory_features
+from example_asr.phonetics.articulatory import articulatory_features
 from example_asr.features import LogMelFrontend, phoneme_frame_labels
-from example_asr.librispeech import LibriSpeechDataset
-from example_asr.synthetic import SyntheticSpeechCorpus
+from example_asr.corpora.librispeech import LibriSpeechDataset
+from example_asr.corpora.synthetic.corpus import SyntheticSpeechCorpus
 from example_asr.text import CharTokenizer
 from example_asr.utterance import PhonemeInventory, Utterance
 
@@ -167,7 +167,7 @@ class SpeechDataModule(L.LightningDataModule):
 
     @property
     def group_features(self) -> list[list[float]] | None:
-        """Articulatory features of each phoneme group (:mod:`example_asr.articulatory`); none for characters."""
+        """Articulatory features of each phoneme group (:mod:`example_asr.phonetics.articulatory`); none for characters."""
         return articulatory_features(self.inventory.names) if self.has_phoneme_labels else None
 
     def _loader(self, split: str, train: bool = False) -> DataLoader:
@@ -197,7 +197,7 @@ class SpeechDataModule(L.LightningDataModule):
 
 
 class SyntheticSpeechData(SpeechDataModule):
-    """The offline eSpeak NG corpus (:class:`~example_asr.synthetic.SyntheticSpeechCorpus`).
+    """The offline eSpeak NG corpus (:class:`~example_asr.corpora.synthetic.corpus.SyntheticSpeechCorpus`).
 
     Held-out splits use voices and sentences not in training. Synthesised once into ``root``.
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torchmetrics.text import CharErrorRate, WordErrorRate
 
-from example_asr.alignment import forced_character_labels
+from example_asr.ctc_alignment import forced_character_labels
 from example_asr.model import Wav2Letter
 from example_asr.text import CharTokenizer
 

@@ -4,17 +4,17 @@ The core (recording, profiles, analysis, plots) needs no Trainer and never impor
 the Lightning callback (:class:`GradNAPCallback`) is a thin adapter over it.
 """
 
-from lightning_gradnap.analysis import analyze
+from lightning_gradnap.analysis.profile_analysis import analyze
 from lightning_gradnap.api import compute_profiles
-from lightning_gradnap.batch import BatchReader, ProfileBatch
-from lightning_gradnap.engine import ProfileEngine
-from lightning_gradnap.frame_maps import FrameMap
-from lightning_gradnap.objectives import OBJECTIVES, ObjectiveInputs
-from lightning_gradnap.profiles import FeatureViews, LayerProfile, Profiles
-from lightning_gradnap.reporting import write_tensorboard
-from lightning_gradnap.recording import ActivationRecorder
-from lightning_gradnap.tracking import OrderTracker, track_orderings
-from lightning_gradnap.views import write_views
+from lightning_gradnap.recording.batch import BatchReader, ProfileBatch
+from lightning_gradnap.engine.engine import ProfileEngine
+from lightning_gradnap.recording.frame_maps import FrameMap
+from lightning_gradnap.recording.objectives import OBJECTIVES, ObjectiveInputs
+from lightning_gradnap.profiles.result import FeatureViews, LayerProfile, Profiles
+from lightning_gradnap.summary.step_views import write_tensorboard
+from lightning_gradnap.recording.hooks import ActivationRecorder
+from lightning_gradnap.analysis.tracking import OrderTracker, track_orderings
+from lightning_gradnap.summary.views import write_views
 
 __all__ = [
     "OBJECTIVES",
@@ -42,7 +42,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # The callback is imported on first use, so that the core never imports ``lightning``.
     if name == "GradNAPCallback":
-        from lightning_gradnap.callback import GradNAPCallback
+        from lightning_gradnap.callback.gradnap import GradNAPCallback
 
         return GradNAPCallback
     raise AttributeError(f"module 'lightning_gradnap' has no attribute {name!r}")

@@ -9,9 +9,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from lightning_gradnap.engine import ProfileEngine
-from lightning_gradnap.frame_maps import FrameMapSpec
-from lightning_gradnap.profiles import Profiles
+from lightning_gradnap.engine.engine import ProfileEngine
+from lightning_gradnap.recording.frame_maps import FrameMapSpec
+from lightning_gradnap.profiles.result import Profiles
 
 __all__ = ["compute_profiles"]
 

@@ -1,32 +1,9 @@
-""":class:`GradNAPCallback` for the ``pytorch_lightning`` namespace (``pip install pytorch-lightning``).
+"""The callback for the ``pytorch_lightning`` namespace, at its documented path.
 
-A ``pytorch_lightning.Trainer`` runs :class:`lightning_gradnap.GradNAPCallback` as it is, with either
-namespace's ``TensorBoardLogger``. Only ``pytorch_lightning.cli.LightningCLI`` needs this class:
-it accepts only subclasses of ``pytorch_lightning.Callback`` in ``trainer.callbacks``::
-
-    trainer:
-      callbacks:
-        - class_path: lightning_gradnap.pytorch_lightning.GradNAPCallback
-          init_args:
-            labels: phoneme_labels
-
-Importing this module imports ``pytorch_lightning``; nothing else in ``lightning_gradnap`` does.
+See :mod:`lightning_gradnap.callback.pytorch_lightning`; YAML configs name
+``lightning_gradnap.pytorch_lightning.GradNAPCallback``.
 """
 
-from __future__ import annotations
-
-try:
-    import pytorch_lightning
-except ImportError as error:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "lightning_gradnap.pytorch_lightning needs the pytorch_lightning package (pip install pytorch-lightning); "
-        "with the `lightning` package, use lightning_gradnap.GradNAPCallback"
-    ) from error
-
-from lightning_gradnap.callback import GradNAPCallback as _GradNAPCallback
+from lightning_gradnap.callback.pytorch_lightning import GradNAPCallback
 
 __all__ = ["GradNAPCallback"]
-
-
-class GradNAPCallback(_GradNAPCallback, pytorch_lightning.Callback):
-    __doc__ = _GradNAPCallback.__doc__

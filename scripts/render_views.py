@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lightning_gradnap.plots import save_figure
-from lightning_gradnap.profiles import Profiles
-from lightning_gradnap.replay import step_of
-from lightning_gradnap.tags import numbered_layers
-from lightning_gradnap.tracked_plots import emergence_figure, tracked_heatmap_panels
-from lightning_gradnap.tracking import TrackedOrder, track_orderings
+from lightning_gradnap.figures.plots import save_figure
+from lightning_gradnap.profiles.result import Profiles
+from lightning_gradnap.summary.replay import step_of
+from lightning_gradnap.summary.tags import numbered_layers
+from lightning_gradnap.figures.tracked import emergence_figure, tracked_heatmap_panels
+from lightning_gradnap.analysis.tracking import TrackedOrder, track_orderings
 
 
 def tracked_panels(files: list[Path], layer: str, count: int, out: Path, dpi: int) -> Path:

@@ -32,12 +32,14 @@ def run_python(code: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 
 
 def test_core_works_without_lightning() -> None:
-    core = sorted(f"lightning_gradnap.{path.stem}" for path in (ROOT / "lightning_gradnap").glob("*.py")
-                  if path.stem not in ("__init__", "callback", "loggers", "pytorch_lightning"))  # fmt: skip
+    package = ROOT / "lightning_gradnap"
+    modules = [path.relative_to(ROOT).with_suffix("").parts for path in package.rglob("*.py")]
+    core = sorted(".".join(parts[:-1] if parts[-1] == "__init__" else parts) for parts in modules
+                  if parts[1] not in ("callback", "pytorch_lightning.py", "pytorch_lightning"))  # fmt: skip
     code = BLOCK_LIGHTNING + (
         f"import importlib, lightning_gradnap\nfor name in {core!r}: importlib.import_module(name)\n"
         "import numpy as np\n"
-        "from lightning_gradnap import plots\n"
+        "from lightning_gradnap.figures import plots\n"
         "plots.figure_to_array(plots.agreement_figure(np.eye(2), ['a', 'b']))\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
         "try:\n    from lightning_gradnap import GradNAPCallback\nexcept ImportError as error:\n"
@@ -102,7 +104,7 @@ def test_wheel_holds_every_module_the_word_list_the_configs_and_the_license(whee
     modules = {path.relative_to(ROOT).as_posix() for package in ("lightning_gradnap", "example_asr")
                for path in (ROOT / package).rglob("*.py") if "__pycache__" not in path.parts}  # fmt: skip
     assert modules and modules <= names, sorted(modules - names)
-    assert "example_asr/data/words.txt" in names
+    assert "example_asr/corpora/synthetic/words.txt" in names
     static = {f"lightning_gradnap/dashboard/static/{path.name}" for path in (ROOT / "lightning_gradnap" / "dashboard" / "static").iterdir()}
     assert "lightning_gradnap/dashboard/static/index.js" in static and static <= names, sorted(static - names)  # the GradNAP tab's page
     dist_info = next(name.split("/")[0] for name in names if ".dist-info/" in name)
@@ -125,7 +127,7 @@ def test_installed_wheel_works_from_any_folder(wheel: Path, tmp_path: Path) -> N
     code = (
         "import example_asr, lightning_gradnap, sys\n"
         f"assert example_asr.__file__.startswith({str(site)!r}) and lightning_gradnap.__file__.startswith({str(site)!r})\n"
-        "from example_asr.sentences import load_words\nassert len(load_words()) > 1000\n"
+        "from example_asr.corpora.synthetic.sentences import load_words\nassert len(load_words()) > 1000\n"
         "from example_asr.cli import cli_main\n"
         "try:\n    cli_main(['fit', '--config', 'configs/demo.yaml', '--print_config'])\n"
         "except SystemExit as end:\n    assert not end.code, end.code\n"

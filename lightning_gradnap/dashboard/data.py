@@ -7,10 +7,10 @@ and the offline report alike:
   ``tracked_neurons_<i>`` (held still across the run) and ``cluster_groups_<i>`` /
   ``cluster_neurons_<i>`` (this step's clustering), and scores in its metadata
   (``{"scores": {layer: {name: value, "<name>_chance": value}}}``); they are used as they are.
-- **Computed otherwise,** with :mod:`lightning_gradnap.analysis`: group order, flat clusters,
-  silhouette and AMI from :func:`~lightning_gradnap.analysis.analyze`, the neuron order from
-  :func:`~lightning_gradnap.analysis.cosine_linkage` of the columns (as ``analyze`` orders them),
-  the stability from :func:`~lightning_gradnap.analysis.stability`.
+- **Computed otherwise,** with :mod:`lightning_gradnap.analysis.profile_analysis`: group order, flat clusters,
+  silhouette and AMI from :func:`~lightning_gradnap.analysis.profile_analysis.analyze`, the neuron order from
+  :func:`~lightning_gradnap.analysis.profile_analysis.cosine_linkage` of the columns (as ``analyze`` orders them),
+  the stability from :func:`~lightning_gradnap.analysis.profile_analysis.stability`.
 - **Tracked across the run,** when no file carries a tracked ordering: the final step's
   clustering, applied to every step (the ANN-topomaps idea: lay out once, at the newest profiling).
 
@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 from scipy.cluster import hierarchy
 
-from lightning_gradnap.analysis import analyze, cosine_linkage, stability
+from lightning_gradnap.analysis.profile_analysis import analyze, cosine_linkage, stability
 from lightning_gradnap.dashboard.cache import ArrayCache
 from lightning_gradnap.dashboard.files import Header, ProfileFile, RunIndex
-from lightning_gradnap.profiles import LayerProfile, Profiles
+from lightning_gradnap.profiles.result import LayerProfile, Profiles
 
 __all__ = ["DEFAULT_NUM_CLUSTERS", "ORDERINGS", "Dashboard"]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from lightning_gradnap.profiles import FORMAT_VERSION
+from lightning_gradnap.profiles.result import FORMAT_VERSION
 
 __all__ = ["Header", "ProfileFile", "RunIndex", "find_runs", "list_files", "open_profile_file", "read_header"]
 

@@ -1,0 +1,1 @@
+"""Speech synthesised offline with eSpeak NG, with true phoneme alignments."""

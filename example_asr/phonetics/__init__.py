@@ -1,0 +1,1 @@
+"""Phoneme inventories (ARPAbet, eSpeak's) and articulatory features."""

@@ -1,0 +1,1 @@
+"""Numbers from profiles, no matplotlib or TensorBoard: clustering, scores, embeddings, tracking, emergence."""

@@ -1,0 +1,65 @@
+"""The data of the emergence maps and the custom-scalars layout (DESIGN §4): each layer's scores
+over the profiling steps, as a ``[layers, steps]`` matrix per metric.
+
+An emergence map answers "which layer learns the categories, and when" at a glance: layers in
+network order (rows) by profiling steps (columns), coloured by one score. Its values are the
+logged scalars (``<tag>/<metric>/NN_<layer>``). Pure data; the figure is
+:func:`lightning_gradnap.figures.tracked.emergence_figure`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
+
+__all__ = ["Scores", "emergence_matrix", "scalars_layout"]
+
+
+@dataclass
+class Scores:
+    """Each layer's scores over the profiling steps, as :class:`~lightning_gradnap.callback.history.ProfileHistory` keeps them.
+
+    Attributes:
+        steps: The profiling steps.
+        metrics: ``"<layer>/<metric>"`` -> one value per step (the last steps, if fewer values).
+    """
+
+    steps: list[int] = field(default_factory=list)
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+
+    @classmethod
+    def with_step(cls, history: dict[str, Any], step: int, analysis: ProfileAnalysis, metrics: Sequence[str]) -> Scores:
+        """A history's scores (its ``steps`` and ``metrics``) with one more profiling's appended."""
+        scores = cls(list(history.get("steps", [])) + [step], {k: list(v) for k, v in history.get("metrics", {}).items()})
+        for layer, result in analysis.layers.items():
+            for metric in metrics:
+                scores.metrics.setdefault(f"{layer}/{metric}", []).append(result.metric(metric))
+        return scores
+
+
+def emergence_matrix(scores: Scores, layers: Sequence[str], metric: str) -> np.ndarray:
+    """``[L, S]``: ``metric`` of each layer (rows, in ``layers`` order) at each step; NaN where none."""
+    matrix = np.full((len(layers), len(scores.steps)), np.nan)
+    for row, layer in enumerate(layers):
+        values = scores.metrics.get(f"{layer}/{metric}", [])[-len(scores.steps) :] if scores.steps else []
+        if values:
+            matrix[row, len(scores.steps) - len(values) :] = values
+    return matrix
+
+
+def scalars_layout(metrics: Sequence[str], tag: str = "gradnap") -> dict[str, Any]:
+    """Custom-scalars layout (``SummaryWriter.add_custom_scalars``): one multi-line chart per
+    metric, a line per layer (the tags ``<tag>/<metric>/NN_<layer>``), and for a score with a
+    chance level its 95th percentile and the input's score as lines of their own (``_chance_p95``,
+    ``_input``), so that a layer can be read above chance and above its input."""
+    charts = {}
+    for metric in metrics:
+        against = [f"{tag}/{metric}_{kind}/" for kind in ("chance_p95", "input")]
+        charts[metric] = ["Multiline", [re.escape(prefix) + ".*" for prefix in (f"{tag}/{metric}/", *against)]]
+    return {tag: charts}

@@ -1,0 +1,236 @@
+"""Clustering, ordering and cluster-quality metrics of profiles (DESIGN §1.6).
+
+Absent groups (NaN rows) are left out of every computation; results that index groups refer
+to the full group list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.cluster import hierarchy
+from scipy.spatial.distance import pdist
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_mutual_info_score
+
+from lightning_gradnap.profiles.result import Profiles
+from lightning_gradnap.analysis.scores import PERMUTATIONS, SCORES, Baseline, ami_with_chance, score_with_chance, split_half_reliability
+
+__all__ = ["LayerAnalysis", "ProfileAnalysis", "analyze", "cosine_linkage", "layer_agreement", "stability"]
+
+
+CLUSTERINGS = ("hierarchical", "kmeans")
+#: Above this many leaves, optimal leaf ordering (cubic time) is skipped for the neuron order.
+OPTIMAL_ORDERING_LIMIT = 512
+
+
+def _flat(profile: np.ndarray) -> np.ndarray:
+    """``[G, C]`` rows; time-resolved ``[G, C, W]`` profiles are flattened per group."""
+    return profile.reshape(profile.shape[0], -1)
+
+
+def cosine_linkage(rows: np.ndarray, optimal_ordering: bool = True) -> np.ndarray | None:
+    """Average-linkage hierarchical clustering with cosine distance (None for fewer than 2 rows).
+
+    All-zero rows have no direction; they are given distance 1 to everything.
+    """
+    if len(rows) < 2:
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        distances = np.nan_to_num(pdist(rows, metric="cosine"), nan=1.0)
+    distances = np.clip(distances, 0.0, 2.0)
+    linkage = hierarchy.linkage(distances, method="average")
+    if optimal_ordering and len(rows) <= OPTIMAL_ORDERING_LIMIT:
+        linkage = hierarchy.optimal_leaf_ordering(linkage, distances)
+    return linkage
+
+
+def stability(previous: np.ndarray, current: np.ndarray) -> float:
+    """Mean cosine similarity of each group's profile with its previous one (groups present in both).
+
+    NaN if there is nothing to compare: no group present in both, or profiles of another shape
+    (e.g. a run resumed with other groups or another ``window``).
+    """
+    if previous.shape != current.shape:
+        return float("nan")
+    previous, current = _flat(previous), _flat(current)
+    both = ~np.isnan(previous).any(axis=1) & ~np.isnan(current).any(axis=1)
+    if not both.any():
+        return float("nan")
+    a, b = previous[both], current[both]
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    similarity = np.where(norms > 0, (a * b).sum(axis=1) / np.where(norms > 0, norms, 1.0), 0.0)
+    return float(similarity.mean())
+
+
+@dataclass
+class LayerAnalysis:
+    """One layer's clustering and scores.
+
+    Attributes:
+        present: Indices of the groups with data (all others are absent).
+        linkage: Scipy linkage of the present groups (None for fewer than 2).
+        group_order: Present group indices in dendrogram order.
+        neuron_order: Neuron indices in dendrogram order of the columns.
+        clusters: ``[G]`` flat cluster of each group (``-1`` for absent groups).
+        scores: ``silhouette``, ``neighbour``, ``rsa`` (:mod:`lightning_gradnap.analysis.scores`) and ``ami``
+            (of the flat clusters against the categories; one cut of one tree, a noisy score), each
+            with its chance level; NaN where undefined (no categories, no features).
+        halves: Each score on the profile of each half of the data ``(half 0, half 1)``: an
+            interval that shows how much of a score's change is noise.
+        reliability: Split-half reliability of the profile (Spearman-Brown corrected).
+        stability: Mean cosine similarity with the previous profiling (NaN if there is none).
+        method_agreement: Correlation of the layer's GradNAP and NAP profiles, when both are made.
+    """
+
+    present: np.ndarray
+    linkage: np.ndarray | None
+    group_order: np.ndarray
+    neuron_order: np.ndarray
+    clusters: np.ndarray
+    scores: dict[str, Baseline] = field(default_factory=dict)
+    halves: dict[str, tuple[float, float]] = field(default_factory=dict)
+    reliability: float = float("nan")
+    stability: float = float("nan")
+    method_agreement: float = float("nan")
+
+    @property
+    def silhouette(self) -> float:
+        return self.scores.get("silhouette", Baseline()).value
+
+    @property
+    def ami(self) -> float:
+        return self.scores.get("ami", Baseline()).value
+
+    def metric(self, name: str) -> float:
+        """A score's value, or ``reliability`` / ``stability`` / ``method_agreement``."""
+        if name in ("reliability", "stability", "method_agreement"):
+            return getattr(self, name)
+        return self.scores.get(name, Baseline()).value
+
+
+@dataclass
+class ProfileAnalysis:
+    """Per-layer analyses, the layer-by-layer agreement (AMI between flat clusterings) and the
+    scores of the model input's own profile (``input_scores``: the baseline every layer is read against)."""
+
+    layers: dict[str, LayerAnalysis]
+    agreement: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    input_scores: dict[str, float] = field(default_factory=dict)
+
+
+def check_clustering(num_clusters: int, clustering: str) -> None:
+    """Raise a ``ValueError`` that lists what is allowed for an unknown clustering or ``num_clusters < 2``."""
+    if clustering not in CLUSTERINGS:
+        raise ValueError(f"`clustering` should be one of {list(CLUSTERINGS)}, got {clustering!r}")
+    if num_clusters < 2:
+        raise ValueError(f"`num_clusters` should be at least 2, got {num_clusters}")
+
+
+def analyze(
+    profiles: Profiles,
+    num_clusters: int = 5,
+    clustering: str = "hierarchical",
+    previous: Profiles | None = None,
+    seed: int = 0,
+    features: np.ndarray | None = None,
+    input_profile: np.ndarray | None = None,
+    permutations: int = PERMUTATIONS,
+) -> ProfileAnalysis:
+    """Cluster groups and neurons of every layer and score the clusterings against their chance.
+
+    Args:
+        profiles: The profiles.
+        num_clusters: ``k`` flat clusters of groups (capped at the number of present groups).
+        clustering: ``"hierarchical"`` (cut of the average-linkage tree) or ``"kmeans"``.
+        previous: Profiles of the previous profiling, for the stability.
+        seed: Seed of k-means and of the shuffles for the chance levels.
+        features: ``[G, D]`` features of the groups (e.g. articulatory), for ``rsa``.
+        input_profile: ``[G, ...]`` profile of the model input (e.g. the feature view), scored
+            the same way as the input baseline.
+        permutations: Shuffles for each chance level.
+    """
+    check_clustering(num_clusters, clustering)
+    categories = profiles.group_categories
+    scale = profiles.metadata.get("scale")
+    layers = {}
+    for name, layer in profiles.layers.items():
+        result = _analyze_layer(layer.profile, num_clusters, clustering, categories, seed)
+        known = dict(categories=_pick(categories, result.present), features=_pick(features, result.present))
+        rows = _flat(layer.profile)[result.present]
+        result.scores.update({s: score_with_chance(s, rows, **known, permutations=permutations, seed=seed) for s in SCORES})
+        result.reliability = split_half_reliability(layer.half_means, scale)
+        if layer.half_means is not None:
+            halves = [_centred(_flat(m)[result.present]) for m in layer.half_means]
+            result.halves = {s: tuple(_value(s, h, **known) for h in halves) for s in SCORES}  # type: ignore[misc]
+        if previous is not None and name in previous.layers:
+            result.stability = stability(previous[name].profile, layer.profile)
+        layers[name] = result
+    return ProfileAnalysis(layers, layer_agreement(layers), _input_scores(input_profile, categories, features))
+
+
+def _pick(values, present: np.ndarray):
+    return None if values is None else np.asarray(values)[present]
+
+
+def _centred(rows: np.ndarray) -> np.ndarray:
+    return rows - np.nanmean(rows, axis=0)
+
+
+def _value(score: str, rows: np.ndarray, **known) -> float:
+    """A score without its chance level (NaN rows, groups missing in a half, are left out)."""
+    keep = ~np.isnan(rows).any(axis=1)
+    known = {key: None if value is None else value[keep] for key, value in known.items()}
+    return score_with_chance(score, rows[keep], **known, permutations=0).value
+
+
+def _input_scores(input_profile: np.ndarray | None, categories, features) -> dict[str, float]:
+    if input_profile is None:
+        return {}
+    present = np.flatnonzero(~np.isnan(_flat(input_profile)).any(axis=1))
+    rows = _centred(_flat(input_profile)[present])
+    return {s: _value(s, rows, categories=_pick(categories, present), features=_pick(features, present)) for s in SCORES}
+
+
+def _analyze_layer(
+    layer_profile: np.ndarray, num_clusters: int, clustering: str, categories: list[str] | None, seed: int
+) -> LayerAnalysis:
+    """One layer's ``[G, C]`` or time-resolved ``[G, C, W]`` profile: groups are compared by all their
+    values, neurons (``C``, the heatmap's columns) by their values over groups and time."""
+    profile = _flat(layer_profile)
+    present = np.flatnonzero(~np.isnan(profile).any(axis=1))
+    rows = profile[present]
+    linkage = cosine_linkage(rows)
+    group_order = present[hierarchy.leaves_list(linkage)] if linkage is not None else present
+    num_neurons = layer_profile.shape[1]
+    neurons = layer_profile[present].swapaxes(0, 1).reshape(num_neurons, -1)
+    columns = cosine_linkage(neurons) if len(present) else None
+    neuron_order = hierarchy.leaves_list(columns) if columns is not None else np.arange(num_neurons)
+    clusters = np.full(len(profile), -1)
+    k = min(num_clusters, len(present))
+    if k >= 2:
+        if clustering == "kmeans":
+            clusters[present] = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(rows)
+        else:
+            clusters[present] = hierarchy.fcluster(linkage, k, criterion="maxclust") - 1
+    result = LayerAnalysis(present, linkage, group_order, neuron_order, clusters)
+    if categories is not None and len(present) >= 3:
+        known = np.array(categories)[present]
+        if 2 <= len(set(known)) <= len(present) - 1:
+            result.scores["ami"] = ami_with_chance(known, clusters[present], seed=seed)
+    return result
+
+
+def layer_agreement(layers: dict[str, LayerAnalysis]) -> np.ndarray:
+    """``[L, L]`` AMI between the flat group clusterings of every pair of layers."""
+    names = list(layers)
+    agreement = np.full((len(names), len(names)), np.nan)
+    for i, a in enumerate(names):
+        for j, b in enumerate(names[i:], start=i):
+            shared = (layers[a].clusters >= 0) & (layers[b].clusters >= 0)
+            if shared.sum() >= 2:
+                agreement[i, j] = agreement[j, i] = adjusted_mutual_info_score(
+                    layers[a].clusters[shared], layers[b].clusters[shared]
+                )
+    return agreement

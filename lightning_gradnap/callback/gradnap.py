@@ -1,0 +1,297 @@
+"""GradNAPCallback: profiles of validation batches into TensorBoard and ``.npz`` files.
+
+A thin adapter over the core, in the order data flows: :mod:`~lightning_gradnap.callback.shared_forward` (the
+validation step's own forward, with hooks), :mod:`~lightning_gradnap.engine.engine` (group sums),
+:mod:`~lightning_gradnap.engine.reduction` (across processes), :mod:`~lightning_gradnap.analysis.profile_analysis`,
+:mod:`~lightning_gradnap.summary.writer` (files and TensorBoard) and :mod:`~lightning_gradnap.callback.history`
+(what a checkpoint keeps); :mod:`~lightning_gradnap.callback.schedule` says which validations and batches
+are profiled. Only this module and :mod:`~lightning_gradnap.callback.loggers` import ``lightning``. A Trainer
+of the ``pytorch_lightning`` namespace works too (for its LightningCLI, see
+:mod:`lightning_gradnap.pytorch_lightning`).
+
+Labels (see :class:`~lightning_gradnap.recording.batch.BatchReader`): a dict batch carries frame labels
+under ``labels``; or the LightningModule has a method of that name, called as
+``method(batch, output)``; or the batch is a tuple ``(x, y)`` (``label_level="utterance"``).
+Group names and categories are lists, or names of attributes of the data module or the
+LightningModule (default ``"group_names"`` / ``"group_categories"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Literal
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities import rank_zero_warn
+from typing_extensions import override
+
+from lightning_gradnap.recording.batch import BatchReader
+from lightning_gradnap.callback.shared_forward import SharedForward, forward_module, profiled_layers
+from lightning_gradnap.engine.engine import ProfileEngine
+from lightning_gradnap.callback.history import ProfileHistory
+from lightning_gradnap.callback.loggers import NO_TENSORBOARD, log_dir, summary_writer
+from lightning_gradnap.config import resolve_callable
+from lightning_gradnap.profiles.groups import Groups, GroupSources
+from lightning_gradnap.analysis.profiling import AnalysisOptions, profile_state
+from lightning_gradnap.engine.reduction import NothingProfiled, reduce_state
+from lightning_gradnap.summary.replay import replay_history
+from lightning_gradnap.callback.schedule import ProfilingSchedule
+from lightning_gradnap.summary.writer import ProfileWriter, check_writable
+
+__all__ = ["GradNAPCallback"]
+
+
+class GradNAPCallback(Callback):
+    r"""Compute GradNAPs (or NAPs) on validation batches and log them at every profiling step.
+
+    During ``fit``, profiled batches reuse the validation forward pass: hooks capture the layer
+    outputs with gradients enabled for those batches only, and one ``autograd.grad`` call gives
+    all layers' gradients. Under ``trainer.validate()`` (inference mode) the callback re-runs the
+    forward on cloned inputs instead. Training steps and unprofiled batches pay nothing. Labels
+    and group names: see the module's docstring.
+
+    Args:
+        layers: Module names (as in ``named_modules()`` of the LightningModule); default: the
+            module's ``profile_layers`` attribute.
+        labels: Batch key of the labels, or the name of a LightningModule method that returns them.
+        inputs: Batch key of the model input, or the keys of ``forward``'s positional inputs
+            (e.g. ``[features, feature_lengths]`` for a model that masks its padding).
+        lengths: Batch key of valid frames per example, or ``None``.
+        group_names: Names of the groups, or the attribute that holds them.
+        group_categories: Category per group (e.g. phonetic class), or its attribute (default:
+            ``group_categories``, if there is one).
+        group_features: ``[G, D]`` numbers per group for the ``rsa`` score (e.g. articulatory
+            features), or its attribute (default ``group_features``, if any).
+        num_groups: Number of groups; default ``len(group_names)``.
+        label_level: ``"frame"`` (labels ``[B, T]``) or ``"utterance"`` (labels ``[B]``).
+        channels_last: Layer outputs are ``[B, T, C]`` (batch-first RNNs, Transformers), not ``[B, C, T]``.
+        class_dim: Axis of the classes in the model's scores (``[B, K, T]``: 1; ``[B, T, K]``: 2).
+        output_transform: Picks the scores from the model's output: a callable or its dotted path
+            (for YAML); default: the tensor, a tuple's first tensor with classes, ``output["logits"]``.
+        method: ``"gradnap"``, ``"nap"``, or both (``[gradnap, nap]``: from one forward and
+            backward, logged under their own tags, with their agreement per layer).
+        objective: ``"predicted_logit"``, ``"predicted_logprob"``, ``"target_logprob"`` or ``"ctc"``.
+        absolute: Profile ``|a * g|``.
+        targets: Batch key of the objective's targets (``target_logprob``, ``ctc``).
+        target_lengths: Batch key of the target lengths (``ctc``).
+        window: Time-resolved profiles: this many layer frames around each labelled segment.
+        window_center: Centre of the window: ``"segment"`` or ``"salient"`` (its most salient frame).
+        every_n_epochs: Profile every n-th validation run of ``fit`` (every ``validate()``).
+        max_batches: Profile the first ``max_batches`` validation batches (``None``: all).
+        num_clusters: Flat clusters of groups (for AMI and the layer agreement).
+        clustering: ``"hierarchical"`` or ``"kmeans"``.
+        views: What to log (default: all but ``profile_clustered``): ``profile`` (tracked), ``profile_clustered``,
+            ``profile_replay`` (at the end of ``fit``), ``dendrogram``, ``groups_2d``, ``agreement``,
+            ``features``, ``scalars``, ``projector``, ``emergence``.
+        embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
+        feature_window: Input frames of the feature view around each segment.
+        feature_groups: Groups shown in the feature view.
+        feature_batches: The first this many profiled batches feed the feature view.
+        weight_by_count: Count-weighted centring of the profiles.
+        scale: ``None`` or ``"std"`` (per-neuron standardisation).
+        reliability_threshold: Warn once per layer whose split-half reliability is below this.
+        save_profiles: Write ``profiles/epoch=NNN-step=NNNNNN.npz`` under the log directory.
+        background_figures: Draw the figures in a worker thread while training goes on (done when ``fit`` returns).
+
+    Raises:
+        ValueError: For an argument outside its allowed values (listed), or an unimportable path.
+
+    Example::
+
+        trainer = Trainer(callbacks=[GradNAPCallback(layers=["model.conv3", "model.dense"])])
+        trainer.fit(model, datamodule)  # then: tensorboard --logdir lightning_logs
+    """
+
+    def __init__(
+        self,
+        layers: list[str] | None = None,
+        labels: str = "phoneme_labels",
+        inputs: str | list[str] = "features",
+        lengths: str | None = "feature_lengths",
+        group_names: list[str] | str = "group_names",
+        group_categories: list[str] | str | None = None,
+        group_features: list[list[float]] | str | None = None,
+        num_groups: int | None = None,
+        label_level: Literal["frame", "utterance"] = "frame",
+        channels_last: bool = False,
+        class_dim: int = 1,
+        output_transform: str | Callable[[Any], torch.Tensor] | None = None,
+        method: Literal["gradnap", "nap"] | list[Literal["gradnap", "nap"]] = "gradnap",
+        objective: Literal["predicted_logit", "predicted_logprob", "target_logprob", "ctc"] = "predicted_logit",
+        absolute: bool = False,
+        targets: str | None = "targets",
+        target_lengths: str | None = "target_lengths",
+        window: int | None = None,
+        window_center: Literal["segment", "salient"] = "segment",
+        every_n_epochs: int = 1,
+        max_batches: int | None = 8,
+        num_clusters: int = 6,
+        clustering: Literal["hierarchical", "kmeans"] = "hierarchical",
+        views: list[str] | None = None,
+        embedding: Literal["pca", "tsne"] = "pca",
+        feature_window: int = 31,
+        feature_groups: int = 6,
+        feature_batches: int = 2,
+        weight_by_count: bool = False,
+        scale: Literal["std"] | None = None,
+        reliability_threshold: float = 0.8,
+        save_profiles: bool = True,
+        background_figures: bool = True,
+    ) -> None:
+        super().__init__()
+        self.writer = ProfileWriter(views, feature_groups, embedding, background_figures)  # checks views, embedding
+        self.schedule = ProfilingSchedule(every_n_epochs, max_batches, feature_batches)
+        self.layers = layers
+        self.reader = BatchReader(inputs, labels, lengths, targets, target_lengths)
+        self.group_sources = GroupSources(group_names, group_categories, group_features, num_groups)
+        self.engine_options = dict(
+            method=method, objective=objective, absolute=absolute, label_level=label_level, window=window,
+            window_center=window_center, class_dim=class_dim, channels_last=channels_last,
+            output_transform=resolve_callable(output_transform, "output_transform"),
+            input_window=feature_window if "features" in self.writer.views and label_level == "frame" else None,
+        )  # fmt: skip
+        # Fail now, not at the first validation, on options the engine rejects.
+        ProfileEngine(["_"], 1, **self.engine_options)  # type: ignore[arg-type]
+        self.analysis_options = AnalysisOptions(num_clusters, clustering, weight_by_count, scale)
+        self.save_profiles = save_profiles
+        self.reliability_threshold = reliability_threshold
+        self._history = ProfileHistory(embedding)
+        self.tracker = self._history.tracker  # the tracked views' orders: ``tracker.reanchor()`` on request
+        self.engine: ProfileEngine | None = None
+        self.groups = Groups([])
+        self._capture: SharedForward | None = None
+        self._model: Any = None  # the module whose forward gives the scores
+
+    @property
+    @override
+    def state_key(self) -> str:
+        # Not the layers: a run resumed with other layers keeps the history of those it still profiles.
+        kept = ("method", "objective", "absolute", "label_level", "window")
+        return self._generate_state_key(labels=self.reader.keys["labels"], **{k: self.engine_options[k] for k in kept})
+
+    # ------------------------------------------------------------------ setup
+    @override
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        layers = profiled_layers(pl_module, self.layers)
+        owners = [getattr(trainer, "datamodule", None), pl_module]
+        self.groups = self.group_sources.resolve(owners)
+        self.engine = ProfileEngine(layers, len(self.groups.names), **self.engine_options)  # type: ignore[arg-type]
+        self._model = forward_module(pl_module, layers)[1]
+        self._capture = SharedForward(self.engine, self.reader, self.engine.recorder(pl_module))  # layers resolved once
+        self._warn(self._history.keep_layers(layers))
+        folder = log_dir(trainer) / "profiles"  # a broadcast: on every rank, or the ranks' collectives go astray
+        if trainer.is_global_zero:
+            if self.save_profiles:
+                check_writable(folder)
+            self._warn(NO_TENSORBOARD if summary_writer(trainer) is None else None)
+            self._warn(self.schedule.never_profiles(trainer, pl_module, stage))
+
+    @staticmethod
+    def _warn(message: str | None) -> None:
+        if message:
+            rank_zero_warn(message)
+
+    # ------------------------------------------------------------------ validation
+    @override
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.schedule.start_validation(trainer) and self.engine is not None:
+            self.engine.reset()
+
+    @override
+    def on_validation_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        if not self.schedule.profiles_batch(batch_idx, dataloader_idx) or torch.is_inference_mode_enabled():
+            return  # in inference mode the batch is profiled afterwards, by a separate forward
+        assert self._capture is not None
+        self._capture.start(self._model, batch)
+
+    @override
+    def on_validation_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:  # fmt: skip
+        if self.schedule.profiles_batch(batch_idx, dataloader_idx):
+            assert self._capture is not None and self.engine is not None
+            feeds_features = bool(self.engine.input_sums) and self.schedule.feeds_features(batch_idx)
+            self._capture.finish(self._model, batch, feeds_features, owner=pl_module)
+
+    @override
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if self._capture is not None:  # the framework has restored its grad mode: keep it
+            self._capture.release(restore_grad_mode=False)
+        self.writer.close(raise_errors=False)  # the training error is the one to report
+
+    @override
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self.schedule.active or self.engine is None:
+            return
+        self.schedule.active = False
+        try:  # a collective call: on every rank
+            state = reduce_state(
+                self.engine.state(), partial(trainer.strategy.reduce, reduce_op="sum"), trainer.world_size,
+                trainer.strategy.root_device, set(self.engine.sums), self.engine.skipped_batches,
+            )  # fmt: skip
+        except NothingProfiled as reason:
+            rank_zero_warn(str(reason))
+            return
+        step, epoch = trainer.global_step, trainer.current_epoch
+        run = self.schedule.run_name(trainer, self._history.state["steps"])
+        if run is None:
+            return  # a resumed fit repeats a step its checkpoint had profiled
+        folder = log_dir(trainer) / "profiles" if self.save_profiles else None  # a broadcast: on every rank
+        if not trainer.is_global_zero:
+            if not run:
+                self._history.add(step, epoch)
+            return
+        profiling = profile_state(self.engine, state, self.groups, self.analysis_options, self._history.previous)
+        first, analysis = profiling.first
+        scores = None
+        if not run:  # orders of the views watched over steps (first method), into the file; scores so far
+            scores = self._history.track(first, step, analysis)
+            profiling.profiles.orderings.update(first.orderings)
+        path = self.writer.write(profiling, step, epoch, folder, summary_writer(trainer), run, scores)
+        self._warn(self._history.check_reliability(analysis, self.reliability_threshold))
+        if not run:  # a repeat at a step (e.g. validate() on other data) has its own file, not a history entry
+            self._history.add(step, epoch, path, profiling.profiles, analysis)
+
+    @override
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.writer.close()
+        if "profile_replay" in self.writer.views and self.save_profiles and trainer.is_global_zero:
+            replay_history(summary_writer(trainer), self.history)  # from the files; warns about unreadable ones
+
+    @override
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.state.fn != "fit":
+            self.writer.close()  # trainer.validate(): finish before the logger closes
+
+    @override
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self.writer.close()
+
+    # ------------------------------------------------------------------ checkpoints
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history, "validations": self.schedule.validations}
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._history.load(state_dict["history"])
+        self.schedule.validations = int(state_dict.get("validations", 0))
+        self.schedule.restored_steps = set(self._history.state["steps"])
+        if self.engine is not None:  # after setup (as in a resumed fit): the layers are known
+            self._warn(self._history.keep_layers(self.engine.layers))
+
+    @property
+    def history(self) -> dict[str, Any]:
+        """Steps, epochs, files and ``metrics`` of every profiling so far (plain data, as checkpointed)."""
+        return self._history.state
+
+    @property
+    def metrics(self) -> dict[str, np.ndarray]:  # each ``<layer>/<metric>`` over the steps (global rank zero)
+        return self._history.metrics

@@ -1,0 +1,114 @@
+"""The run's record of profilings: steps, epochs, files and each layer's scores, kept in checkpoints.
+
+A resumed run continues it: a step already profiled is not profiled again, and the last saved
+profiles are read back for the next comparison with the previous profiling. A run resumed with
+another list of layers keeps the history of the layers it still profiles (:meth:`keep_layers`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
+from lightning_gradnap.analysis.emergence import Scores
+from lightning_gradnap.profiles.result import Profiles
+from lightning_gradnap.analysis.tracking import OrderTracker
+
+__all__ = ["METRICS", "ProfileHistory"]
+
+#: Per-layer scores kept for every profiling.
+METRICS = ("silhouette", "neighbour", "rsa", "ami", "reliability", "stability")
+
+
+class ProfileHistory:
+    """Steps, epochs, files and per-layer scores of every profiling so far.
+
+    Attributes:
+        state: Plain data for checkpoints: ``steps``, ``epochs``, ``files`` (``""`` where no file
+            was written) and ``metrics`` (``"<layer>/<metric>"`` -> one value per step; NaN for
+            the steps before a layer was first profiled); ``tracking``: the state of :attr:`tracker`.
+        previous: The last profiles, for comparisons with the previous profiling.
+        tracker: The tracked views' orders (:class:`~lightning_gradnap.analysis.tracking.OrderTracker`).
+    """
+
+    def __init__(self, embedding: str = "pca") -> None:
+        self.state: dict[str, Any] = {"steps": [], "epochs": [], "files": [], "metrics": {}}
+        self.previous: Profiles | None = None
+        self._warned: set[str] = set()  # layers already warned about for low reliability
+        self.tracker = OrderTracker(embedding)
+        self.state["tracking"] = self.tracker.state
+
+    def has_step(self, step: int) -> bool:
+        return step in self.state["steps"]
+
+    def add(self, step: int, epoch: int, path: Path | None = None, profiles: Profiles | None = None,
+            analysis: ProfileAnalysis | None = None) -> None:  # fmt: skip
+        """Record one profiling (``profiles`` and ``analysis`` where this process made them)."""
+        self.state["steps"].append(step)
+        self.state["epochs"].append(epoch)
+        self.state["files"].append(str(path) if path else "")
+        if profiles is not None:
+            self.previous = profiles
+        if analysis is not None:
+            for layer, result in analysis.layers.items():
+                for metric in METRICS:
+                    earlier = [float("nan")] * (len(self.state["steps"]) - 1)  # a layer added on resume
+                    self.state["metrics"].setdefault(f"{layer}/{metric}", earlier).append(result.metric(metric))
+
+    def track(self, profiles: Profiles, step: int, analysis: ProfileAnalysis) -> Scores:
+        """Before :meth:`add`: the tracked orders into ``profiles.orderings``; the scores with this step's."""
+        self.tracker.update(profiles, step, analysis)
+        return Scores.with_step(self.state, step, analysis, METRICS)
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Continue a checkpoint's history; read its last profiles back if the file is still there."""
+        # "drift" was the name of the stability (a similarity) before 0.2: rename it in old checkpoints
+        metrics = state.get("metrics", {})
+        state["metrics"] = {key[: -len("drift")] + "stability" if key.endswith("/drift") else key: v for key, v in metrics.items()}
+        self.state = state
+        self.tracker.load(state.setdefault("tracking", {}))
+        last = next((f for f in reversed(state["files"]) if f), None)
+        if last and Path(last).exists():
+            try:
+                self.previous = Profiles.load(last)
+            except ValueError as error:
+                warnings.warn(f"GradNAPCallback: cannot read the last profiles for the stability: {error}", stacklevel=2)
+
+    def check_reliability(self, analysis: ProfileAnalysis, threshold: float) -> str | None:
+        """A warning, once per layer, for layers whose split-half reliability is below ``threshold``."""
+        low = {name: r.reliability for name, r in analysis.layers.items() if r.reliability < threshold}
+        new = {name: value for name, value in low.items() if name not in self._warned}
+        self._warned.update(new)
+        if not new:
+            return None
+        listed = ", ".join(f"{name} {value:.2f}" for name, value in new.items())
+        return (
+            f"GradNAPCallback: the profiles of {listed} have a split-half reliability below {threshold} (how well "
+            "two halves of the profiled data agree): they rest on too little data to compare between steps. "
+            "Raise `max_batches` (or profile fewer, larger groups)."
+        )
+
+    def keep_layers(self, layers: list[str]) -> str | None:
+        """Keep the metrics of ``layers`` only; say in words what changed (None if nothing did)."""
+        recorded = list(dict.fromkeys(name.rsplit("/", 1)[0] for name in self.state["metrics"]))
+        dropped = [layer for layer in recorded if layer not in layers]
+        added = [layer for layer in layers if recorded and layer not in recorded]
+        self.state["metrics"] = {
+            name: values for name, values in self.state["metrics"].items() if name.rsplit("/", 1)[0] in layers
+        }
+        if not dropped and not added:
+            return None
+        return (
+            "GradNAPCallback: the profiled layers differ from those of the checkpoint's history. Dropped the "
+            f"history of {dropped or 'no layer'} (no longer profiled); history starts now for {added or 'no layer'} "
+            "(NaN for the earlier steps)."
+        )
+
+    @property
+    def metrics(self) -> dict[str, np.ndarray]:
+        """History of each ``<layer>/<metric>`` over the profiling steps."""
+        return {name: np.asarray(values) for name, values in self.state["metrics"].items()}

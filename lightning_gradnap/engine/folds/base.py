@@ -1,0 +1,131 @@
+"""The fold interface and what it reads of one batch."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import torch
+
+from lightning_gradnap.engine.group_sums import GroupSums
+from lightning_gradnap.recording.frame_maps import AnyFrameMap
+from lightning_gradnap.engine.segments import IGNORE, Segments, find_segments, mask_lengths
+
+__all__ = ["BatchSums", "Fold", "FoldBatch", "relevance_of", "split_halves"]
+
+BatchSums = dict[str, tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class FoldBatch:
+    """One batch's labels, on the values' device, and where each layer's frames sit.
+
+    Attributes:
+        labels: Frame labels ``[B, T_in]`` (``IGNORE`` at and past each length) or utterance
+            labels ``[B]``; long integers.
+        lengths: ``[B]`` valid input frames (frame level: the padded length where none were
+            given), or ``None`` (utterance level without lengths: every position counts).
+        frame_maps: Map of each layer with a time axis (see :mod:`lightning_gradnap.recording.frame_maps`).
+        halves: ``[B]`` the half of the data (0 or 1) each example belongs to (:func:`split_halves`).
+        saliency: ``[B, T_layer]`` per layer, ``sum_c |dy/da|`` (salient window centres only).
+    """
+
+    labels: torch.Tensor
+    lengths: torch.Tensor | None
+    frame_maps: Mapping[str, AnyFrameMap]
+    halves: torch.Tensor
+    saliency: dict[str, torch.Tensor] | None = None
+    _layer_labels: dict[tuple, torch.Tensor] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def make(
+        cls, labels: torch.Tensor, lengths: torch.Tensor | None, frame_level: bool,
+        frame_maps: Mapping[str, AnyFrameMap] | None, device: torch.device, first_example: int = 0,
+    ) -> FoldBatch:  # fmt: skip
+        """On ``device``; frame labels masked past the lengths (the padded length where none are given);
+        ``first_example`` is the number of examples seen before (for :func:`split_halves`).
+
+        Raises:
+            RuntimeError: if lengths need frame maps that have not been found yet.
+        """
+        if lengths is None and frame_level:
+            lengths = torch.full((labels.shape[0],), labels.shape[1])
+        if lengths is not None and frame_maps is None:
+            raise RuntimeError(
+                "the frame maps are not known yet: call engine.prepare(model, batch) once before the forward "
+                "pass whose hooks feed accumulate (run_batch does so)"
+            )
+        lengths = None if lengths is None else lengths.to(device)
+        labels = labels.to(device)
+        labels = mask_lengths(labels, lengths) if frame_level else labels
+        return cls(labels, lengths, frame_maps or {}, split_halves(labels, lengths, first_example))
+
+    @cached_property
+    def segments(self) -> Segments:
+        """Runs of one label in the input frames (frame level)."""
+        return find_segments(self.labels)
+
+    def layer_valid(self, name: str, num_frames: int) -> torch.Tensor:
+        """``[B, T_layer]`` frames of layer ``name`` that belong to each utterance."""
+        assert self.lengths is not None
+        return self.frame_maps[name].valid(self.lengths, num_frames)
+
+    def layer_labels(self, name: str, num_frames: int) -> torch.Tensor:
+        """``[B, T_layer]`` label of each layer frame (that of its centre's input frame), or ``IGNORE``.
+
+        Shared by layers with the same map and frame count.
+        """
+        frame_map = self.frame_maps[name]
+        key = (frame_map, num_frames)
+        if key not in self._layer_labels:
+            centres = frame_map.input_frames(num_frames, self.labels.device)
+            inside = centres.clamp(0, self.labels.shape[1] - 1)
+            labels = torch.where(self.layer_valid(name, num_frames), self.labels[:, inside], IGNORE)
+            self._layer_labels[key] = labels
+        return self._layer_labels[key]
+
+
+class Fold(ABC):
+    """Folds one batch's per-layer values (``[B, C, T]`` or ``[B, C]``) into group sums."""
+
+    @abstractmethod
+    def batch_sums(
+        self, values: Mapping[str, torch.Tensor], batch: FoldBatch, sums: Mapping[str, GroupSums]
+    ) -> BatchSums:
+        """Sums and counts of this batch by name, from ``sums[name]`` (each layer's accumulator)."""
+
+    @property
+    def needs_segments(self) -> bool:
+        """Whether the fold cuts windows around labelled segments."""
+        return False
+
+
+def relevance_of(activation: torch.Tensor, gradient: torch.Tensor | None, absolute: bool = False) -> torch.Tensor:
+    """``a`` (NAP) or ``a * g`` (GradNAP), ``|...|`` if ``absolute``.
+
+    The product is taken in place in ``gradient``, which must be the caller's own tensor (the
+    recorder hands out one per layer).
+    """
+    if gradient is None:
+        return activation.detach().abs() if absolute else activation.detach()
+    relevance = gradient.mul_(activation.detach())
+    return relevance.abs_() if absolute else relevance
+
+
+def split_halves(labels: torch.Tensor, lengths: torch.Tensor | None, first_example: int = 0) -> torch.Tensor:
+    """``[B]`` half (0 or 1) of each example, for split-half reliability; the same in any batching.
+
+    Frame labels ``[B, T]`` (``IGNORE`` past the length): a hash of the example's labelled frames.
+    Utterance labels with lengths: a hash of label and length. Without lengths: alternate by the
+    example's position in the stream (``first_example`` + its index in the batch).
+    """
+    if labels.dim() == 2:
+        weights = (torch.arange(labels.shape[1], device=labels.device) * 40503 + 7) % 65521  # a fixed weight per frame
+        value = (torch.where(labels >= 0, labels + 1, 0) * weights).sum(dim=1)
+    elif lengths is not None:
+        value = (labels + 2) * 40503 + lengths.to(labels.device) * 65521
+    else:
+        return (torch.arange(labels.shape[0], device=labels.device) + first_example) % 2
+    return (value % 1000003) * 7919 % 1000003 % 2

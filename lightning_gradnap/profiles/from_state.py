@@ -1,0 +1,62 @@
+"""From summed state (per process, or reduced over all) to :class:`Profiles` and feature views."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from lightning_gradnap.profiles.result import FeatureViews, LayerProfile, Profiles, check_group_names, group_means, normalize_profiles
+
+__all__ = ["feature_views_from_state", "profiles_from_state"]
+
+State = Mapping[str, tuple[torch.Tensor, torch.Tensor]]
+
+
+def profiles_from_state(
+    state: State,
+    num_groups: int,
+    group_names: Sequence[str] | None = None,
+    group_categories: Sequence[str] | None = None,
+    weight_by_count: bool = False,
+    scale: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Profiles:
+    """Group means ``S / N`` and normalised profiles of each layer's ``(sums, counts)``, given by half
+    (``[2, G, ...]`` and ``[2, G]``, as :meth:`~lightning_gradnap.engine.group_sums.SumsByName.state`).
+
+    Raises:
+        ValueError: if every group is absent in every layer.
+    """
+    names = check_group_names(group_names, num_groups)
+    categories = None if group_categories is None else check_group_names(group_categories, num_groups, "group_categories")
+    layers = {}
+    for name, (half_sums, half_counts) in state.items():
+        half_sums, half_counts = half_sums.detach().cpu().numpy(), half_counts.detach().cpu().numpy()
+        sums, counts = half_sums.sum(axis=0), half_counts.sum(axis=0)
+        means = group_means(sums, counts)
+        half_means = np.stack([group_means(s, c) for s, c in zip(half_sums, half_counts)])
+        profile = normalize_profiles(means, counts, weight_by_count, scale)
+        layers[name] = LayerProfile(profile, means, counts, half_means, half_counts)
+    if all(not layer.present.any() for layer in layers.values()):
+        raise ValueError(
+            "every group is absent: no frame carried a label in 0 .. G-1 (all -1, or all past the "
+            "lengths); check the labels and lengths of the batches"
+        )
+    return Profiles(layers, names, categories, dict(metadata or {}))
+
+
+def feature_views_from_state(state: State) -> FeatureViews | None:
+    """Mean input windows per group (and of ``x * dy/dx``) from the ``"<input>"`` entries, or None."""
+    if "<input>" not in state:
+        return None
+    sums, counts = (t.detach().cpu().numpy().sum(axis=0) for t in state["<input>"])  # both halves
+    weighted = state.get("<input_x_grad>")
+    return FeatureViews(
+        group_means(sums, counts),
+        None if weighted is None else group_means(weighted[0].detach().cpu().numpy().sum(axis=0), counts),
+        counts,
+        sums.sum(axis=0) / max(counts.sum(), 1.0),
+    )

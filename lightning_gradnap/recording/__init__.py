@@ -1,0 +1,1 @@
+"""Model and batch to activations and gradients: batches, hooks, objectives, frame maps and the probe."""

@@ -1,0 +1,1 @@
+"""The SummaryWriter side: tag names, the views of a profiling, the writer and the replay."""

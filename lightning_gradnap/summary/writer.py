@@ -1,0 +1,166 @@
+"""Where a profiling goes: its ``.npz`` file at once, its TensorBoard views in a figure thread.
+
+Drawing takes seconds; a single worker thread overlaps it with training (torch releases the GIL
+in its kernels) and keeps the writes in order. No Trainer needed.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
+from lightning_gradnap.profiles.result import FeatureViews, Profiles
+from lightning_gradnap.analysis.profiling import Profiling
+from lightning_gradnap.summary.step_views import EMBEDDINGS, VIEWS
+from lightning_gradnap.summary.views import DEFAULT_VIEWS, Scores, write_views
+
+__all__ = ["ProfileWriter", "check_writable", "profile_file_name", "tag_of"]
+
+
+def profile_file_name(epoch: int, step: int, run: str = "") -> str:
+    """``epoch=NNN-step=NNNNNN.npz``, or ``...-<run>.npz`` for a repeated profiling at a step."""
+    return f"epoch={epoch:03d}-step={step:06d}{'-' + run if run else ''}.npz"
+
+
+def tag_of(run: str = "", method: str = "gradnap") -> str:
+    """The TensorBoard tag prefix: the method (``gradnap`` or ``nap``), and ``-<run>`` for a repeated
+    profiling at a step."""
+    return f"{method}-{run}" if run else method
+
+
+class ProfileWriter:
+    """Writes each profiling's file and views.
+
+    Args:
+        views: The views to log (see :data:`~lightning_gradnap.summary.step_views.VIEWS`; ``None``: all but
+            ``profile_clustered``).
+        num_feature_groups: Groups shown in the feature view.
+        embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
+        background: Draw the figures in a worker thread (complete after :meth:`close`). At most
+            :attr:`max_queued` drawings wait for it: a further one first waits for the oldest, so
+            that the views never fall far behind training and nothing piles up in memory.
+
+    Raises:
+        ValueError: for an unknown view or embedding (the message lists the allowed ones).
+    """
+
+    #: Drawings (one per method and profiling) that may wait while the figure thread draws another.
+    max_queued = 4
+
+    def __init__(
+        self, views: Sequence[str] | None, num_feature_groups: int, embedding: str, background: bool
+    ) -> None:
+        views = list(DEFAULT_VIEWS) if views is None else list(views)
+        unknown = sorted(set(views) - set(VIEWS))
+        if unknown:
+            raise ValueError(f"`views` has {unknown}; allowed: {list(VIEWS)}")
+        if embedding not in EMBEDDINGS:
+            raise ValueError(f"`embedding` should be one of {list(EMBEDDINGS)}, got {embedding!r}")
+        self.views = views
+        self.num_feature_groups = num_feature_groups
+        self.embedding = embedding
+        self.background = background
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
+        self._layout_written = False  # the custom-scalars layout, once per writer
+        self._frames: dict = {}  # the tracked heatmaps' figures, redrawn step to step while their orders hold
+
+    def write(
+        self,
+        profiling: Profiling,
+        step: int,
+        epoch: int,
+        folder: Path | None,
+        summary_writer: Any = None,
+        run: str = "",
+        scores: Scores | None = None,
+    ) -> Path | None:
+        """:meth:`save` into ``folder`` (if given; every method in one file) and :meth:`log` each
+        method under its own tag to ``summary_writer`` (if given).
+
+        ``run`` names a repeated profiling at a step (e.g. ``"validate-1"``): it goes into the file
+        name and the tag prefix, so that it overwrites nothing.
+        """
+        path = None if folder is None else self.save(profiling.profiles, folder, epoch, step, run)
+        if summary_writer is not None:
+            for method, analysis in profiling.analyses.items():
+                profiles = profiling.profiles.method(method)
+                watched = scores if method == profiling.methods[0] else None  # emergence maps: the first method's
+                self.log(summary_writer, profiles, analysis, profiling.feature_views, step, epoch, tag_of(run, method), watched)
+        return path
+
+    def save(self, profiles: Profiles, folder: Path, epoch: int, step: int, run: str = "") -> Path:
+        """Write ``folder/epoch=NNN-step=NNNNNN[-run].npz`` (atomically) and return its path."""
+        return profiles.save(folder / profile_file_name(epoch, step, run))
+
+    def log(
+        self,
+        summary_writer: Any,
+        profiles: Profiles,
+        analysis: ProfileAnalysis,
+        feature_views: FeatureViews | None,
+        step: int,
+        epoch: int,
+        tag: str = "gradnap",
+        scores: Scores | None = None,
+    ) -> None:
+        """Log the views under ``tag`` to a ``SummaryWriter``, now or in the figure thread (``scores``:
+        the run's so far, for the emergence maps)."""
+        job = partial(
+            write_views, summary_writer, profiles, analysis, step, epoch, self.views,
+            feature_views, self.num_feature_groups, self.embedding, tag, scores, not self._layout_written, self._frames,
+        )  # fmt: skip
+        self._layout_written = True
+        if not self.background:
+            job()
+            return
+        self._executor = self._executor or ThreadPoolExecutor(1, thread_name_prefix="gradnap-figures")
+        self._pending = [f for f in self._pending if not f.done() or f.exception() is not None]  # errors: for wait()
+        self._pending.append(self._executor.submit(job))
+        unfinished = [future for future in self._pending if not future.done()]  # one drawing, the rest queued
+        wait_for(unfinished[: max(0, len(unfinished) - 1 - self.max_queued)])
+
+    def wait(self) -> None:
+        """Block until every submitted figure is written; re-raise the first error of a drawing."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+    def close(self, raise_errors: bool = True) -> None:
+        """:meth:`wait`, then stop the figure thread (a later :meth:`log` starts a new one).
+
+        Args:
+            raise_errors: Re-raise a drawing's error; if False (e.g. while another error is
+                being handled), only warn.
+        """
+        try:
+            self.wait()
+        except Exception as error:
+            if raise_errors:
+                raise
+            warnings.warn(f"GradNAPCallback: a figure failed while handling another error: {error}", stacklevel=2)
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+
+def check_writable(folder: Path) -> None:
+    """Fail at setup, not after an epoch of training, if profiles cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(
+            f"GradNAPCallback cannot write profiles to {str(folder)!r} ({error.strerror or error}): give the "
+            "Trainer a writable default_root_dir or logger save_dir, or set save_profiles=False"
+        ) from error
