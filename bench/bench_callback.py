@@ -37,7 +37,6 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.tensorboard import SummaryWriter
 
 import lightning_gradnap.callback.gradnap as callback_module
-
 from example_asr.data import SyntheticSpeechData
 from example_asr.module import SpeechRecognizer
 from lightning_gradnap import GradNAPCallback
@@ -62,8 +61,16 @@ class BatchClock(L.Callback):
             self.times[-1] += now(pl_module.device)
 
 
-HOOKS = ("setup", "on_validation_epoch_start", "on_validation_batch_start", "on_validation_batch_end",
-         "on_validation_epoch_end", "on_validation_end", "on_fit_end", "teardown")  # fmt: skip
+HOOKS = (
+    "setup",
+    "on_validation_epoch_start",
+    "on_validation_batch_start",
+    "on_validation_batch_end",
+    "on_validation_epoch_end",
+    "on_validation_end",
+    "on_fit_end",
+    "teardown",
+)
 
 
 def _timed(name: str):
@@ -92,9 +99,16 @@ def now(device: torch.device) -> float:
 
 
 def run(
-    model_args: dict, data: SyntheticSpeechData, with_callback: bool, batches: int, log_dir: str, train_batches,
-    accelerator: str = "cpu", epochs: int = 1, **options,
-):  # fmt: skip
+    model_args: dict,
+    data: SyntheticSpeechData,
+    with_callback: bool,
+    batches: int,
+    log_dir: str,
+    train_batches,
+    accelerator: str = "cpu",
+    epochs: int = 1,
+    **options,
+):
     torch.manual_seed(0)
     model = SpeechRecognizer(**model_args, schedule="constant")
     times: list[float] = []
@@ -103,10 +117,18 @@ def run(
     callbacks += [profiler] if profiler else []
     callbacks.append(BatchClock(times, end=True))
     trainer = L.Trainer(
-        max_epochs=epochs, accelerator=accelerator, devices=1, limit_train_batches=train_batches, limit_val_batches=batches,
-        num_sanity_val_steps=0, enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
-        logger=TensorBoardLogger(log_dir), callbacks=callbacks,
-    )  # fmt: skip
+        max_epochs=epochs,
+        accelerator=accelerator,
+        devices=1,
+        limit_train_batches=train_batches,
+        limit_val_batches=batches,
+        num_sanity_val_steps=0,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        logger=TensorBoardLogger(log_dir),
+        callbacks=callbacks,
+    )
     start, cpu = time.perf_counter(), time.process_time()
     trainer.fit(model, data)
     hooks = profiler.seconds if profiler else 0.0
@@ -138,8 +160,10 @@ def time_replay(run_dir: Path, repeats: int) -> None:
                 report = replay(writer, files)
             times.append(report.seconds)
             images = report.images
-    print(f"replay of {len(files)} profilings ({images} heatmaps) from {run_dir}: median {statistics.median(times):.2f} s "
-          f"of {repeats} ({', '.join(f'{t:.2f}' for t in times)}); {statistics.median(times) / max(images, 1) * 1000:.0f} ms per heatmap")
+    print(
+        f"replay of {len(files)} profilings ({images} heatmaps) from {run_dir}: median {statistics.median(times):.2f} s "
+        f"of {repeats} ({', '.join(f'{t:.2f}' for t in times)}); {statistics.median(times) / max(images, 1) * 1000:.0f} ms per heatmap"
+    )
 
 
 def main() -> None:
@@ -183,29 +207,47 @@ def main() -> None:
     # The first profiled batch of a run also finds the frame maps (once per run): shown apart.
     a1, b1 = statistics.median(sum(t[1:]) for t in plain), statistics.median(sum(t[1:]) for t in profiled)
     first = statistics.median(t[0] for t in profiled) - statistics.median(t[0] for t in plain)
-    print(f"torch {torch.__version__}, {args.accelerator}, threads {torch.get_num_threads()}, model {args.model} {model_args}")
+    print(
+        f"torch {torch.__version__}, {args.accelerator}, threads {torch.get_num_threads()}, model {args.model} {model_args}"
+    )
     print(f"{args.batches} validation batches of 16 utterances, median of {args.repeats} alternating runs")
     print(f"validation batches without callback: {a:.2f} s, with GradNAPCallback: {b:.2f} s")
     if epochs_plain:
         c, d = statistics.median(epochs_plain), statistics.median(epochs_profiled)
-        print(f"whole demo epoch (fits of {args.epochs}) without callback: {c:.1f} s, with (default settings): {d:.1f} s")
+        print(
+            f"whole demo epoch (fits of {args.epochs}) without callback: {c:.1f} s, with (default settings): {d:.1f} s"
+        )
         print(f"ratio epoch with / without = {d / c:.3f}  (target <= 1.10)")
         print(f"  wall per epoch without: {_list(epochs_plain)}; with: {_list(epochs_profiled)}")
         e, f = statistics.median(cpu_plain), statistics.median(cpu_profiled)
-        print(f"CPU time of the process per epoch without: {e:.1f} s, with: {f:.1f} s, ratio {f / e:.3f} "
-              f"(less sensitive to other load on the machine)\n  without: {_list(cpu_plain)}; with: {_list(cpu_profiled)}")
+        print(
+            f"CPU time of the process per epoch without: {e:.1f} s, with: {f:.1f} s, ratio {f / e:.3f} "
+            f"(less sensitive to other load on the machine)\n  without: {_list(cpu_plain)}; with: {_list(cpu_profiled)}"
+        )
         pairs = [d_ / c_ for c_, d_ in zip(epochs_plain, epochs_profiled)]
-        print(f"  paired ratios (each pair back to back): {', '.join(f'{r:.3f}' for r in pairs)}; median {statistics.median(pairs):.3f}")
-        where = "all of its work, figures included" if args.foreground_figures else "figures not included: drawn in a thread"
-        print(f"time inside the callback's hooks ({where}) / the rest of the same fit: "
-              f"{', '.join(f'{r:.3f}' for r in accounted)}; median {statistics.median(accounted):.3f}, i.e. ratio "
-              f"{1 + statistics.median(accounted):.3f} without the profiled forward's extra cost (part 1)")
+        print(
+            f"  paired ratios (each pair back to back): {', '.join(f'{r:.3f}' for r in pairs)}; median {statistics.median(pairs):.3f}"
+        )
+        where = (
+            "all of its work, figures included"
+            if args.foreground_figures
+            else "figures not included: drawn in a thread"
+        )
+        print(
+            f"time inside the callback's hooks ({where}) / the rest of the same fit: "
+            f"{', '.join(f'{r:.3f}' for r in accounted)}; median {statistics.median(accounted):.3f}, i.e. ratio "
+            f"{1 + statistics.median(accounted):.3f} without the profiled forward's extra cost (part 1)"
+        )
         replay_share = statistics.median(REPLAYS) / args.epochs
-        print(f"replay at the end of fit: median {statistics.median(REPLAYS):.2f} s ({replay_share:.2f} s per epoch); "
-              f"ratio without it = {(d - replay_share) / c:.3f}")
+        print(
+            f"replay at the end of fit: median {statistics.median(REPLAYS):.2f} s ({replay_share:.2f} s per epoch); "
+            f"ratio without it = {(d - replay_share) / c:.3f}"
+        )
     print(f"ratio profiled validation batches with / without = {b / a:.3f}  (target <= 2.2)")
-    print(f"  without the first batch (which finds the frame maps, once per run: +{first:.2f} s): "
-          f"{a1:.2f} s and {b1:.2f} s, ratio {b1 / a1:.3f}")
+    print(
+        f"  without the first batch (which finds the frame maps, once per run: +{first:.2f} s): "
+        f"{a1:.2f} s and {b1:.2f} s, ratio {b1 / a1:.3f}"
+    )
 
 
 if __name__ == "__main__":

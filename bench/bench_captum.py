@@ -25,6 +25,7 @@ from types import SimpleNamespace
 
 import lightning as L
 import torch
+from bench_engine import floor_pass, timed
 from captum.attr import LayerGradientXActivation
 from torchaudio.models import Wav2Letter as TorchaudioWav2Letter
 
@@ -32,8 +33,6 @@ from example_asr.model import Wav2Letter
 from lightning_gradnap import GradNAPCallback, ProfileBatch
 from lightning_gradnap.engine.engine import ProfileEngine
 from lightning_gradnap.engine.folds import FoldBatch
-
-from bench_engine import floor_pass, timed
 
 BATCHES = 8  # the callback's default max_batches: one profiled validation epoch
 
@@ -66,8 +65,9 @@ def build(name: str, device: torch.device):
         {
             "features": torch.randn(*shape, generator=generator),
             # phoneme-like runs of 8 frames (a segment per frame would inflate the feature view)
-            "labels": torch.randint(-1, groups, (shape[0], -(-shape[2] // 8)), generator=generator)
-            .repeat_interleave(8, 1)[:, : shape[2]],
+            "labels": torch.randint(-1, groups, (shape[0], -(-shape[2] // 8)), generator=generator).repeat_interleave(
+                8, 1
+            )[:, : shape[2]],
             "feature_lengths": torch.full(shape[:1], shape[2]),
         }
         for _ in range(BATCHES)
@@ -90,9 +90,18 @@ def floor(module, layers, batches) -> None:
 def set_up_callback(module, layers, groups):
     """A callback after ``setup`` (once per ``fit``), with a stand-in trainer."""
     trainer = SimpleNamespace(
-        datamodule=None, loggers=[], is_global_zero=True, sanity_checking=False, current_epoch=0, log_dir=None,
-        default_root_dir=tempfile.gettempdir(), state=SimpleNamespace(fn="fit"), limit_val_batches=1.0,
-        max_epochs=1, check_val_every_n_epoch=1, val_check_interval=1.0,
+        datamodule=None,
+        loggers=[],
+        is_global_zero=True,
+        sanity_checking=False,
+        current_epoch=0,
+        log_dir=None,
+        default_root_dir=tempfile.gettempdir(),
+        state=SimpleNamespace(fn="fit"),
+        limit_val_batches=1.0,
+        max_epochs=1,
+        check_val_every_n_epoch=1,
+        val_check_interval=1.0,
     )
     callback = GradNAPCallback(layers=layers, labels="labels", group_names=[str(g) for g in range(groups)])
     callback.setup(trainer, module, "fit")  # type: ignore[arg-type]
@@ -119,13 +128,17 @@ def grouping_engine(module, layers, groups, batches) -> ProfileEngine:
 
 def with_captum(module, layers, engine, batches) -> None:
     modules = dict(module.named_modules())
-    attribution = LayerGradientXActivation(lambda x: module(x).max(dim=1).values.sum(dim=-1), [modules[n] for n in layers])
+    attribution = LayerGradientXActivation(
+        lambda x: module(x).max(dim=1).values.sum(dim=-1), [modules[n] for n in layers]
+    )
     engine.reset()
     for i, batch in enumerate(batches):
         with torch.no_grad():
             module.validation_step(batch, i)  # validation itself, as in (a) and (b)
         relevance = attribution.attribute(batch["features"])
-        fold_batch = FoldBatch.make(batch["labels"], batch["feature_lengths"], True, engine.frame_maps, relevance[0].device)
+        fold_batch = FoldBatch.make(
+            batch["labels"], batch["feature_lengths"], True, engine.frame_maps, relevance[0].device
+        )
         engine.accumulated.add(engine.fold.batch_sums(dict(zip(layers, relevance)), fold_batch, engine.sums))
 
 
@@ -154,8 +167,10 @@ def main() -> None:
         for key, run in runs.items():
             times[key].append(timed(run, device))
     a, f, b, c = (statistics.median(times[key]) for key in "afbc")
-    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, model {args.model}, {len(layers)} layers, "
-          f"{BATCHES} batches of {tuple(batches[0]['features'].shape)}, {groups} groups, median of {args.repeats}")  # fmt: skip
+    print(
+        f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, model {args.model}, {len(layers)} layers, "
+        f"{BATCHES} batches of {tuple(batches[0]['features'].shape)}, {groups} groups, median of {args.repeats}"
+    )
     print(f"(a) plain validation forward:            {a:.2f} s")
     print(f"(b) with GradNAPCallback:                {b:.2f} s")
     print(f"(c) Captum LayerGradientXActivation + grouping: {c:.2f} s")

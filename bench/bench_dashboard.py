@@ -85,27 +85,37 @@ def measure_tab(folder: Path, steps: int) -> None:
         wait(driver, "return document.body.dataset.drawn")
         wall = time.perf_counter() - started
         first = driver.execute_script("return window.gradnap.timings.firstView")
-        print(f"first view, cold server: {first:.0f} ms in the tab's frame ({wall:.2f} s from opening TensorBoard's page)")
+        print(
+            f"first view, cold server: {first:.0f} ms in the tab's frame ({wall:.2f} s from opening TensorBoard's page)"
+        )
         wait(driver, "return window.gradnap.prefetched")
         times = slider_steps(driver, steps // 2)
-        print(f"slider step (tracked ordering, prefetched; the server computes the emergence map meanwhile): "
-              f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms over {len(times)} steps")  # fmt: skip
+        print(
+            f"slider step (tracked ordering, prefetched; the server computes the emergence map meanwhile): "
+            f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms over {len(times)} steps"
+        )
         started = time.perf_counter()
         wait(driver, "return document.querySelector('.emergence-box select').options.length")
         print(f"emergence map (400 layer-steps, computed): shown {time.perf_counter() - started:.1f} s later")
         times = slider_steps(driver, steps - steps // 2)
-        print(f"slider step (tracked ordering, server idle): median {statistics.median(times):.1f} ms, "
-              f"max {max(times):.1f} ms over {len(times)} steps")  # fmt: skip
+        print(
+            f"slider step (tracked ordering, server idle): median {statistics.median(times):.1f} ms, "
+            f"max {max(times):.1f} ms over {len(times)} steps"
+        )
         Select(driver.find_element(By.CSS_SELECTOR, "select.layer")).select_by_index(5)
         wait(driver, "return document.body.dataset.drawn.includes('model.conv5')")
-        print(f"another layer, first view (cold): {driver.execute_script('return window.gradnap.timings.lastStep'):.0f} ms")
+        print(
+            f"another layer, first view (cold): {driver.execute_script('return window.gradnap.timings.lastStep'):.0f} ms"
+        )
         times = slider_steps(driver, 3)
         print(f"slider step right after (prefetch still running): {', '.join(f'{t:.0f}' for t in times)} ms")
         Select(driver.find_element(By.CSS_SELECTOR, "select.order")).select_by_value("step")
         wait(driver, "return document.body.dataset.drawn.includes('|step|')")
         times = slider_steps(driver, 3)
-        print(f"slider step, this step's clustering (neurons clustered on first view of each step): "
-              f"{', '.join(f'{t:.0f}' for t in times)} ms")  # fmt: skip
+        print(
+            f"slider step, this step's clustering (neurons clustered on first view of each step): "
+            f"{', '.join(f'{t:.0f}' for t in times)} ms"
+        )
 
 
 def measure_report(folder: Path, output: Path) -> None:
@@ -119,7 +129,9 @@ def measure_report(folder: Path, output: Path) -> None:
         driver.get(output.as_uri())
         wait(driver, "return document.body.dataset.drawn", timeout=300)
         first = driver.execute_script("return window.gradnap.timings.firstView")
-        print(f"report first view: {first:.0f} ms after the page started loading ({time.perf_counter() - started:.1f} s wall)")
+        print(
+            f"report first view: {first:.0f} ms after the page started loading ({time.perf_counter() - started:.1f} s wall)"
+        )
         times = slider_steps(driver, 10)
         print(f"report slider step: median {statistics.median(times):.1f} ms, max {max(times):.1f} ms")
 
@@ -132,8 +144,10 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     folder = write_run(args.folder)
-    print(f"{GROUPS} groups x {NEURONS} neurons x {LAYERS} layers x {STEPS} steps in {folder} "
-          f"({time.perf_counter() - started:.0f} s to write or find)")  # fmt: skip
+    print(
+        f"{GROUPS} groups x {NEURONS} neurons x {LAYERS} layers x {STEPS} steps in {folder} "
+        f"({time.perf_counter() - started:.0f} s to write or find)"
+    )
     measure_tab(folder, args.steps)
     if args.report:
         measure_report(folder, folder.parent / f"{folder.name}-report.html")

@@ -67,7 +67,9 @@ def main() -> None:
     labels = torch.randint(-1, args.groups, (args.batch, args.frames), device=device)
     engines = {m: ProfileEngine(layers, args.groups, method=m) for m in ("gradnap", ("gradnap", "nap"))}
     recorders = {m: engine.recorder(model) for m, engine in engines.items()}
-    probe = {m: timed(lambda m=m: engines[m].prepare(model, (x, labels), recorders[m].modules), device) for m in engines}
+    probe = {
+        m: timed(lambda m=m: engines[m].prepare(model, (x, labels), recorders[m].modules), device) for m in engines
+    }
 
     def profiler(method):
         def profile() -> None:
@@ -89,7 +91,9 @@ def main() -> None:
             times[name].append(timed(run, device))
     p, b, f = (statistics.median(times[name]) for name in ("profile", "both", "floor"))
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}")
-    print(f"Wav2Letter 250/2000, {len(layers)} ReLU layers, batch {args.batch} x {args.frames} frames, {args.groups} groups")
+    print(
+        f"Wav2Letter 250/2000, {len(layers)} ReLU layers, batch {args.batch} x {args.frames} frames, {args.groups} groups"
+    )
     print(f"hooked forward + autograd.grad (floor): median {f * 1000:.0f} ms over {args.repeats}")
     print(f"probe of the frame maps (once per engine): {probe['gradnap'] * 1000:.0f} ms")
     print(f"profiled batch, GradNAP:                median {p * 1000:.0f} ms over {args.repeats}")

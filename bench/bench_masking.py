@@ -18,10 +18,9 @@ import statistics
 
 import torch
 import torch.nn.functional as F
+from bench_engine import timed
 
 from example_asr.model import Wav2Letter
-
-from bench_engine import timed
 
 DEMO = dict(channels=128, wide_channels=256, input_kernel=11, wide_kernel=7, num_layers=7)
 
@@ -46,9 +45,12 @@ def training_step(model: Wav2Letter, optimizer, batch: dict[str, torch.Tensor], 
     logits = model(batch["features"], batch["lengths"] if masked else None)
     log_probs = logits.log_softmax(dim=1).permute(2, 0, 1)
     loss = F.ctc_loss(
-        log_probs, batch["targets"], model.output_lengths(batch["lengths"]), batch["target_lengths"],
+        log_probs,
+        batch["targets"],
+        model.output_lengths(batch["lengths"]),
+        batch["target_lengths"],
         zero_infinity=True,
-    )  # fmt: skip
+    )
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()

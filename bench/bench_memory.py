@@ -24,10 +24,10 @@ import torch
 def child(utterances: int, device: torch.device) -> None:
     from torch.utils.data import DataLoader
 
+    from example_asr.corpora.synthetic.corpus import SyntheticSpeechCorpus
     from example_asr.data import FeatureDataset, collate
     from example_asr.features import LogMelFrontend
     from example_asr.model import Wav2Letter
-    from example_asr.corpora.synthetic.corpus import SyntheticSpeechCorpus
     from lightning_gradnap import ProfileBatch
     from lightning_gradnap.engine.engine import ProfileEngine
 
@@ -63,11 +63,15 @@ def main() -> None:
     for utterances in (50, 500):
         output = subprocess.run(
             [sys.executable, __file__, "--child", str(utterances), "--device", args.device],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         results[utterances] = json.loads(output.strip().splitlines()[-1])
-        print(f"{utterances} utterances: peak RSS {results[utterances]['peak_kib'] / 1024:.0f} MiB "
-              f"(after loading the corpus and model: {results[utterances]['before_kib'] / 1024:.0f} MiB)")  # fmt: skip
+        print(
+            f"{utterances} utterances: peak RSS {results[utterances]['peak_kib'] / 1024:.0f} MiB "
+            f"(after loading the corpus and model: {results[utterances]['before_kib'] / 1024:.0f} MiB)"
+        )
         if results[utterances]["cuda_peak_bytes"] is not None:
             print(f"{utterances} utterances: peak CUDA memory {results[utterances]['cuda_peak_bytes'] / 2**20:.0f} MiB")
     if results[50]["cuda_peak_bytes"]:

@@ -10,9 +10,9 @@ and layers, nearly flat in groups. Writes bench/scaling.png.
 from __future__ import annotations
 
 import argparse
-import warnings
 import statistics
 import time
+import warnings
 from pathlib import Path
 
 import torch

@@ -47,14 +47,25 @@ def layer_rows(series: dict[str, list[tuple[int, float]]], tag: str) -> list[dic
                 continue
             last = lambda kind: (values_of(f"{score}_{kind}") or [float("nan")])[-1]  # noqa: E731
             halves = [np.array(values_of(f"{score}_half{h}")) for h in (0, 1)]
-            gap = np.median(np.abs(halves[0] - halves[1])) if len(halves[0]) and len(halves[0]) == len(halves[1]) else np.nan
-            rows.append({
-                "layer": layer.split("_", 1)[1], "score": score, "first": values[0], "last": values[-1],
-                "chance": last("chance"), "chance_p95": last("chance_p95"), "input": last("input"),
-                "reliability": reliability[-1] if reliability else float("nan"),
-                "step_change": float(np.median(np.abs(np.diff(values)))) if len(values) > 1 else float("nan"),
-                "half_gap": float(gap),
-            })  # fmt: skip
+            gap = (
+                np.median(np.abs(halves[0] - halves[1]))
+                if len(halves[0]) and len(halves[0]) == len(halves[1])
+                else np.nan
+            )
+            rows.append(
+                {
+                    "layer": layer.split("_", 1)[1],
+                    "score": score,
+                    "first": values[0],
+                    "last": values[-1],
+                    "chance": last("chance"),
+                    "chance_p95": last("chance_p95"),
+                    "input": last("input"),
+                    "reliability": reliability[-1] if reliability else float("nan"),
+                    "step_change": float(np.median(np.abs(np.diff(values)))) if len(values) > 1 else float("nan"),
+                    "half_gap": float(gap),
+                }
+            )
     return rows
 
 
@@ -67,7 +78,18 @@ def main() -> None:
     rows = layer_rows(read_scalars(args.log_dir), args.tag)
     if not rows:
         raise SystemExit(f"no {args.tag}/<score>/NN_<layer> scalars with reliability under {args.log_dir}")
-    columns = ["layer", "score", "first", "last", "chance", "chance_p95", "input", "reliability", "step_change", "half_gap"]
+    columns = [
+        "layer",
+        "score",
+        "first",
+        "last",
+        "chance",
+        "chance_p95",
+        "input",
+        "reliability",
+        "step_change",
+        "half_gap",
+    ]
     if args.markdown:
         print("| " + " | ".join(columns) + " |")
         print("|" + "---|" * len(columns))

@@ -27,14 +27,21 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from example_asr.phonetics.articulatory import articulatory_features
-from example_asr.features import LogMelFrontend, phoneme_frame_labels
 from example_asr.corpora.librispeech import LibriSpeechDataset
 from example_asr.corpora.synthetic.corpus import SyntheticSpeechCorpus
+from example_asr.features import LogMelFrontend, phoneme_frame_labels
+from example_asr.phonetics.articulatory import articulatory_features
 from example_asr.text import CharTokenizer
 from example_asr.utterance import PhonemeInventory, Utterance
 
-__all__ = ["FeatureDataset", "LengthBucketSampler", "LibriSpeechData", "SpeechDataModule", "SyntheticSpeechData", "collate"]
+__all__ = [
+    "FeatureDataset",
+    "LengthBucketSampler",
+    "LibriSpeechData",
+    "SpeechDataModule",
+    "SyntheticSpeechData",
+    "collate",
+]
 
 
 class FeatureDataset(Dataset):
@@ -49,9 +56,13 @@ class FeatureDataset(Dataset):
     """
 
     def __init__(
-        self, utterances: Dataset, frontend: LogMelFrontend, inventory: PhonemeInventory, cache: bool = False,
+        self,
+        utterances: Dataset,
+        frontend: LogMelFrontend,
+        inventory: PhonemeInventory,
+        cache: bool = False,
         phoneme_labels: bool = True,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.utterances = utterances
         self.phoneme_labels = phoneme_labels
         self.frontend = frontend
@@ -126,7 +137,9 @@ class LengthBucketSampler(Sampler[int]):
         self.epoch += 1
         order = rng.permutation(len(self.lengths))
         chunk = self.batch_size * self.bucket_batches
-        sorted_chunks = [c[np.argsort(self.lengths[c], kind="stable")] for c in np.split(order, range(chunk, len(order), chunk))]
+        sorted_chunks = [
+            c[np.argsort(self.lengths[c], kind="stable")] for c in np.split(order, range(chunk, len(order), chunk))
+        ]
         flat = np.concatenate(sorted_chunks)
         batches = np.split(flat, range(self.batch_size, len(flat), self.batch_size))
         for i in rng.permutation(len(batches)):

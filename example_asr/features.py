@@ -43,7 +43,9 @@ class LogMelFrontend(nn.Module):
         return (features - mean) / std
 
 
-def phoneme_frame_labels(utterance: Utterance, num_frames: int, hop_length: int, group_of: dict[str, int]) -> np.ndarray:
+def phoneme_frame_labels(
+    utterance: Utterance, num_frames: int, hop_length: int, group_of: dict[str, int]
+) -> np.ndarray:
     """Group index of the phoneme under each frame's centre sample, ``-1`` outside any phoneme.
 
     Args:

@@ -5,15 +5,15 @@ the Lightning callback (:class:`GradNAPCallback`) is a thin adapter over it.
 """
 
 from lightning_gradnap.analysis.profile_analysis import analyze
-from lightning_gradnap.api import compute_profiles
-from lightning_gradnap.recording.batch import BatchReader, ProfileBatch
-from lightning_gradnap.engine.engine import ProfileEngine
-from lightning_gradnap.recording.frame_maps import FrameMap
-from lightning_gradnap.recording.objectives import OBJECTIVES, ObjectiveInputs
-from lightning_gradnap.profiles.result import FeatureViews, LayerProfile, Profiles
-from lightning_gradnap.summary.step_views import write_tensorboard
-from lightning_gradnap.recording.hooks import ActivationRecorder
 from lightning_gradnap.analysis.tracking import OrderTracker, track_orderings
+from lightning_gradnap.api import compute_profiles
+from lightning_gradnap.engine.engine import ProfileEngine
+from lightning_gradnap.profiles.result import FeatureViews, LayerProfile, Profiles
+from lightning_gradnap.recording.batch import BatchReader, ProfileBatch
+from lightning_gradnap.recording.frame_maps import FrameMap
+from lightning_gradnap.recording.hooks import ActivationRecorder
+from lightning_gradnap.recording.objectives import OBJECTIVES, ObjectiveInputs
+from lightning_gradnap.summary.step_views import write_tensorboard
 from lightning_gradnap.summary.views import write_views
 
 __all__ = [

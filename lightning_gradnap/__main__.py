@@ -12,10 +12,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lightning_gradnap", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     report = commands.add_parser(
-        "report", help="write the GradNAP dashboard of a log directory as one self-contained HTML file",
+        "report",
+        help="write the GradNAP dashboard of a log directory as one self-contained HTML file",
         description="Write the GradNAP dashboard (the TensorBoard tab's page) with its data inlined, "
         "as one HTML file that opens from disk.",
-    )  # fmt: skip
+    )
     from lightning_gradnap.dashboard import report as report_command  # imported here: `--help` stays quick
 
     report_command.add_arguments(report)

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from lightning_gradnap.engine.engine import ProfileEngine
-from lightning_gradnap.recording.frame_maps import FrameMapSpec
 from lightning_gradnap.profiles.result import Profiles
+from lightning_gradnap.recording.frame_maps import FrameMapSpec
 
 __all__ = ["compute_profiles"]
 

@@ -15,15 +15,21 @@ WINDOW_CENTRES = ("segment", "salient")
 
 
 def check_engine_options(
-    num_groups: int, methods: list[str], label_level: str, window: int | None, window_center: str, input_window: int | None
+    num_groups: int,
+    methods: list[str],
+    label_level: str,
+    window: int | None,
+    window_center: str,
+    input_window: int | None,
 ) -> None:
     """Raise a ``ValueError`` that says what is allowed, for an option out of its range."""
     if not methods or len(set(methods)) != len(methods):
         raise ValueError(f"`method` should name each of {list(METHODS)} at most once, got {methods!r}")
     for name, value, allowed in (
-        *(("method", m, METHODS) for m in methods), ("label_level", label_level, LABEL_LEVELS),
+        *(("method", m, METHODS) for m in methods),
+        ("label_level", label_level, LABEL_LEVELS),
         ("window_center", window_center, WINDOW_CENTRES),
-    ):  # fmt: skip
+    ):
         if value not in allowed:
             raise ValueError(f"`{name}` should be one of {list(allowed)}, got {value!r}")
     if num_groups < 1:

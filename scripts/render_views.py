@@ -15,17 +15,19 @@ from pathlib import Path
 import numpy as np
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from lightning_gradnap.analysis.tracking import TrackedOrder, track_orderings
 from lightning_gradnap.figures.plots import save_figure
+from lightning_gradnap.figures.tracked import emergence_figure, tracked_heatmap_panels
 from lightning_gradnap.profiles.result import Profiles
 from lightning_gradnap.summary.replay import step_of
 from lightning_gradnap.summary.tags import numbered_layers
-from lightning_gradnap.figures.tracked import emergence_figure, tracked_heatmap_panels
-from lightning_gradnap.analysis.tracking import TrackedOrder, track_orderings
 
 
 def tracked_panels(files: list[Path], layer: str, count: int, out: Path, dpi: int) -> Path:
     steps = [step_of(path) for path in files]
-    chosen = sorted({round(i * (len(files) - 1) / (count - 1)) for i in range(count)}) if count > 1 else [len(files) - 1]
+    chosen = (
+        sorted({round(i * (len(files) - 1) / (count - 1)) for i in range(count)}) if count > 1 else [len(files) - 1]
+    )
     loaded = [Profiles.load(files[i]) for i in chosen]
     last = loaded[-1]
     if layer in last.orderings:  # the orders the callback held (the same at every chosen step once anchored)
@@ -36,10 +38,16 @@ def tracked_panels(files: list[Path], layer: str, count: int, out: Path, dpi: in
     titles = [f"epoch {epochs[i]}, step {steps[i]}" for i in chosen]
     columns = f"neurons by preferred group at step {order.anchor_step}" if order.anchor_step is not None else "neurons"
     figure = tracked_heatmap_panels(
-        [profiles[layer].profile for profiles in loaded], last.group_names, order.groups, order.neurons, titles,
-        last.group_categories, last.metadata.get("method", "profile"), f"{layer}: tracked heatmap (rows and columns held)",
+        [profiles[layer].profile for profiles in loaded],
+        last.group_names,
+        order.groups,
+        order.neurons,
+        titles,
+        last.group_categories,
+        last.metadata.get("method", "profile"),
+        f"{layer}: tracked heatmap (rows and columns held)",
         columns,
-    )  # fmt: skip
+    )
     path = out / "tracked_heatmap.png"
     save_figure(figure, path, dpi=dpi)
     return path
@@ -49,7 +57,9 @@ def emergence(run: Path, layers: list[str], metric: str, out: Path, dpi: int) ->
     events = EventAccumulator(glob.glob(os.path.join(run, "events.out.tfevents.*"))[0], size_guidance={"scalars": 0})
     events.Reload()
     numbered = numbered_layers(layers)
-    series = {layer: {s.step: s.value for s in events.Scalars(f"gradnap/{metric}/{numbered[layer]}")} for layer in layers}
+    series = {
+        layer: {s.step: s.value for s in events.Scalars(f"gradnap/{metric}/{numbered[layer]}")} for layer in layers
+    }
     steps = sorted({step for values in series.values() for step in values})
     matrix = np.array([[series[layer].get(step, np.nan) for step in steps] for layer in layers])
     figure = emergence_figure(matrix, layers, steps, metric)

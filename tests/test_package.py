@@ -34,8 +34,11 @@ def run_python(code: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 def test_core_works_without_lightning() -> None:
     package = ROOT / "lightning_gradnap"
     modules = [path.relative_to(ROOT).with_suffix("").parts for path in package.rglob("*.py")]
-    core = sorted(".".join(parts[:-1] if parts[-1] == "__init__" else parts) for parts in modules
-                  if parts[1] not in ("callback", "pytorch_lightning.py", "pytorch_lightning"))  # fmt: skip
+    core = sorted(
+        ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        for parts in modules
+        if parts[1] not in ("callback", "pytorch_lightning.py", "pytorch_lightning")
+    )
     code = BLOCK_LIGHTNING + (
         f"import importlib, lightning_gradnap\nfor name in {core!r}: importlib.import_module(name)\n"
         "import numpy as np\n"
@@ -87,9 +90,17 @@ def build_wheel(folder: Path) -> Path:
     # setuptools >= 77 in this environment builds offline; otherwise pip fetches it (build isolation).
     local = int(importlib.metadata.version("setuptools").split(".")[0]) >= 77
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(folder / "dist"), str(source)]
-    result = subprocess.run(command + (["--no-build-isolation"] if local else []), capture_output=True, text=True, timeout=300)
-    if result.returncode != 0 and not local and re.search(r"[Cc]onnection|No matching distribution|Could not find a version", result.stdout + result.stderr):
-        pytest.skip("building needs setuptools>=77: install it in this environment, or allow pip to reach a package index")
+    result = subprocess.run(
+        command + (["--no-build-isolation"] if local else []), capture_output=True, text=True, timeout=300
+    )
+    if (
+        result.returncode != 0
+        and not local
+        and re.search(r"[Cc]onnection|No matching distribution|Could not find a version", result.stdout + result.stderr)
+    ):
+        pytest.skip(
+            "building needs setuptools>=77: install it in this environment, or allow pip to reach a package index"
+        )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     return next((folder / "dist").glob("lightning_gradnap-*.whl"))
 
@@ -101,12 +112,21 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_holds_every_module_the_word_list_the_configs_and_the_license(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    modules = {path.relative_to(ROOT).as_posix() for package in ("lightning_gradnap", "example_asr")
-               for path in (ROOT / package).rglob("*.py") if "__pycache__" not in path.parts}  # fmt: skip
+    modules = {
+        path.relative_to(ROOT).as_posix()
+        for package in ("lightning_gradnap", "example_asr")
+        for path in (ROOT / package).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
     assert modules and modules <= names, sorted(modules - names)
     assert "example_asr/corpora/synthetic/words.txt" in names
-    static = {f"lightning_gradnap/dashboard/static/{path.name}" for path in (ROOT / "lightning_gradnap" / "dashboard" / "static").iterdir()}
-    assert "lightning_gradnap/dashboard/static/index.js" in static and static <= names, sorted(static - names)  # the GradNAP tab's page
+    static = {
+        f"lightning_gradnap/dashboard/static/{path.name}"
+        for path in (ROOT / "lightning_gradnap" / "dashboard" / "static").iterdir()
+    }
+    assert "lightning_gradnap/dashboard/static/index.js" in static and static <= names, sorted(
+        static - names
+    )  # the GradNAP tab's page
     dist_info = next(name.split("/")[0] for name in names if ".dist-info/" in name)
     entry_points = zipfile.ZipFile(wheel).read(f"{dist_info}/entry_points.txt").decode()
     assert "[tensorboard_plugins]\ngradnap = lightning_gradnap.dashboard.plugin:GradNAPLoader" in entry_points
@@ -133,6 +153,8 @@ def test_installed_wheel_works_from_any_folder(wheel: Path, tmp_path: Path) -> N
         "except SystemExit as end:\n    assert not end.code, end.code\n"
     )
     environment = {**os.environ, "PYTHONPATH": str(site)}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=elsewhere, env=environment)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=elsewhere, env=environment
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "channels: 128" in result.stdout and "GradNAPCallback" in result.stdout

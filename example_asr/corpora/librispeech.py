@@ -161,8 +161,7 @@ def _find_textgrids(alignments_dir: Path, utterance_ids: list[str]) -> dict[str,
             continue
         if path.stem in found:
             raise ValueError(
-                f"two TextGrids for utterance {path.stem!r}: {str(found[path.stem])!r} and "
-                f"{str(path)!r}; keep one"
+                f"two TextGrids for utterance {path.stem!r}: {str(found[path.stem])!r} and {str(path)!r}; keep one"
             )
         found[path.stem] = path
     if not seen_any:
@@ -257,8 +256,7 @@ class LibriSpeechDataset(Dataset[Utterance]):
         except FileNotFoundError as error:
             trans = self._archive / self.subset / speaker / chapter / f"{speaker}-{chapter}.trans.txt"
             raise FileNotFoundError(
-                f"no transcript for {utterance_id}: expected a line '{utterance_id} TEXT' in "
-                f"{str(trans)!r} ({error})"
+                f"no transcript for {utterance_id}: expected a line '{utterance_id} TEXT' in {str(trans)!r} ({error})"
             ) from error
         waveform = read_audio(self._archive / relative_path)
         item = Utterance(utterance_id, waveform, normalize_transcript(transcript))

@@ -36,7 +36,9 @@ class Scores:
     @classmethod
     def with_step(cls, history: dict[str, Any], step: int, analysis: ProfileAnalysis, metrics: Sequence[str]) -> Scores:
         """A history's scores (its ``steps`` and ``metrics``) with one more profiling's appended."""
-        scores = cls(list(history.get("steps", [])) + [step], {k: list(v) for k, v in history.get("metrics", {}).items()})
+        scores = cls(
+            list(history.get("steps", [])) + [step], {k: list(v) for k, v in history.get("metrics", {}).items()}
+        )
         for layer, result in analysis.layers.items():
             for metric in metrics:
                 scores.metrics.setdefault(f"{layer}/{metric}", []).append(result.metric(metric))

@@ -14,8 +14,15 @@ from scipy.spatial.distance import pdist
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_mutual_info_score
 
+from lightning_gradnap.analysis.scores import (
+    PERMUTATIONS,
+    SCORES,
+    Baseline,
+    ami_with_chance,
+    score_with_chance,
+    split_half_reliability,
+)
 from lightning_gradnap.profiles.result import Profiles
-from lightning_gradnap.analysis.scores import PERMUTATIONS, SCORES, Baseline, ami_with_chance, score_with_chance, split_half_reliability
 
 __all__ = ["LayerAnalysis", "ProfileAnalysis", "analyze", "cosine_linkage", "layer_agreement", "stability"]
 
@@ -159,7 +166,9 @@ def analyze(
         result = _analyze_layer(layer.profile, num_clusters, clustering, categories, seed)
         known = dict(categories=_pick(categories, result.present), features=_pick(features, result.present))
         rows = _flat(layer.profile)[result.present]
-        result.scores.update({s: score_with_chance(s, rows, **known, permutations=permutations, seed=seed) for s in SCORES})
+        result.scores.update(
+            {s: score_with_chance(s, rows, **known, permutations=permutations, seed=seed) for s in SCORES}
+        )
         result.reliability = split_half_reliability(layer.half_means, scale)
         if layer.half_means is not None:
             halves = [_centred(_flat(m)[result.present]) for m in layer.half_means]
@@ -190,7 +199,9 @@ def _input_scores(input_profile: np.ndarray | None, categories, features) -> dic
         return {}
     present = np.flatnonzero(~np.isnan(_flat(input_profile)).any(axis=1))
     rows = _centred(_flat(input_profile)[present])
-    return {s: _value(s, rows, categories=_pick(categories, present), features=_pick(features, present)) for s in SCORES}
+    return {
+        s: _value(s, rows, categories=_pick(categories, present), features=_pick(features, present)) for s in SCORES
+    }
 
 
 def _analyze_layer(

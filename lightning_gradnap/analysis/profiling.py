@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis, analyze, check_clustering
+from lightning_gradnap.analysis.scores import profile_correlation
 from lightning_gradnap.engine.engine import ProfileEngine
+from lightning_gradnap.engine.reduction import State
 from lightning_gradnap.profiles.groups import Groups
 from lightning_gradnap.profiles.result import FeatureViews, Profiles, normalize_profiles
-from lightning_gradnap.engine.reduction import State
-from lightning_gradnap.analysis.scores import profile_correlation
 
 __all__ = ["AnalysisOptions", "Profiling", "profile_state"]
 
@@ -89,9 +89,13 @@ def profile_state(
     for method, profiles in by_method.items():
         before = None if previous is None else previous.method(method, missing_ok=True)
         analyses[method] = analyze(
-            profiles, options.num_clusters, options.clustering, before, features=groups.features,
+            profiles,
+            options.num_clusters,
+            options.clustering,
+            before,
+            features=groups.features,
             input_profile=_input_profile(feature_views, method, *norm),
-        )  # fmt: skip
+        )
     if len(by_method) == 2:
         (first, a), (_, b) = by_method.items()
         for layer, result in analyses[first].layers.items():
@@ -109,14 +113,20 @@ def _saved_scores(analysis: ProfileAnalysis) -> dict[str, dict[str, float | None
     for layer, result in analysis.layers.items():
         values: dict[str, float] = {}
         for name, baseline in result.scores.items():
-            values.update({name: baseline.value, f"{name}_chance": baseline.chance, f"{name}_chance_p95": baseline.chance_p95})
+            values.update(
+                {name: baseline.value, f"{name}_chance": baseline.chance, f"{name}_chance_p95": baseline.chance_p95}
+            )
             values[f"{name}_input"] = analysis.input_scores.get(name, float("nan"))
-        values.update(reliability=result.reliability, stability=result.stability, method_agreement=result.method_agreement)
+        values.update(
+            reliability=result.reliability, stability=result.stability, method_agreement=result.method_agreement
+        )
         saved[layer] = {name: (float(v) if np.isfinite(v) else None) for name, v in values.items()}
     return saved
 
 
-def _input_profile(views: FeatureViews | None, method: str, weight_by_count: bool, scale: str | None) -> np.ndarray | None:
+def _input_profile(
+    views: FeatureViews | None, method: str, weight_by_count: bool, scale: str | None
+) -> np.ndarray | None:
     """The model input's own profile for ``method``: the mean input windows (NAP) or the mean
     ``x * dy/dx`` windows (GradNAP) of each group, normalised like a layer's profile."""
     if views is None:

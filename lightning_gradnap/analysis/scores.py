@@ -125,7 +125,9 @@ def score_with_chance(
         return Baseline()
     distances = cosine_distances(rows)
     generator = np.random.default_rng(seed)
-    orders = np.vstack([np.arange(len(rows)), generator.permuted(np.tile(np.arange(len(rows)), (permutations, 1)), axis=1)])
+    orders = np.vstack(
+        [np.arange(len(rows)), generator.permuted(np.tile(np.arange(len(rows)), (permutations, 1)), axis=1)]
+    )
     if score == "rsa":
         features = np.asarray(features, dtype=np.float64).reshape(len(rows), -1)
         feature_distances = np.linalg.norm(features[:, None, :] - features[None, :, :], axis=2)
@@ -176,7 +178,9 @@ def profile_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a[both].ravel(), b[both].ravel())[0, 1])
 
 
-def ami_with_chance(categories: Sequence[object], clusters: np.ndarray, permutations: int = PERMUTATIONS, seed: int = 0) -> Baseline:
+def ami_with_chance(
+    categories: Sequence[object], clusters: np.ndarray, permutations: int = PERMUTATIONS, seed: int = 0
+) -> Baseline:
     """Adjusted mutual information of flat ``clusters`` with ``categories`` (as scikit-learn's
     ``adjusted_mutual_info_score``, arithmetic normalisation), and its chance level.
 
@@ -189,9 +193,13 @@ def ami_with_chance(categories: Sequence[object], clusters: np.ndarray, permutat
     n = len(a)
     if a.max() == b.max() == 0 or n < 2:
         return Baseline()
-    orders = np.vstack([np.arange(n), np.random.default_rng(seed).permuted(np.tile(np.arange(n), (permutations, 1)), axis=1)])
-    tables = np.matmul((a[orders][:, :, None] == np.arange(a.max() + 1)).transpose(0, 2, 1).astype(float),
-                       (b[:, None] == np.arange(b.max() + 1)).astype(float))  # [P, A, B]  # fmt: skip
+    orders = np.vstack(
+        [np.arange(n), np.random.default_rng(seed).permuted(np.tile(np.arange(n), (permutations, 1)), axis=1)]
+    )
+    tables = np.matmul(
+        (a[orders][:, :, None] == np.arange(a.max() + 1)).transpose(0, 2, 1).astype(float),
+        (b[:, None] == np.arange(b.max() + 1)).astype(float),
+    )  # [P, A, B]
     rows, columns = np.bincount(a).astype(float), np.bincount(b).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = tables / n * np.log(n * tables / np.outer(rows, columns))
@@ -212,7 +220,16 @@ def _expected_mutual_information(rows: np.ndarray, columns: np.ndarray, n: int) 
     counts = np.arange(1, n + 1, dtype=float)[None, None, :]
     possible = (counts >= np.maximum(1, a + b - n)) & (counts <= np.minimum(a, b))
     with np.errstate(invalid="ignore", divide="ignore"):
-        log_p = (gammaln(a + 1) + gammaln(b + 1) + gammaln(n - a + 1) + gammaln(n - b + 1) - gammaln(n + 1)
-                 - gammaln(counts + 1) - gammaln(a - counts + 1) - gammaln(b - counts + 1) - gammaln(n - a - b + counts + 1))  # fmt: skip
+        log_p = (
+            gammaln(a + 1)
+            + gammaln(b + 1)
+            + gammaln(n - a + 1)
+            + gammaln(n - b + 1)
+            - gammaln(n + 1)
+            - gammaln(counts + 1)
+            - gammaln(a - counts + 1)
+            - gammaln(b - counts + 1)
+            - gammaln(n - a - b + counts + 1)
+        )
         terms = counts / n * np.log(n * counts / (a * b)) * np.exp(log_p)
     return float(np.where(possible, terms, 0.0).sum())

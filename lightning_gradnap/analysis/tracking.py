@@ -53,9 +53,17 @@ from lightning_gradnap.profiles.result import Profiles
 from lightning_gradnap.summary.step_views import EMBEDDINGS
 
 __all__ = [
-    "PERMUTATIONS", "TRACKED_LIMIT", "OrderTracker", "TrackedOrder", "category_order", "clustered_order",
-    "has_structure", "preferred_neuron_order", "track_orderings", "unit_rms",
-]  # fmt: skip
+    "PERMUTATIONS",
+    "TRACKED_LIMIT",
+    "OrderTracker",
+    "TrackedOrder",
+    "category_order",
+    "clustered_order",
+    "has_structure",
+    "preferred_neuron_order",
+    "track_orderings",
+    "unit_rms",
+]
 
 #: Colour limits of the tracked heatmaps, in units of the profile's RMS.
 TRACKED_LIMIT = 3.0
@@ -160,8 +168,11 @@ class TrackedOrder:
             "tracked_neurons": np.asarray(self.neurons, dtype=np.int64),
             "tracked_anchor": np.array(-1 if self.anchor_step is None else self.anchor_step, dtype=np.int64),
         }
-        for key, value in (("groups_2d", self.points), ("cluster_groups", self.cluster_groups),
-                           ("cluster_neurons", self.cluster_neurons)):  # fmt: skip
+        for key, value in (
+            ("groups_2d", self.points),
+            ("cluster_groups", self.cluster_groups),
+            ("cluster_neurons", self.cluster_neurons),
+        ):
             if value is not None:
                 arrays[key] = np.asarray(value)
         return arrays
@@ -171,9 +182,14 @@ class TrackedOrder:
         """Read :meth:`to_arrays` back (the RMS is recomputed from ``profile``)."""
         anchor = int(arrays["tracked_anchor"])
         return cls(
-            np.asarray(arrays["tracked_groups"]), np.asarray(arrays["tracked_neurons"]), None if anchor < 0 else anchor,
-            unit_rms(_matrix(profile))[1], arrays.get("groups_2d"), arrays.get("cluster_groups"), arrays.get("cluster_neurons"),
-        )  # fmt: skip
+            np.asarray(arrays["tracked_groups"]),
+            np.asarray(arrays["tracked_neurons"]),
+            None if anchor < 0 else anchor,
+            unit_rms(_matrix(profile))[1],
+            arrays.get("groups_2d"),
+            arrays.get("cluster_groups"),
+            arrays.get("cluster_neurons"),
+        )
 
 
 class OrderTracker:
@@ -231,7 +247,10 @@ class OrderTracker:
             neurons, anchor_step = self._neurons(layer, profile, groups, step)
             points = self._points(layer, profile)
             if analysis is not None and layer in analysis.layers:
-                cluster_groups, cluster_neurons = analysis.layers[layer].group_order, analysis.layers[layer].neuron_order
+                cluster_groups, cluster_neurons = (
+                    analysis.layers[layer].group_order,
+                    analysis.layers[layer].neuron_order,
+                )
             else:
                 cluster_groups, cluster_neurons = clustered_order(profile)
             rms = unit_rms(_matrix(profile))[1]
@@ -255,15 +274,19 @@ class OrderTracker:
 
     def _points(self, layer: str, profile: np.ndarray) -> np.ndarray:
         previous = self.state["points"].get(layer)
-        points = aligned_embedding(profile, None if previous is None else np.asarray(previous, dtype=float), self.embedding)
+        points = aligned_embedding(
+            profile, None if previous is None else np.asarray(previous, dtype=float), self.embedding
+        )
         self.state["points"][layer] = points.tolist()
         return points
 
 
 def track_orderings(
-    profiles_list: Sequence[Profiles], steps: Sequence[int] | None = None, embedding: str = "pca",
+    profiles_list: Sequence[Profiles],
+    steps: Sequence[int] | None = None,
+    embedding: str = "pca",
     permutations: int = PERMUTATIONS,
-) -> list[dict[str, TrackedOrder]]:  # fmt: skip
+) -> list[dict[str, TrackedOrder]]:
     """Offline: the orderings of a run's profiles in step order, as :class:`OrderTracker` made
     them during training (e.g. from the saved ``.npz`` files). ``steps`` default to 0, 1, ...;
     each ``profiles.orderings`` is set too."""

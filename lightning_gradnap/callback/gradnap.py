@@ -29,17 +29,17 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 from typing_extensions import override
 
-from lightning_gradnap.recording.batch import BatchReader
-from lightning_gradnap.callback.shared_forward import SharedForward, forward_module, profiled_layers
-from lightning_gradnap.engine.engine import ProfileEngine
+from lightning_gradnap.analysis.profiling import AnalysisOptions, profile_state
 from lightning_gradnap.callback.history import ProfileHistory
 from lightning_gradnap.callback.loggers import NO_TENSORBOARD, log_dir, summary_writer
-from lightning_gradnap.config import resolve_callable
-from lightning_gradnap.profiles.groups import Groups, GroupSources
-from lightning_gradnap.analysis.profiling import AnalysisOptions, profile_state
-from lightning_gradnap.engine.reduction import NothingProfiled, reduce_state
-from lightning_gradnap.summary.replay import replay_history
 from lightning_gradnap.callback.schedule import ProfilingSchedule
+from lightning_gradnap.callback.shared_forward import SharedForward, forward_module, profiled_layers
+from lightning_gradnap.config import resolve_callable
+from lightning_gradnap.engine.engine import ProfileEngine
+from lightning_gradnap.engine.reduction import NothingProfiled, reduce_state
+from lightning_gradnap.profiles.groups import Groups, GroupSources
+from lightning_gradnap.recording.batch import BatchReader
+from lightning_gradnap.summary.replay import replay_history
 from lightning_gradnap.summary.writer import ProfileWriter, check_writable
 
 __all__ = ["GradNAPCallback"]
@@ -149,11 +149,17 @@ class GradNAPCallback(Callback):
         self.reader = BatchReader(inputs, labels, lengths, targets, target_lengths)
         self.group_sources = GroupSources(group_names, group_categories, group_features, num_groups)
         self.engine_options = dict(
-            method=method, objective=objective, absolute=absolute, label_level=label_level, window=window,
-            window_center=window_center, class_dim=class_dim, channels_last=channels_last,
+            method=method,
+            objective=objective,
+            absolute=absolute,
+            label_level=label_level,
+            window=window,
+            window_center=window_center,
+            class_dim=class_dim,
+            channels_last=channels_last,
             output_transform=resolve_callable(output_transform, "output_transform"),
             input_window=feature_window if "features" in self.writer.views and label_level == "frame" else None,
-        )  # fmt: skip
+        )
         # Fail now, not at the first validation, on options the engine rejects.
         ProfileEngine(["_"], 1, **self.engine_options)  # type: ignore[arg-type]
         self.analysis_options = AnalysisOptions(num_clusters, clustering, weight_by_count, scale)
@@ -212,9 +218,14 @@ class GradNAPCallback(Callback):
 
     @override
     def on_validation_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int,
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
         dataloader_idx: int = 0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         if self.schedule.profiles_batch(batch_idx, dataloader_idx):
             assert self._capture is not None and self.engine is not None
             feeds_features = bool(self.engine.input_sums) and self.schedule.feeds_features(batch_idx)
@@ -233,9 +244,13 @@ class GradNAPCallback(Callback):
         self.schedule.active = False
         try:  # a collective call: on every rank
             state = reduce_state(
-                self.engine.state(), partial(trainer.strategy.reduce, reduce_op="sum"), trainer.world_size,
-                trainer.strategy.root_device, set(self.engine.sums), self.engine.skipped_batches,
-            )  # fmt: skip
+                self.engine.state(),
+                partial(trainer.strategy.reduce, reduce_op="sum"),
+                trainer.world_size,
+                trainer.strategy.root_device,
+                set(self.engine.sums),
+                self.engine.skipped_batches,
+            )
         except NothingProfiled as reason:
             rank_zero_warn(str(reason))
             return

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
 from lightning_gradnap.analysis.emergence import Scores
-from lightning_gradnap.profiles.result import Profiles
+from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
 from lightning_gradnap.analysis.tracking import OrderTracker
+from lightning_gradnap.profiles.result import Profiles
 
 __all__ = ["METRICS", "ProfileHistory"]
 
@@ -45,8 +45,14 @@ class ProfileHistory:
     def has_step(self, step: int) -> bool:
         return step in self.state["steps"]
 
-    def add(self, step: int, epoch: int, path: Path | None = None, profiles: Profiles | None = None,
-            analysis: ProfileAnalysis | None = None) -> None:  # fmt: skip
+    def add(
+        self,
+        step: int,
+        epoch: int,
+        path: Path | None = None,
+        profiles: Profiles | None = None,
+        analysis: ProfileAnalysis | None = None,
+    ) -> None:
         """Record one profiling (``profiles`` and ``analysis`` where this process made them)."""
         self.state["steps"].append(step)
         self.state["epochs"].append(epoch)
@@ -68,7 +74,9 @@ class ProfileHistory:
         """Continue a checkpoint's history; read its last profiles back if the file is still there."""
         # "drift" was the name of the stability (a similarity) before 0.2: rename it in old checkpoints
         metrics = state.get("metrics", {})
-        state["metrics"] = {key[: -len("drift")] + "stability" if key.endswith("/drift") else key: v for key, v in metrics.items()}
+        state["metrics"] = {
+            key[: -len("drift")] + "stability" if key.endswith("/drift") else key: v for key, v in metrics.items()
+        }
         self.state = state
         self.tracker.load(state.setdefault("tracking", {}))
         last = next((f for f in reversed(state["files"]) if f), None)
@@ -76,7 +84,9 @@ class ProfileHistory:
             try:
                 self.previous = Profiles.load(last)
             except ValueError as error:
-                warnings.warn(f"GradNAPCallback: cannot read the last profiles for the stability: {error}", stacklevel=2)
+                warnings.warn(
+                    f"GradNAPCallback: cannot read the last profiles for the stability: {error}", stacklevel=2
+                )
 
     def check_reliability(self, analysis: ProfileAnalysis, threshold: float) -> str | None:
         """A warning, once per layer, for layers whose split-half reliability is below ``threshold``."""

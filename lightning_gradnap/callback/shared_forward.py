@@ -20,8 +20,8 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from lightning_gradnap.recording.batch import BatchReader
 from lightning_gradnap.engine.engine import ProfileEngine
+from lightning_gradnap.recording.batch import BatchReader
 from lightning_gradnap.recording.hooks import ActivationRecorder
 
 __all__ = ["SharedForward", "forward_module", "profiled_layers"]

@@ -36,7 +36,7 @@ def bundle(folder: Path, entry: str = "index.js") -> str:
         for line in MODULE_SYNTAX.findall(source):
             if not (IMPORT.match(line) or EXPORT.match(line)):
                 raise ValueError(
-                    f"{name}: the report's bundler handles `import {{ ... }} from \"./x.js\";` and "
+                    f'{name}: the report\'s bundler handles `import {{ ... }} from "./x.js";` and '
                     f"`export function/class/const/let`, not {line.strip()!r}"
                 )
         exports = EXPORT.findall(source)

@@ -63,10 +63,14 @@ class Dashboard:
     """
 
     def __init__(
-        self, root: str | os.PathLike, num_clusters: int = DEFAULT_NUM_CLUSTERS,
-        layers: list[str] | None = None, cache: ArrayCache | None = None, recompute: bool = False,
+        self,
+        root: str | os.PathLike,
+        num_clusters: int = DEFAULT_NUM_CLUSTERS,
+        layers: list[str] | None = None,
+        cache: ArrayCache | None = None,
+        recompute: bool = False,
         recheck_seconds: float = 1.0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.root = Path(root)
         self.num_clusters = num_clusters
         self.layers = layers
@@ -115,7 +119,9 @@ class Dashboard:
         for file in files:
             if file.step == step:
                 return file
-        raise KeyError(f"run {run!r} has no {method!r} profile of {layer!r} at step {step}; steps: {[f.step for f in files]}")
+        raise KeyError(
+            f"run {run!r} has no {method!r} profile of {layer!r} at step {step}; steps: {[f.step for f in files]}"
+        )
 
     # ------------------------------------------------------------------ matrices
     def profile(self, file: ProfileFile, method: str, layer: str) -> np.ndarray:
@@ -126,7 +132,9 @@ class Dashboard:
     def matrix(self, run: str, method: str, layer: str, step: int) -> np.ndarray:
         """``[G, C]`` float32 profile at ``step``, groups and neurons in the file's order (NaN = absent)."""
         file = self.file_at(run, method, layer, step)
-        return self.cache.get(file.path, f"float32:{method}:{layer}", lambda: self.profile(file, method, layer).astype(np.float32))
+        return self.cache.get(
+            file.path, f"float32:{method}:{layer}", lambda: self.profile(file, method, layer).astype(np.float32)
+        )
 
     def scale(self, run: str, method: str, layer: str) -> float:
         """Colour limit of a layer, held for the whole run: the largest per-step quantile of |P|."""
@@ -207,7 +215,9 @@ class Dashboard:
                 coordinates[~rows.any(axis=1)] = 0.0  # all-zero rows stay exactly zero (no direction)
                 compact[present] = coordinates
             categories = header.group_categories if any(header.group_categories) else None
-            single = Profiles({layer: LayerProfile(compact, compact, present.astype(float))}, header.group_names, categories)
+            single = Profiles(
+                {layer: LayerProfile(compact, compact, present.astype(float))}, header.group_names, categories
+            )
             result = analyze(single, self.num_clusters).layers[layer]
             return {
                 "groups": _complete(result.group_order.tolist(), len(profile)),
@@ -259,9 +269,17 @@ class Dashboard:
         for name in [n for n in scores if n.endswith(("_chance_p95", "_input", "_half0", "_half1"))]:
             scores.pop(name)  # read against in TensorBoard's scalars; the map shows each score and its chance
         chance = {name[: -len("_chance")]: scores.pop(name) for name in list(scores) if name.endswith("_chance")}
-        return {"layers": layers, "steps": [f.step for f in files], "scores": scores, "chance": chance, "computed": sorted(computed)}
+        return {
+            "layers": layers,
+            "steps": [f.step for f in files],
+            "scores": scores,
+            "chance": chance,
+            "computed": sorted(computed),
+        }
 
-    def _scores(self, files: list[ProfileFile], column: int, method: str, layer: str) -> tuple[dict[str, float], set[str]]:
+    def _scores(
+        self, files: list[ProfileFile], column: int, method: str, layer: str
+    ) -> tuple[dict[str, float], set[str]]:
         file = files[column]
         saved = {} if self.recompute else self.header(file).metadata.get("scores", {})
         saved = saved.get(method, saved).get(layer, {}) if isinstance(saved, dict) else {}

@@ -79,7 +79,9 @@ class GradNAPPlugin(base_plugin.TBPlugin):
             except (ValueError, OSError) as error:  # an unreadable file, or one removed meanwhile
                 logger.warning("GradNAP dashboard: %s", error)
                 return _error(500, str(error))
-            return Response(payload.body, content_type=payload.mimetype, headers={**HEADERS, "Cache-Control": "no-cache"})
+            return Response(
+                payload.body, content_type=payload.mimetype, headers={**HEADERS, "Cache-Control": "no-cache"}
+            )
 
         return app
 

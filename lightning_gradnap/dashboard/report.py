@@ -69,10 +69,15 @@ def requests(dashboard: Dashboard) -> Iterator[tuple[str, dict[str, str]]]:
 
 
 def write_report(
-    root: str | Path, output: str | Path, num_clusters: int = DEFAULT_NUM_CLUSTERS,
-    layers: Sequence[str] | None = None, half: bool = False, recompute: bool = False,
-    title: str | None = None, progress: bool = True,
-) -> Path:  # fmt: skip
+    root: str | Path,
+    output: str | Path,
+    num_clusters: int = DEFAULT_NUM_CLUSTERS,
+    layers: Sequence[str] | None = None,
+    half: bool = False,
+    recompute: bool = False,
+    title: str | None = None,
+    progress: bool = True,
+) -> Path:
     """Write the report of every run under ``root`` to ``output``.
 
     Args:
@@ -117,8 +122,9 @@ def write_report(
         title=html.escape(title or f"GradNAP report: {root.resolve().name}"),
         style=(STATIC / "style.css").read_text(encoding="utf-8"),
         index=_escape_script(json.dumps(index, separators=(",", ":"), ensure_ascii=False)),
-        payloads=payloads, script=bundle(STATIC),
-    )  # fmt: skip
+        payloads=payloads,
+        script=bundle(STATIC),
+    )
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(f".{output.name}.tmp")
     temporary.write_text(page, encoding="utf-8")
@@ -145,10 +151,18 @@ def _check_layers(dashboard: Dashboard, layers: Sequence[str] | None) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``report`` command's options."""
-    parser.add_argument("log_dir", type=Path, help="log directory, one run's log directory, or a folder of .npz profile files")
-    parser.add_argument("-o", "--output", type=Path, default=Path("report.html"), help="HTML file to write (default: report.html)")
-    parser.add_argument("--num-clusters", type=int, default=DEFAULT_NUM_CLUSTERS, help="flat clusters of groups, for the AMI score")
-    parser.add_argument("--layers", nargs="+", metavar="LAYER", help="only these layers (names, or one comma-separated list)")
+    parser.add_argument(
+        "log_dir", type=Path, help="log directory, one run's log directory, or a folder of .npz profile files"
+    )
+    parser.add_argument(
+        "-o", "--output", type=Path, default=Path("report.html"), help="HTML file to write (default: report.html)"
+    )
+    parser.add_argument(
+        "--num-clusters", type=int, default=DEFAULT_NUM_CLUSTERS, help="flat clusters of groups, for the AMI score"
+    )
+    parser.add_argument(
+        "--layers", nargs="+", metavar="LAYER", help="only these layers (names, or one comma-separated list)"
+    )
     parser.add_argument("--recompute", action="store_true", help="ignore orderings and scores saved in the files")
     parser.add_argument("--half", action="store_true", help="store profiles as float16: half the size, about 3 digits")
     parser.add_argument("--title", help="page title")
@@ -161,8 +175,16 @@ def main(args: argparse.Namespace) -> Any:
         raise SystemExit(f"--num-clusters should be at least 2, got {args.num_clusters}")
     layers = [name for item in args.layers or [] for name in item.split(",") if name]
     try:
-        path = write_report(args.log_dir, args.output, args.num_clusters, layers, args.half, args.recompute,
-                            args.title, not args.no_progress)  # fmt: skip
+        path = write_report(
+            args.log_dir,
+            args.output,
+            args.num_clusters,
+            layers,
+            args.half,
+            args.recompute,
+            args.title,
+            not args.no_progress,
+        )
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): open it in a browser, no server needed")

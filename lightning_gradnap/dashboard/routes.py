@@ -107,18 +107,36 @@ def run_info(dashboard: Dashboard, name: str) -> dict[str, Any]:
         for layer in names:
             layers.setdefault(layer, header.shapes[dashboard.key(header, file_methods[0], "profile", layer)][1])
         has_features = all(key in header.keys for key in FEATURE_KEYS)
-        steps.append({"step": file.step, "epoch": file.epoch, "file": file.path.name, "methods": file_methods,
-                      "layers": names, "features": has_features})  # fmt: skip
+        steps.append(
+            {
+                "step": file.step,
+                "epoch": file.epoch,
+                "file": file.path.name,
+                "methods": file_methods,
+                "layers": names,
+                "features": has_features,
+            }
+        )
     with_features = [header for header in headers if all(key in header.keys for key in FEATURE_KEYS)]
     features = None
     if with_features:
         shape = with_features[-1].shapes["feature_means"]
-        features = {"bins": shape[1], "window": shape[2], "weighted": "feature_weighted_means" in with_features[-1].keys}
+        features = {
+            "bins": shape[1],
+            "window": shape[2],
+            "weighted": "feature_weighted_means" in with_features[-1].keys,
+        }
     return {
-        "run": name, "methods": methods, "layers": [{"name": k, "neurons": v} for k, v in layers.items()],
-        "groups": last.group_names, "categories": last.group_categories, "steps": steps,
-        "features": features, "orderings": list(ORDERINGS), "metadata": _plain(last.metadata),
-    }  # fmt: skip
+        "run": name,
+        "methods": methods,
+        "layers": [{"name": k, "neurons": v} for k, v in layers.items()],
+        "groups": last.group_names,
+        "categories": last.group_categories,
+        "steps": steps,
+        "features": features,
+        "orderings": list(ORDERINGS),
+        "metadata": _plain(last.metadata),
+    }
 
 
 def matrix(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
@@ -163,9 +181,15 @@ def features(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
 
 
 ROUTES: dict[str, Callable[[Dashboard, Mapping[str, str]], Payload]] = {
-    "runs": runs, "run": run, "matrix": matrix, "order": order, "scale": scale, "tree": tree,
-    "emergence": emergence, "features": features,
-}  # fmt: skip
+    "runs": runs,
+    "run": run,
+    "matrix": matrix,
+    "order": order,
+    "scale": scale,
+    "tree": tree,
+    "emergence": emergence,
+    "features": features,
+}
 
 
 def respond(dashboard: Dashboard, route: str, params: Mapping[str, str]) -> Payload:
@@ -202,7 +226,9 @@ def one_blas_thread() -> Iterator[None]:
 
 def query_key(route: str, params: Mapping[str, str]) -> str:
     """The key of a request in the offline report; ``source.js`` builds the same string."""
-    return json.dumps([route, sorted((str(k), str(v)) for k, v in params.items())], separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(
+        [route, sorted((str(k), str(v)) for k, v in params.items())], separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -15,18 +15,33 @@ from typing import Any
 import torch
 from torch import nn
 
-from lightning_gradnap.engine.group_sums import SumsByName
-from lightning_gradnap.recording.batch import ProfileBatch, as_profile_batch, check_labels, model_device, prepare_input
-from lightning_gradnap.engine.folds import Fold, FoldBatch, FrameFold, InputWindowFold, UtteranceFold, WindowFold, relevance_of
-from lightning_gradnap.recording.frame_maps import AnyFrameMap, FrameMapSpec, check_frame_maps
 from lightning_gradnap.config import check_engine_options
-from lightning_gradnap.recording.objectives import ObjectiveInputs, default_output_transform, masked_objective, resolve_objective, scores_of
-from lightning_gradnap.recording.probe import OUTPUT, find_frame_maps
-from lightning_gradnap.profiles.result import FeatureViews, Profiles
+from lightning_gradnap.engine.folds import (
+    Fold,
+    FoldBatch,
+    FrameFold,
+    InputWindowFold,
+    UtteranceFold,
+    WindowFold,
+    relevance_of,
+)
+from lightning_gradnap.engine.group_sums import SumsByName
 from lightning_gradnap.profiles.from_state import feature_views_from_state, profiles_from_state
+from lightning_gradnap.profiles.result import FeatureViews, Profiles
+from lightning_gradnap.recording.batch import ProfileBatch, as_profile_batch, check_labels, model_device, prepare_input
+from lightning_gradnap.recording.frame_maps import AnyFrameMap, FrameMapSpec, check_frame_maps
 from lightning_gradnap.recording.hooks import ActivationRecorder
+from lightning_gradnap.recording.objectives import (
+    ObjectiveInputs,
+    default_output_transform,
+    masked_objective,
+    resolve_objective,
+    scores_of,
+)
+from lightning_gradnap.recording.probe import OUTPUT, find_frame_maps
 
 __all__ = ["OUTPUT", "ProfileEngine"]
+
 
 class ProfileEngine:
     """Accumulates NAPs or GradNAPs of named layers over batches.
@@ -90,7 +105,11 @@ class ProfileEngine:
         self.blank = blank
         self.output_transform = output_transform or default_output_transform
         self.fold: Fold = (
-            UtteranceFold() if label_level == "utterance" else FrameFold() if window is None else WindowFold(window, window_center)
+            UtteranceFold()
+            if label_level == "utterance"
+            else FrameFold()
+            if window is None
+            else WindowFold(window, window_center)
         )
         self.input_window = input_window
         self.input_fold = None if input_window is None else InputWindowFold(input_window)
@@ -123,7 +142,9 @@ class ProfileEngine:
         self.examples_seen = 0
 
     # ---------------------------------------------------------------- once, at the first batch
-    def prepare(self, model: nn.Module, batch: ProfileBatch | Any, layers: Mapping[str, nn.Module] | None = None) -> None:
+    def prepare(
+        self, model: nn.Module, batch: ProfileBatch | Any, layers: Mapping[str, nn.Module] | None = None
+    ) -> None:
         """Find the frame maps of the layers and the scores, once, by probing ``model`` with random
         inputs shaped like ``batch``'s (:func:`~lightning_gradnap.recording.probe.find_frame_maps`).
 
@@ -213,7 +234,9 @@ class ProfileEngine:
             with torch.enable_grad():  # the forward ran with gradients; the caller may not
                 scores = scores_of(output, self.output_transform, self.class_dim)
                 extra = ObjectiveInputs(None, batch.targets, batch.target_lengths, self.blank)  # type: ignore[arg-type]
-                objective = masked_objective(self.objective, scores, fold_batch.lengths, fold_batch.frame_maps.get(OUTPUT), extra)
+                objective = masked_objective(
+                    self.objective, scores, fold_batch.lengths, fold_batch.frame_maps.get(OUTPUT), extra
+                )
             gradients, extra = recorder.gradients(objective, [inputs] if wants_input_gradient else [])
             input_gradient = extra[0] if extra else None
             gradients = {name: self._channels_first(name, g) for name, g in gradients.items()}
@@ -221,8 +244,10 @@ class ProfileEngine:
             fold_batch.saliency = {name: g.abs().sum(dim=1) for name, g in gradients.items()}
         batch_sums = {}
         for method in self.methods[::-1]:  # NAP first: GradNAP's product is taken in place in the gradients
-            relevance = {name: relevance_of(a, gradients.get(name) if method == "gradnap" else None, self.absolute)
-                         for name, a in activations.items()}  # fmt: skip
+            relevance = {
+                name: relevance_of(a, gradients.get(name) if method == "gradnap" else None, self.absolute)
+                for name, a in activations.items()
+            }
             sums = {name: self.accumulated.layers[self.state_key(method, name)] for name in relevance}
             folded = self.fold.batch_sums(relevance, fold_batch, sums)
             batch_sums.update({self.state_key(method, name): value for name, value in folded.items()})
@@ -272,9 +297,16 @@ class ProfileEngine:
             skipped = f" ({self.skipped_batches} skipped as NaN or inf)" if self.skipped_batches else ""
             raise ValueError(f"no batch has been profiled{skipped}: give at least one batch with labelled frames")
         metadata = {**self.metadata(weight_by_count, scale), "method": method}
-        return profiles_from_state(state, self.num_groups, group_names, group_categories, weight_by_count, scale, metadata)
+        return profiles_from_state(
+            state, self.num_groups, group_names, group_categories, weight_by_count, scale, metadata
+        )
 
     def metadata(self, weight_by_count: bool = False, scale: str | None = None) -> dict[str, Any]:
         options = {key: getattr(self, key) for key in ("method", "absolute", "label_level", "window", "window_center")}
-        return {**options, "objective": self.objective_name, "weight_by_count": weight_by_count, "scale": scale,
-                "skipped_batches": self.skipped_batches}  # fmt: skip
+        return {
+            **options,
+            "objective": self.objective_name,
+            "weight_by_count": weight_by_count,
+            "scale": scale,
+            "skipped_batches": self.skipped_batches,
+        }

@@ -70,7 +70,9 @@ class GroupSums:
             halves: ``[B]`` half (0 or 1) of each example; ``None``: all in half 0.
         """
         if halves is not None:
-            labels = torch.where(labels < 0, labels, labels + self.num_groups * halves.view(-1, *[1] * (labels.dim() - 1)))
+            labels = torch.where(
+                labels < 0, labels, labels + self.num_groups * halves.view(-1, *[1] * (labels.dim() - 1))
+            )
         return torch.where(labels < 0, 2 * self.num_groups, labels)
 
     def row_counts(self, rows: torch.Tensor) -> torch.Tensor:
@@ -120,7 +122,9 @@ class GroupSums:
         partial = torch.zeros(batch_size, channels, self.num_groups + 1, dtype=dtype, device=values.device)
         partial.scatter_add_(2, groups[:, None, :].expand(batch_size, channels, frames), values.to(dtype))
         by_half = torch.zeros(2, channels, self.num_groups + 1, dtype=dtype, device=values.device)
-        by_half = by_half.index_add_(0, halves.to(values.device), partial).transpose(1, 2).to(torch.float64)  # [2, G+1, C]
+        by_half = (
+            by_half.index_add_(0, halves.to(values.device), partial).transpose(1, 2).to(torch.float64)
+        )  # [2, G+1, C]
         ignored = by_half[:, self.num_groups].sum(dim=0, keepdim=True)
         return torch.cat([by_half[:, : self.num_groups].flatten(0, 1), ignored]), counts
 

@@ -45,7 +45,11 @@ class CachingRenderer(RendererAgg):
             return super().get_text_width_height_descent(s, prop, ismath)
         key = (s, hash(prop), self.dpi, get_hinting_flag())
         found = _metrics.get(key)
-        return found if found is not None else _remember(_metrics, key, super().get_text_width_height_descent(s, prop, ismath))
+        return (
+            found
+            if found is not None
+            else _remember(_metrics, key, super().get_text_width_height_descent(s, prop, ismath))
+        )
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
         # x, y: the text's origin (left end of the baseline), y downwards, as in RendererAgg.
@@ -54,7 +58,18 @@ class CachingRenderer(RendererAgg):
             return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
         column, row = math.floor(x), math.floor(y)
         fx, fy = round((x - column) * _STEPS), round((y - row) * _STEPS)
-        key = (s, hash(prop), angle, gc.get_rgb(), gc.get_alpha(), gc.get_antialiased(), fx, fy, self.dpi, get_hinting_flag())
+        key = (
+            s,
+            hash(prop),
+            angle,
+            gc.get_rgb(),
+            gc.get_alpha(),
+            gc.get_antialiased(),
+            fx,
+            fy,
+            self.dpi,
+            get_hinting_flag(),
+        )
         stamp = _stamps.get(key) or _remember(_stamps, key, self._stamp(gc, s, prop, angle, fx / _STEPS, fy / _STEPS))
         pixels, left, top = stamp
         # draw_image takes the image bottom row first and its bottom-left corner, y upwards.

@@ -29,7 +29,18 @@ __all__ = [
     "save_figure",
 ]
 
-_PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+_PALETTE = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+]
 
 
 def category_colours(categories: Sequence[str] | None) -> dict[str, str]:
@@ -55,7 +66,9 @@ def _colourbar(figure: Figure, image, axes, label: str, extend: str = "neither")
     """A colour bar in a slim axes right of ``axes``."""
     x0, y0, width, height = axes.get_position().bounds
     gap, bar = 0.15 / figure.get_figwidth(), 0.18 / figure.get_figwidth()
-    colourbar = figure.colorbar(image, cax=figure.add_axes((x0 + width + gap, y0 + 0.1 * height, bar, 0.8 * height)), extend=extend)
+    colourbar = figure.colorbar(
+        image, cax=figure.add_axes((x0 + width + gap, y0 + 0.1 * height, bar, 0.8 * height)), extend=extend
+    )
     colourbar.set_label(label)
 
 
@@ -84,9 +97,13 @@ def _label_size(count: int) -> float:
 
 
 def _row_labels(
-    axes, rows: Sequence[float], groups: Sequence[int], group_names: Sequence[str],
-    group_categories: Sequence[str] | None, side: str = "left",
-) -> None:  # fmt: skip
+    axes,
+    rows: Sequence[float],
+    groups: Sequence[int],
+    group_names: Sequence[str],
+    group_categories: Sequence[str] | None,
+    side: str = "left",
+) -> None:
     """Group names beside the axes at data heights ``rows``, coloured by category.
 
     Plain text, not tick labels: a figure per layer and step names every group, and tick
@@ -97,8 +114,16 @@ def _row_labels(
     x, align = (-0.01, "right") if side == "left" else (1.01, "left")
     for row, g in zip(rows, groups):
         colour = colours[group_categories[g]] if group_categories else "black"
-        axes.text(x, row, group_names[g], transform=transform, ha=align, va="center",
-                  fontsize=_label_size(len(groups)), color=colour)  # fmt: skip
+        axes.text(
+            x,
+            row,
+            group_names[g],
+            transform=transform,
+            ha=align,
+            va="center",
+            fontsize=_label_size(len(groups)),
+            color=colour,
+        )
     axes.set_yticks([])
 
 
@@ -136,9 +161,12 @@ def profile_heatmap(
 
 
 def dendrogram_figure(
-    linkage: np.ndarray, group_names: Sequence[str], present: Sequence[int], title: str = "",
+    linkage: np.ndarray,
+    group_names: Sequence[str],
+    present: Sequence[int],
+    title: str = "",
     group_categories: Sequence[str] | None = None,
-) -> Figure:  # fmt: skip
+) -> Figure:
     """The average-linkage tree of the present groups, root on the left, leaves on the right,
     labelled and coloured by category. Leaves run top-down in the order of the heatmap's rows
     (leaf ``k`` at height ``10 k + 5``, as in :func:`scipy.cluster.hierarchy.dendrogram`)."""
@@ -170,15 +198,27 @@ def _category_key(axes, categories: Sequence[str] | None, present: Sequence[int]
     for line, category in enumerate(dict.fromkeys(categories[g] for g in present)):
         text = f"{category} \u25cf" if side == "left" else f"\u25cf {category}"  # the dots towards the axes
         axes.annotate(
-            text, (x, 1.0), xycoords="axes fraction", xytext=(offset, -4 - 10 * line), textcoords="offset points",
-            fontsize=7, color=colours[category], va="top", ha=align,
-        )  # fmt: skip
+            text,
+            (x, 1.0),
+            xycoords="axes fraction",
+            xytext=(offset, -4 - 10 * line),
+            textcoords="offset points",
+            fontsize=7,
+            color=colours[category],
+            va="top",
+            ha=align,
+        )
 
 
 def groups_2d_figure(
-    points: np.ndarray, group_names: Sequence[str], present: Sequence[int], title: str = "",
-    group_categories: Sequence[str] | None = None, method: str = "PCA", limit: float | None = None,
-) -> Figure:  # fmt: skip
+    points: np.ndarray,
+    group_names: Sequence[str],
+    present: Sequence[int],
+    title: str = "",
+    group_categories: Sequence[str] | None = None,
+    method: str = "PCA",
+    limit: float | None = None,
+) -> Figure:
     """Present groups as labelled points of a 2-D embedding, coloured by category (axes from
     ``-limit`` to ``limit`` if given, e.g. held across steps; else fitted to the points)."""
     figure, axes = _fixed_figure(7.8, 6, left=0.4, bottom=0.4, right=1.2, top=0.4)
@@ -208,20 +248,40 @@ def agreement_figure(matrix: np.ndarray, layer_names: Sequence[str], title: str 
     by_row, by_column = axes.get_yaxis_transform(), axes.get_xaxis_transform()  # names as text: ticks cost more
     for index, name in enumerate(layer_names):
         axes.text(-0.01, index, name, transform=by_row, ha="right", va="center", fontsize=8)
-        axes.text(index, -0.01, name, transform=by_column, ha="right", va="top", rotation=60, rotation_mode="anchor", fontsize=8)
+        axes.text(
+            index,
+            -0.01,
+            name,
+            transform=by_column,
+            ha="right",
+            va="top",
+            rotation=60,
+            rotation_mode="anchor",
+            fontsize=8,
+        )
     for i, j in np.ndindex(matrix.shape):
         if np.isfinite(matrix[i, j]) and len(layer_names) <= 16:
-            axes.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                      color="white" if matrix[i, j] < 0.6 else "black")  # fmt: skip
+            axes.text(
+                j,
+                i,
+                f"{matrix[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if matrix[i, j] < 0.6 else "black",
+            )
     _colourbar(figure, image, axes, "adjusted mutual information")
     axes.set_title(title)
     return figure
 
 
 def feature_figure(
-    group_windows: np.ndarray, overall: np.ndarray, names: Sequence[str], title: str = "",
+    group_windows: np.ndarray,
+    overall: np.ndarray,
+    names: Sequence[str],
+    title: str = "",
     weighted: np.ndarray | None = None,
-) -> Figure:  # fmt: skip
+) -> Figure:
     """Input-domain views (DESIGN §1.7): per group, its mean feature window minus the overall mean
     (top row) and, if given, the gradient-weighted window ``x * dy/dx`` (bottom row).
 
@@ -249,16 +309,28 @@ def feature_figure(
         axes = figure.add_axes((0.9 / width, bottom / height, 1 - 1.9 / width, row_height / height))
         limit = _symmetric_limit(values)
         image = axes.imshow(
-            mosaic, origin="lower", aspect="auto", cmap=colormaps[cmap].with_extremes(bad="white"),
-            vmin=-limit, vmax=limit, interpolation="nearest",
-        )  # fmt: skip
+            mosaic,
+            origin="lower",
+            aspect="auto",
+            cmap=colormaps[cmap].with_extremes(bad="white"),
+            vmin=-limit,
+            vmax=limit,
+            interpolation="nearest",
+        )
         axes.set_xticks([])
         for spine in axes.spines.values():
             spine.set_visible(False)
         if row == 0:
             for column, name in enumerate(names):
-                axes.text(column * (window + gap) + (window - 1) / 2, 1.01, name, transform=axes.get_xaxis_transform(),
-                          ha="center", va="bottom", fontsize=9)  # fmt: skip
+                axes.text(
+                    column * (window + gap) + (window - 1) / 2,
+                    1.01,
+                    name,
+                    transform=axes.get_xaxis_transform(),
+                    ha="center",
+                    va="bottom",
+                    fontsize=9,
+                )
         axes.set_ylabel(f"{label}\nfeature bin", fontsize=8)
         _colourbar(figure, image, axes, "")
     figure.suptitle(title)

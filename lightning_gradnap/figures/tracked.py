@@ -15,9 +15,9 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from lightning_gradnap.figures.plots import _axes_inches, _colourbar, _fixed_figure, _row_labels
-from lightning_gradnap.figures.canvas import CachingCanvas
 from lightning_gradnap.analysis.tracking import TRACKED_LIMIT, unit_rms
+from lightning_gradnap.figures.canvas import CachingCanvas
+from lightning_gradnap.figures.plots import _axes_inches, _colourbar, _fixed_figure, _row_labels
 
 __all__ = ["LayerFrames", "emergence_figure", "rms_title", "scaled_matrix", "tracked_heatmap", "tracked_heatmap_panels"]
 
@@ -25,7 +25,9 @@ _DIVERGING = colormaps["RdBu_r"].with_extremes(bad="#e4e4e4")  # absent groups: 
 _SEQUENTIAL = colormaps["viridis"].with_extremes(bad="#e4e4e4")
 
 
-def scaled_matrix(profile: np.ndarray, group_order: Sequence[int], neuron_order: Sequence[int]) -> tuple[np.ndarray, float]:
+def scaled_matrix(
+    profile: np.ndarray, group_order: Sequence[int], neuron_order: Sequence[int]
+) -> tuple[np.ndarray, float]:
     """``(cells, rms)``: the (window-averaged) profile divided by its RMS, in the given orders."""
     matrix = profile.mean(axis=2) if profile.ndim == 3 else profile
     scaled, rms = unit_rms(matrix)
@@ -33,8 +35,9 @@ def scaled_matrix(profile: np.ndarray, group_order: Sequence[int], neuron_order:
 
 
 def _draw(axes, data: np.ndarray, groups: Sequence[int], categories: Sequence[str] | None, separators: bool):
-    image = axes.imshow(data, aspect="auto", cmap=_DIVERGING, vmin=-TRACKED_LIMIT, vmax=TRACKED_LIMIT,
-                        interpolation="nearest")  # fmt: skip
+    image = axes.imshow(
+        data, aspect="auto", cmap=_DIVERGING, vmin=-TRACKED_LIMIT, vmax=TRACKED_LIMIT, interpolation="nearest"
+    )
     if separators and categories is not None:
         for row in range(1, len(groups)):
             if categories[groups[row]] != categories[groups[row - 1]]:
@@ -133,8 +136,14 @@ class LayerFrames:
         **heatmap: Further arguments of :func:`~lightning_gradnap.figures.tracked.tracked_heatmap`.
     """
 
-    def __init__(self, profile: np.ndarray, group_names: Sequence[str], group_order: Sequence[int],
-                 neuron_order: Sequence[int], **heatmap: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        profile: np.ndarray,
+        group_names: Sequence[str],
+        group_order: Sequence[int],
+        neuron_order: Sequence[int],
+        **heatmap: Any,
+    ) -> None:
         self.orders = (group_order, neuron_order)
         self.figure = tracked_heatmap(profile, group_names, group_order, neuron_order, **heatmap)
         axes = self.figure.axes[0]
@@ -159,9 +168,13 @@ class LayerFrames:
 
 
 def emergence_figure(
-    values: np.ndarray, layers: Sequence[str], steps: Sequence[int], metric: str, title: str = "",
+    values: np.ndarray,
+    layers: Sequence[str],
+    steps: Sequence[int],
+    metric: str,
+    title: str = "",
     chance: float | None = None,
-) -> Figure:  # fmt: skip
+) -> Figure:
     """One score of every layer (rows, first layer on top) at every profiling step (columns).
 
     The latest values are printed right of the last column; NaN cells (no value) are grey.
@@ -192,4 +205,3 @@ def emergence_figure(
     figure.colorbar(image, cax=bar).set_label(label)
     axes.set_title(title or f"{metric}: layers x profiling steps")
     return figure
-

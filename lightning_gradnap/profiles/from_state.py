@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from lightning_gradnap.profiles.result import FeatureViews, LayerProfile, Profiles, check_group_names, group_means, normalize_profiles
+from lightning_gradnap.profiles.result import (
+    FeatureViews,
+    LayerProfile,
+    Profiles,
+    check_group_names,
+    group_means,
+    normalize_profiles,
+)
 
 __all__ = ["feature_views_from_state", "profiles_from_state"]
 
@@ -31,7 +38,9 @@ def profiles_from_state(
         ValueError: if every group is absent in every layer.
     """
     names = check_group_names(group_names, num_groups)
-    categories = None if group_categories is None else check_group_names(group_categories, num_groups, "group_categories")
+    categories = (
+        None if group_categories is None else check_group_names(group_categories, num_groups, "group_categories")
+    )
     layers = {}
     for name, (half_sums, half_counts) in state.items():
         half_sums, half_counts = half_sums.detach().cpu().numpy(), half_counts.detach().cpu().numpy()

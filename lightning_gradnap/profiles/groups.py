@@ -72,7 +72,9 @@ class GroupSources:
         if self.features is None and (features.ndim != 2 or len(features) != count):
             return None  # the default attribute belongs to other groups (e.g. phonemes, profiling characters)
         if features.ndim != 2 or len(features) != count:
-            raise ValueError(f"group features should be one row of numbers per group ({count}), got shape {features.shape}")
+            raise ValueError(
+                f"group features should be one row of numbers per group ({count}), got shape {features.shape}"
+            )
         return features
 
 

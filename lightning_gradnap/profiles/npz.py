@@ -107,7 +107,9 @@ def _from_arrays(data: Any) -> Profiles:
     layers = {name: _layer(data, i, name, len(group_names)) for i, name in enumerate(_strings(data, "layers"))}
     features = None
     if "feature_means" in data:
-        features = FeatureViews(data["feature_means"], data.get("feature_weighted_means"), data["feature_counts"], data["feature_overall"])
+        features = FeatureViews(
+            data["feature_means"], data.get("feature_weighted_means"), data["feature_counts"], data["feature_overall"]
+        )
     metadata = json.loads(str(data["metadata"]))
     orderings = _read_orderings(data, list(layers))
     return Profiles(layers, group_names, categories if any(categories) else None, metadata, features, orderings)
@@ -117,9 +119,11 @@ def _ordering_arrays(orderings: dict[str, dict[str, np.ndarray]], layer_names: l
     """The views' orderings as ``<key>_<i>`` arrays (``<i>``: the layer's index)."""
     return {
         f"{key}_{layer_names.index(layer)}": np.asarray(value)
-        for layer, arrays in orderings.items() if layer in layer_names
-        for key, value in arrays.items() if key in ORDERING_KEYS
-    }  # fmt: skip
+        for layer, arrays in orderings.items()
+        if layer in layer_names
+        for key, value in arrays.items()
+        if key in ORDERING_KEYS
+    }
 
 
 def _read_orderings(data: Any, layer_names: list[str]) -> dict[str, dict[str, np.ndarray]]:
@@ -152,9 +156,13 @@ def _layer(data: Any, index: int, name: str, num_groups: int) -> LayerProfile:
     if counts.shape != (num_groups,):
         raise ValueError(f"layer {name!r}: {counts.shape} counts, expected one per group ({num_groups},)")
     half_means, half_counts = data.get(f"half_means_{index}"), data.get(f"half_counts_{index}")
-    fits = half_means is None or (half_means.shape == (2, *means.shape) and getattr(half_counts, "shape", None) == (2, num_groups))
+    fits = half_means is None or (
+        half_means.shape == (2, *means.shape) and getattr(half_counts, "shape", None) == (2, num_groups)
+    )
     if not fits:
-        raise ValueError(f"layer {name!r}: half means {half_means.shape} or half counts do not match its means {means.shape}")
+        raise ValueError(
+            f"layer {name!r}: half means {half_means.shape} or half counts do not match its means {means.shape}"
+        )
     return LayerProfile(profile, means, counts, half_means, half_counts)
 
 

@@ -13,12 +13,25 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "FORMAT_VERSION", "ORDERING_KEYS", "FeatureViews", "LayerProfile", "Profiles", "group_means", "normalize_profiles",
-]  # fmt: skip
+    "FORMAT_VERSION",
+    "ORDERING_KEYS",
+    "FeatureViews",
+    "LayerProfile",
+    "Profiles",
+    "group_means",
+    "normalize_profiles",
+]
 
 FORMAT_VERSION = 1
 #: Optional per-layer arrays of the views, saved as ``<key>_<i>`` (see :mod:`lightning_gradnap.analysis.tracking`).
-ORDERING_KEYS = ("tracked_groups", "tracked_neurons", "tracked_anchor", "groups_2d", "cluster_groups", "cluster_neurons")
+ORDERING_KEYS = (
+    "tracked_groups",
+    "tracked_neurons",
+    "tracked_anchor",
+    "groups_2d",
+    "cluster_groups",
+    "cluster_neurons",
+)
 SCALES = (None, "std")
 
 
@@ -168,12 +181,20 @@ class Profiles:
             return self
         prefix = "" if method == methods[0] else f"{method}/"
         layers = {
-            name[len(prefix) :]: layer for name, layer in self.layers.items()
+            name[len(prefix) :]: layer
+            for name, layer in self.layers.items()
             if (name.startswith(prefix) if prefix else not any(name.startswith(f"{m}/") for m in methods[1:]))
-        }  # fmt: skip
+        }
         metadata = {key: value for key, value in self.metadata.items() if key != "methods"}
         orderings = {name: self.orderings[prefix + name] for name in layers if prefix + name in self.orderings}
-        return Profiles(layers, list(self.group_names), self.group_categories, {**metadata, "method": method}, self.features, orderings)
+        return Profiles(
+            layers,
+            list(self.group_names),
+            self.group_categories,
+            {**metadata, "method": method},
+            self.features,
+            orderings,
+        )
 
     @classmethod
     def combine(cls, by_method: dict[str, Profiles]) -> Profiles:
@@ -186,14 +207,24 @@ class Profiles:
         for method, other in others:
             layers.update({f"{method}/{name}": layer for name, layer in other.layers.items()})
         metadata = {**profiles.metadata, "methods": list(by_method)}
-        orderings = {f"{m}/{name}" if i else name: o for i, (m, p) in enumerate(by_method.items()) for name, o in p.orderings.items()}
-        return cls(layers, list(profiles.group_names), profiles.group_categories, metadata, profiles.features, orderings)
+        orderings = {
+            f"{m}/{name}" if i else name: o
+            for i, (m, p) in enumerate(by_method.items())
+            for name, o in p.orderings.items()
+        }
+        return cls(
+            layers, list(profiles.group_names), profiles.group_categories, metadata, profiles.features, orderings
+        )
 
     def renormalized(self, weight_by_count: bool = False, scale: str | None = None) -> Profiles:
         """The same means, normalised with other options."""
         layers = {
             name: LayerProfile(
-                normalize_profiles(r.means, r.counts, weight_by_count, scale), r.means, r.counts, r.half_means, r.half_counts
+                normalize_profiles(r.means, r.counts, weight_by_count, scale),
+                r.means,
+                r.counts,
+                r.half_means,
+                r.half_counts,
             )
             for name, r in self.layers.items()
         }

@@ -197,5 +197,10 @@ class BatchReader:
         extra = {name: batch.get(key) for name, key in self.optional.items() if key}
         inputs = self.input_tuple(batch)
         return as_profile_batch(
-            ProfileBatch(inputs if len(inputs) > 1 else inputs[0], labels, batch.get(lengths_key) if lengths_key else None, **extra)
+            ProfileBatch(
+                inputs if len(inputs) > 1 else inputs[0],
+                labels,
+                batch.get(lengths_key) if lengths_key else None,
+                **extra,
+            )
         )

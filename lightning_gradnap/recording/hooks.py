@@ -87,7 +87,9 @@ class ActivationRecorder:
             grads = recorder.gradients(logits.max(1).values.sum())
     """
 
-    def __init__(self, model: nn.Module, layers: Sequence[str] | Mapping[str, nn.Module], keep_graph: bool = True) -> None:
+    def __init__(
+        self, model: nn.Module, layers: Sequence[str] | Mapping[str, nn.Module], keep_graph: bool = True
+    ) -> None:
         # names, or modules already resolved by name (e.g. another recorder's), hooked where they are
         self.modules = dict(layers) if isinstance(layers, Mapping) else resolve_layers(model, layers)
         self.keep_graph = keep_graph
@@ -199,9 +201,7 @@ class ActivationRecorder:
         names = list(self.modules)
         extra = list(extra_inputs)
         targets = [self.activations[name] for name in names] + extra
-        not_differentiable = [
-            name for name, t in zip(names + ["<input>"] * len(extra), targets) if not t.requires_grad
-        ]
+        not_differentiable = [name for name, t in zip(names + ["<input>"] * len(extra), targets) if not t.requires_grad]
         if not_differentiable or not objective.requires_grad:
             raise RuntimeError(
                 f"Cannot take gradients: outputs of {not_differentiable or names} do not require grad. "

@@ -18,8 +18,13 @@ if TYPE_CHECKING:
     from lightning_gradnap.recording.frame_maps import AnyFrameMap
 
 __all__ = [
-    "OBJECTIVES", "ObjectiveInputs", "default_output_transform", "masked_objective", "resolve_objective", "scores_of",
-]  # fmt: skip
+    "OBJECTIVES",
+    "ObjectiveInputs",
+    "default_output_transform",
+    "masked_objective",
+    "resolve_objective",
+    "scores_of",
+]
 
 
 def default_output_transform(output: Any) -> torch.Tensor:

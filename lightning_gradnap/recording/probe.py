@@ -35,7 +35,9 @@ REPLICAS = 4  # random inputs per probed frame when one input leaves gaps in a f
 FIRST_LENGTH, LONGEST = 64, 4096
 
 
-def probe_frame_maps(model: nn.Module, run: ProbeRun, names: Sequence[str], first_length: int = FIRST_LENGTH) -> dict[str, AnyFrameMap]:
+def probe_frame_maps(
+    model: nn.Module, run: ProbeRun, names: Sequence[str], first_length: int = FIRST_LENGTH
+) -> dict[str, AnyFrameMap]:
     """Frame maps of ``names`` (layers, and e.g. ``"output"``) found by probing.
 
     Args:
@@ -78,7 +80,11 @@ def find_frame_maps(
     if not names:
         return dict(given)
     transform = output_transform if OUTPUT in names else None
-    probed = {n: layers[n] for n in names if n != OUTPUT} if isinstance(layers, Mapping) else [n for n in names if n != OUTPUT]
+    probed = (
+        {n: layers[n] for n in names if n != OUTPUT}
+        if isinstance(layers, Mapping)
+        else [n for n in names if n != OUTPUT]
+    )
     run = model_probe(model, batch, probed, channels_last, class_dim, transform)
     return {**probe_frame_maps(model, run, names), **given}
 
@@ -164,7 +170,9 @@ def _fields(run: ProbeRun, x: torch.Tensor, outputs: Outputs, name: str, length:
     return probed, supports
 
 
-def _gradient_fields(x: torch.Tensor, output: torch.Tensor, probed: list[int], length: int, replicas: int) -> torch.Tensor:
+def _gradient_fields(
+    x: torch.Tensor, output: torch.Tensor, probed: list[int], length: int, replicas: int
+) -> torch.Tensor:
     """``[3, T]``: input frames with a non-zero gradient for each probed frame (over ``replicas`` random inputs)."""
     rows = torch.arange(3 * replicas, device=output.device)
     objective = output[rows, :, torch.tensor(probed, device=output.device).repeat_interleave(replicas)].sum()
@@ -194,7 +202,9 @@ def _nan_fields(run: ProbeRun, name: str, probed: list[int], length: int, chunk:
     return torch.cat(reached, dim=1)
 
 
-def _with_frame_counts(run: ProbeRun, lines: dict[str, tuple[float, float] | None], length: int) -> dict[str, AnyFrameMap]:
+def _with_frame_counts(
+    run: ProbeRun, lines: dict[str, tuple[float, float] | None], length: int
+) -> dict[str, AnyFrameMap]:
     """Add ``length_offset`` from the frame counts at several input lengths."""
     strides = [int(line[0]) for line in lines.values() if line is not None and float(line[0]).is_integer()]
     lengths = range(length, length + max([*strides, 2]))
@@ -237,4 +247,6 @@ def _unlocal_map(name: str, frames: dict[int, int], length: int) -> FrameMap:
         UserWarning,
         stacklevel=4,
     )
-    return FrameMap(stride, (stride - 1) / 2, fit_length_offset(stride, {L: frames[L] for L in frames if L != 2 * length}))
+    return FrameMap(
+        stride, (stride - 1) / 2, fit_length_offset(stride, {L: frames[L] for L in frames if 2 * length != L})
+    )

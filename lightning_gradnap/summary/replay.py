@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from lightning_gradnap.analysis.tracking import category_order, clustered_order
+from lightning_gradnap.figures.tracked import LayerFrames
 from lightning_gradnap.profiles.result import Profiles
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
-from lightning_gradnap.figures.tracked import LayerFrames
-from lightning_gradnap.analysis.tracking import category_order, clustered_order
 
 __all__ = ["ReplayReport", "final_orders", "replay", "replay_history", "step_of"]
 
@@ -74,9 +74,12 @@ def final_orders(profiles: Profiles) -> dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def replay(
-    writer: Any, files: Sequence[str | os.PathLike], steps: Sequence[int] | None = None,
-    epochs: Sequence[int] | None = None, tag: str = "gradnap",
-) -> ReplayReport:  # fmt: skip
+    writer: Any,
+    files: Sequence[str | os.PathLike],
+    steps: Sequence[int] | None = None,
+    epochs: Sequence[int] | None = None,
+    tag: str = "gradnap",
+) -> ReplayReport:
     """Log every file's layers as ``<tag>/profile_replay/NN_<layer>`` in the last file's orders.
 
     Args:
@@ -104,10 +107,16 @@ def replay(
     orders, numbered = final_orders(final), numbered_layers(final.layers)
     for layer, (groups, neurons) in orders.items():
         frames = LayerFrames(
-            final[layer].profile, final.group_names, groups, neurons, group_categories=final.group_categories,
-            value_label=final.metadata.get("method", "profile"), rows_label=f"groups (clustered at step {final_step})",
-            columns_label=f"{len(neurons)} neurons, clustered at step {final_step}", separators=False,
-        )  # fmt: skip
+            final[layer].profile,
+            final.group_names,
+            groups,
+            neurons,
+            group_categories=final.group_categories,
+            value_label=final.metadata.get("method", "profile"),
+            rows_label=f"groups (clustered at step {final_step})",
+            columns_label=f"{len(neurons)} neurons, clustered at step {final_step}",
+            separators=False,
+        )
         for step, epoch, profiles in loaded:
             if layer not in profiles.layers or profiles[layer].profile.shape[1] != len(neurons):
                 continue
@@ -129,9 +138,12 @@ def replay_history(writer: Any, history: dict[str, Any], tag: str = "gradnap") -
     if writer is None or not kept:
         return ReplayReport()
     report = replay(
-        writer, [history["files"][i] for i in kept], [history["steps"][i] for i in kept],
-        [history["epochs"][i] for i in kept], tag,
-    )  # fmt: skip
+        writer,
+        [history["files"][i] for i in kept],
+        [history["steps"][i] for i in kept],
+        [history["epochs"][i] for i in kept],
+        tag,
+    )
     if report.missing:
         warnings.warn(f"GradNAP replay: left out the unreadable profile files {report.missing}", stacklevel=2)
     return report

@@ -15,8 +15,8 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
-from lightning_gradnap.figures import plots
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
+from lightning_gradnap.figures import plots
 from lightning_gradnap.profiles.result import FeatureViews, Profiles
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 
@@ -24,9 +24,17 @@ __all__ = ["VIEWS", "embed_2d", "feature_groups", "write_tensorboard"]
 
 #: What can be logged; the callback's ``views`` picks from these.
 VIEWS = (
-    "profile", "profile_clustered", "profile_replay", "dendrogram", "groups_2d", "agreement", "features", "scalars",
-    "projector", "emergence",
-)  # fmt: skip
+    "profile",
+    "profile_clustered",
+    "profile_replay",
+    "dendrogram",
+    "groups_2d",
+    "agreement",
+    "features",
+    "scalars",
+    "projector",
+    "emergence",
+)
 EMBEDDINGS = ("pca", "tsne")
 
 
@@ -94,7 +102,9 @@ def write_tensorboard(
         if "profile_clustered" in views and len(result.present):
             with _guard("profile_clustered", layer, step):
                 label = f"{profiles.metadata.get('method', 'profile')} (centred)"
-                figure = plots.profile_heatmap(profile, names, result.group_order, result.neuron_order, title, categories, label)
+                figure = plots.profile_heatmap(
+                    profile, names, result.group_order, result.neuron_order, title, categories, label
+                )
                 _add_figure(writer, layer_tag(tag, "profile_clustered", numbered[layer]), figure, step)
         if "dendrogram" in views and result.linkage is not None:
             with _guard("dendrogram", layer, step):
@@ -105,8 +115,12 @@ def write_tensorboard(
             with _guard("groups_2d", layer, step):
                 aligned = profiles.orderings.get(layer, {}).get("groups_2d")
                 points = aligned[result.present] if aligned is not None else embed_2d(rows, embedding)
-                limit = None if aligned is None else max(1.0, 1.1 * float(np.max(np.abs(points))))  # held unless outgrown
-                figure = plots.groups_2d_figure(points, names, result.present, title, categories, embedding.upper(), limit)
+                limit = (
+                    None if aligned is None else max(1.0, 1.1 * float(np.max(np.abs(points))))
+                )  # held unless outgrown
+                figure = plots.groups_2d_figure(
+                    points, names, result.present, title, categories, embedding.upper(), limit
+                )
                 _add_figure(writer, layer_tag(tag, "groups_2d", numbered[layer]), figure, step)
         if "scalars" in views:
             with _guard("scalars", layer, step):
@@ -115,11 +129,17 @@ def write_tensorboard(
             with _guard("projector", layer, step):
                 metadata = [[names[g], categories[g] if categories else ""] for g in result.present]
                 writer.add_embedding(
-                    rows, metadata=metadata, metadata_header=["group", "category"], global_step=step, tag=f"{tag}/{layer}"
+                    rows,
+                    metadata=metadata,
+                    metadata_header=["group", "category"],
+                    global_step=step,
+                    tag=f"{tag}/{layer}",
                 )
     if "agreement" in views and len(analysis.layers) >= 2:
         with _guard("agreement", "all layers", step):
-            figure = plots.agreement_figure(analysis.agreement, list(analysis.layers), f"layer agreement — epoch {epoch}")
+            figure = plots.agreement_figure(
+                analysis.agreement, list(analysis.layers), f"layer agreement — epoch {epoch}"
+            )
             _add_figure(writer, f"{tag}/agreement/layers", figure, step)
     if "features" in views and feature_views is not None:
         with _guard("features", "the input", step):
@@ -127,9 +147,12 @@ def write_tensorboard(
             if chosen:
                 weighted = None if feature_views.weighted_means is None else feature_views.weighted_means[chosen]
                 figure = plots.feature_figure(
-                    feature_views.means[chosen], feature_views.overall, [names[g] for g in chosen],
-                    f"input features around each group's segments — epoch {epoch}", weighted,
-                )  # fmt: skip
+                    feature_views.means[chosen],
+                    feature_views.overall,
+                    [names[g] for g in chosen],
+                    f"input features around each group's segments — epoch {epoch}",
+                    weighted,
+                )
                 _add_figure(writer, f"{tag}/features/input", figure, step)
     writer.flush()
 

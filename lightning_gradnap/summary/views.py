@@ -17,15 +17,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lightning_gradnap.figures import plots
-from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
 from lightning_gradnap.analysis.emergence import Scores, emergence_matrix, scalars_layout
+from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
+from lightning_gradnap.analysis.tracking import OrderTracker, TrackedOrder
 from lightning_gradnap.callback.history import METRICS
+from lightning_gradnap.figures import plots
+from lightning_gradnap.figures.tracked import LayerFrames, emergence_figure
 from lightning_gradnap.profiles.result import FeatureViews, Profiles
 from lightning_gradnap.summary.step_views import VIEWS, write_tensorboard
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
-from lightning_gradnap.figures.tracked import LayerFrames, emergence_figure
-from lightning_gradnap.analysis.tracking import OrderTracker, TrackedOrder
 
 __all__ = ["DEFAULT_VIEWS", "tracked_orders", "write_emergence", "write_tracked", "write_views"]
 
@@ -33,16 +33,26 @@ __all__ = ["DEFAULT_VIEWS", "tracked_orders", "write_emergence", "write_tracked"
 DEFAULT_VIEWS = tuple(view for view in VIEWS if view != "profile_clustered")
 
 
-def tracked_orders(profiles: Profiles, step: int, analysis: ProfileAnalysis | None = None,
-                   embedding: str = "pca") -> dict[str, TrackedOrder]:  # fmt: skip
+def tracked_orders(
+    profiles: Profiles, step: int, analysis: ProfileAnalysis | None = None, embedding: str = "pca"
+) -> dict[str, TrackedOrder]:
     """``profiles.orderings`` as :class:`TrackedOrder` objects; computed for this step alone if absent."""
     if not all(layer in profiles.orderings for layer in profiles.layers):
         return OrderTracker(embedding).update(profiles, step, analysis)
-    return {layer: TrackedOrder.from_arrays(profiles.orderings[layer], profiles[layer].profile) for layer in profiles.layers}
+    return {
+        layer: TrackedOrder.from_arrays(profiles.orderings[layer], profiles[layer].profile) for layer in profiles.layers
+    }
 
 
-def write_tracked(writer: Any, profiles: Profiles, orders: dict[str, TrackedOrder], step: int, epoch: int,
-                  tag: str = "gradnap", frames: dict[str, tuple[Any, LayerFrames]] | None = None) -> None:  # fmt: skip
+def write_tracked(
+    writer: Any,
+    profiles: Profiles,
+    orders: dict[str, TrackedOrder],
+    step: int,
+    epoch: int,
+    tag: str = "gradnap",
+    frames: dict[str, tuple[Any, LayerFrames]] | None = None,
+) -> None:
     """Log each layer's tracked heatmap as ``<tag>/profile/NN_<layer>``.
 
     ``frames`` (a dict kept between calls) holds each layer's figure while its orders stay the
@@ -53,23 +63,43 @@ def write_tracked(writer: Any, profiles: Profiles, orders: dict[str, TrackedOrde
     for layer, order in orders.items():
         width = len(order.neurons)
         columns = (
-            f"{width} neurons, by preferred group at step {order.anchor_step} (held)" if order.anchor_step is not None
+            f"{width} neurons, by preferred group at step {order.anchor_step} (held)"
+            if order.anchor_step is not None
             else f"{width} neurons in index order (no structure to anchor on yet)"
-        )  # fmt: skip
-        key = (tuple(order.groups), tuple(order.neurons), columns, tuple(profiles.group_names), profiles.group_categories)
+        )
+        key = (
+            tuple(order.groups),
+            tuple(order.neurons),
+            columns,
+            tuple(profiles.group_names),
+            profiles.group_categories,
+        )
         slot = f"{tag}/{layer}"  # one figure per tag and layer (GradNAP and NAP draw their own)
         if slot not in frames or frames[slot][0] != key:
-            frames[slot] = key, LayerFrames(
-                profiles[layer].profile, profiles.group_names, order.groups, order.neurons,
-                group_categories=profiles.group_categories, value_label=profiles.metadata.get("method", "profile"),
-                columns_label=columns,
-            )  # fmt: skip
+            frames[slot] = (
+                key,
+                LayerFrames(
+                    profiles[layer].profile,
+                    profiles.group_names,
+                    order.groups,
+                    order.neurons,
+                    group_categories=profiles.group_categories,
+                    value_label=profiles.metadata.get("method", "profile"),
+                    columns_label=columns,
+                ),
+            )
         image = frames[slot][1].frame(profiles[layer].profile, f"{layer} — epoch {epoch}, step {step}")
         writer.add_image(layer_tag(tag, "profile", numbered[layer]), image, step, dataformats="HWC")
 
 
-def write_emergence(writer: Any, scores: Scores, layers: Sequence[str], step: int, tag: str = "gradnap",
-                    metrics: Sequence[str] = METRICS) -> None:  # fmt: skip
+def write_emergence(
+    writer: Any,
+    scores: Scores,
+    layers: Sequence[str],
+    step: int,
+    tag: str = "gradnap",
+    metrics: Sequence[str] = METRICS,
+) -> None:
     """Log one emergence map per metric as ``<tag>/emergence/<metric>``."""
     for metric in metrics:
         figure = emergence_figure(emergence_matrix(scores, layers, metric), list(layers), scores.steps, metric)
@@ -107,7 +137,9 @@ def write_views(
     if "profile" in views:
         write_tracked(writer, profiles, orders, step, epoch, tag, frames)
     if "emergence" in views:
-        write_emergence(writer, scores or Scores.with_step({}, step, analysis, METRICS), list(analysis.layers), step, tag)
+        write_emergence(
+            writer, scores or Scores.with_step({}, step, analysis, METRICS), list(analysis.layers), step, tag
+        )
     if layout and "scalars" in views:
         writer.add_custom_scalars(scalars_layout(METRICS, tag))
     writer.flush()

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
-from lightning_gradnap.profiles.result import FeatureViews, Profiles
 from lightning_gradnap.analysis.profiling import Profiling
+from lightning_gradnap.profiles.result import FeatureViews, Profiles
 from lightning_gradnap.summary.step_views import EMBEDDINGS, VIEWS
 from lightning_gradnap.summary.views import DEFAULT_VIEWS, Scores, write_views
 
@@ -54,9 +54,7 @@ class ProfileWriter:
     #: Drawings (one per method and profiling) that may wait while the figure thread draws another.
     max_queued = 4
 
-    def __init__(
-        self, views: Sequence[str] | None, num_feature_groups: int, embedding: str, background: bool
-    ) -> None:
+    def __init__(self, views: Sequence[str] | None, num_feature_groups: int, embedding: str, background: bool) -> None:
         views = list(DEFAULT_VIEWS) if views is None else list(views)
         unknown = sorted(set(views) - set(VIEWS))
         if unknown:
@@ -93,7 +91,16 @@ class ProfileWriter:
             for method, analysis in profiling.analyses.items():
                 profiles = profiling.profiles.method(method)
                 watched = scores if method == profiling.methods[0] else None  # emergence maps: the first method's
-                self.log(summary_writer, profiles, analysis, profiling.feature_views, step, epoch, tag_of(run, method), watched)
+                self.log(
+                    summary_writer,
+                    profiles,
+                    analysis,
+                    profiling.feature_views,
+                    step,
+                    epoch,
+                    tag_of(run, method),
+                    watched,
+                )
         return path
 
     def save(self, profiles: Profiles, folder: Path, epoch: int, step: int, run: str = "") -> Path:
@@ -114,9 +121,21 @@ class ProfileWriter:
         """Log the views under ``tag`` to a ``SummaryWriter``, now or in the figure thread (``scores``:
         the run's so far, for the emergence maps)."""
         job = partial(
-            write_views, summary_writer, profiles, analysis, step, epoch, self.views,
-            feature_views, self.num_feature_groups, self.embedding, tag, scores, not self._layout_written, self._frames,
-        )  # fmt: skip
+            write_views,
+            summary_writer,
+            profiles,
+            analysis,
+            step,
+            epoch,
+            self.views,
+            feature_views,
+            self.num_feature_groups,
+            self.embedding,
+            tag,
+            scores,
+            not self._layout_written,
+            self._frames,
+        )
         self._layout_written = True
         if not self.background:
             job()

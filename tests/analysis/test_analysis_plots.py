@@ -7,10 +7,10 @@ import pytest
 from matplotlib.figure import Figure
 
 from lightning_gradnap import LayerProfile, Profiles, analyze
-from lightning_gradnap.figures import plots
 from lightning_gradnap.analysis.profile_analysis import cosine_linkage, layer_agreement, stability
-from lightning_gradnap.summary.step_views import feature_groups
+from lightning_gradnap.figures import plots
 from lightning_gradnap.profiles.result import FeatureViews
+from lightning_gradnap.summary.step_views import feature_groups
 
 CATEGORIES = ["vowel"] * 4 + ["plosive"] * 4 + ["nasal"] * 4
 
@@ -91,7 +91,9 @@ def test_heatmap_is_readable_for_many_groups() -> None:
     groups = 45
     profile = np.random.default_rng(1).normal(size=(groups, 30))
     names = [f"ph{i}" for i in range(groups)]
-    figure = plots.profile_heatmap(profile, names, np.arange(groups)[::-1], np.arange(30), "layer — epoch 3", ["v", "c"] * 22 + ["v"])
+    figure = plots.profile_heatmap(
+        profile, names, np.arange(groups)[::-1], np.arange(30), "layer — epoch 3", ["v", "c"] * 22 + ["v"]
+    )
     axes = figure.axes[0]
     rows = sorted(axes.texts, key=lambda text: text.get_position()[1])  # row 0 first
     assert [text.get_text() for text in rows] == names[::-1]  # every group named, in the given order

@@ -10,8 +10,6 @@ from sklearn.metrics import silhouette_score
 
 from lightning_gradnap import Profiles, compute_profiles
 from lightning_gradnap.analysis.profile_analysis import analyze
-from lightning_gradnap.engine.engine import ProfileEngine
-from lightning_gradnap.callback.history import ProfileHistory
 from lightning_gradnap.analysis.scores import (
     cosine_distances,
     neighbour_agreement,
@@ -21,6 +19,8 @@ from lightning_gradnap.analysis.scores import (
     silhouettes,
     split_half_reliability,
 )
+from lightning_gradnap.callback.history import ProfileHistory
+from lightning_gradnap.engine.engine import ProfileEngine
 from tests.engine.test_unusual_inputs import frame_batch, frame_model
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*groups have no frames")
@@ -35,8 +35,12 @@ def test_scores_by_hand_on_five_groups() -> None:
     # nearest others: 0 -> 1, 1 -> 0, 2 -> 3, 3 -> 2, 4 -> 1 (cos 1.1 / sqrt(2.02) beats 0.1 + 1 ... tie broken by value)
     nearest = (distances + np.diag([np.inf] * 5)).argmin(axis=1)
     assert nearest.tolist() == [1, 0, 3, 2, 1]
-    assert neighbour_agreement(distances, categories[None])[0] == pytest.approx(4 / 5)  # group 4's neighbour is in category 0
-    assert silhouettes(distances, categories[None])[0] == pytest.approx(silhouette_score(rows, categories, metric="cosine"))
+    assert neighbour_agreement(distances, categories[None])[0] == pytest.approx(
+        4 / 5
+    )  # group 4's neighbour is in category 0
+    assert silhouettes(distances, categories[None])[0] == pytest.approx(
+        silhouette_score(rows, categories, metric="cosine")
+    )
     features = np.array([[0.0], [0.0], [1.0], [1.0], [0.5]])
     feature_distances = np.abs(features - features.T)
     upper = np.triu_indices(5, k=1)
@@ -48,13 +52,17 @@ def test_permutation_baselines_equal_a_brute_force_loop() -> None:
     rng = np.random.default_rng(3)
     rows, categories, features = rng.normal(size=(12, 6)), rng.integers(0, 3, 12), rng.normal(size=(12, 2))
     permutations = 40
-    orders = np.random.default_rng(7).permuted(np.tile(np.arange(12), (permutations, 1)), axis=1)  # what the scores draw
+    orders = np.random.default_rng(7).permuted(
+        np.tile(np.arange(12), (permutations, 1)), axis=1
+    )  # what the scores draw
     feature_distances = np.linalg.norm(features[:, None] - features[None], axis=2)
     upper = np.triu_indices(12, k=1)
     distances = cosine_distances(rows)
     brute = {
         "silhouette": [silhouette_score(rows, categories[o], metric="cosine") for o in orders],
-        "neighbour": [np.mean([categories[o][i] == categories[o][np.argsort(distances[i])[1]] for i in range(12)]) for o in orders],
+        "neighbour": [
+            np.mean([categories[o][i] == categories[o][np.argsort(distances[i])[1]] for i in range(12)]) for o in orders
+        ],
         "rsa": [spearmanr(distances[upper], feature_distances[np.ix_(o, o)][upper]).statistic for o in orders],
     }
     for score, values in brute.items():
@@ -135,7 +143,9 @@ def test_analysis_reports_chance_input_halves_and_reliability() -> None:
 
 def test_old_checkpoints_call_stability_drift() -> None:
     history = ProfileHistory()
-    history.load({"steps": [3], "epochs": [0], "files": [""], "metrics": {"net.conv1/drift": [0.5], "net.conv1/ami": [0.1]}})
+    history.load(
+        {"steps": [3], "epochs": [0], "files": [""], "metrics": {"net.conv1/drift": [0.5], "net.conv1/ami": [0.1]}}
+    )
     assert history.state["metrics"] == {"net.conv1/stability": [0.5], "net.conv1/ami": [0.1]}
 
 
@@ -161,8 +171,8 @@ def test_ami_and_its_chance_equal_scikit_learn_on_every_shuffle() -> None:
 
 
 def test_a_profiling_file_holds_both_methods_scores_and_feature_views(tmp_path) -> None:
-    from lightning_gradnap.profiles.groups import Groups
     from lightning_gradnap.analysis.profiling import profile_state
+    from lightning_gradnap.profiles.groups import Groups
 
     x, labels, lengths = frame_batch(7)
     engine = ProfileEngine(["conv", "relu"], 3, method=["gradnap", "nap"], input_window=3)
@@ -190,4 +200,7 @@ def test_the_callback_profiles_both_methods_under_their_own_tags(tmp_path) -> No
     assert [s.step for s in events.Scalars("gradnap/method_agreement/01_net.conv2")] == [3]
     assert [s.step for s in events.Scalars("gradnap/reliability/01_net.conv2")] == [3]
     saved = Profiles.load(next(tmp_path.glob("**/profiles/*.npz")))
-    assert saved.metadata["methods"] == ["gradnap", "nap"] and saved.method("nap").layer_names == ["net.conv1", "net.conv2"]
+    assert saved.metadata["methods"] == ["gradnap", "nap"] and saved.method("nap").layer_names == [
+        "net.conv1",
+        "net.conv2",
+    ]

@@ -9,12 +9,17 @@ import pytest
 
 from lightning_gradnap.analysis.embedding import align_points
 from lightning_gradnap.analysis.profile_analysis import analyze
+from lightning_gradnap.analysis.tracking import (
+    OrderTracker,
+    TrackedOrder,
+    category_order,
+    has_structure,
+    preferred_neuron_order,
+    track_orderings,
+    unit_rms,
+)
 from lightning_gradnap.callback.history import ProfileHistory
 from lightning_gradnap.profiles.result import LayerProfile, Profiles
-from lightning_gradnap.analysis.tracking import (
-    OrderTracker, TrackedOrder, category_order, has_structure, preferred_neuron_order, track_orderings,
-    unit_rms,
-)  # fmt: skip
 
 NAMES = ["aa", "p", "iy", "s", "t", "m"]
 CATEGORIES = ["vowel", "stop", "vowel", "fricative", "stop", "nasal"]
@@ -139,8 +144,15 @@ def test_offline_tracking_equals_incremental_and_is_saved_in_the_file(tmp_path) 
             np.testing.assert_array_equal(back.cluster_groups, result.group_order)
             np.testing.assert_array_equal(back.cluster_neurons, result.neuron_order)
     keys = set(np.load(saved[0]).files)
-    assert {"tracked_groups_0", "tracked_neurons_1", "tracked_anchor_0", "groups_2d_1", "cluster_groups_0",
-            "cluster_neurons_1", "format_version"} <= keys  # fmt: skip
+    assert {
+        "tracked_groups_0",
+        "tracked_neurons_1",
+        "tracked_anchor_0",
+        "groups_2d_1",
+        "cluster_groups_0",
+        "cluster_neurons_1",
+        "format_version",
+    } <= keys
     assert int(np.load(saved[0])["format_version"]) == 1
 
 

@@ -73,7 +73,9 @@ def test_files_equal_compute_profiles_on_the_same_batches(tmp_path) -> None:
     saved = Profiles.load(files[-1])
     model.eval()
     batches = [ProfileBatch(b["features"], b["labels"], b["feature_lengths"]) for b in data.val[:2]]
-    expected = compute_profiles(model, batches, ["net.conv1", "net.conv2"], 4, group_names=GROUPS, group_categories=CATEGORIES)
+    expected = compute_profiles(
+        model, batches, ["net.conv1", "net.conv2"], 4, group_names=GROUPS, group_categories=CATEGORIES
+    )
     assert saved.group_names == GROUPS and saved.group_categories == CATEGORIES
     for layer in ("net.conv1", "net.conv2"):
         np.testing.assert_allclose(saved[layer].means, expected[layer].means, rtol=1e-6, atol=1e-9)
@@ -124,7 +126,10 @@ def test_state_dict_keeps_history(tmp_path) -> None:
     restored.load_state_dict(state)
     assert restored.history == callback.history and restored.history["steps"] == [3, 6]
     assert set(restored.metrics) >= {"net.conv1/silhouette", "net.conv2/stability"}
-    assert restored._history.previous is not None and restored._history.previous.layer_names == ["net.conv1", "net.conv2"]
+    assert restored._history.previous is not None and restored._history.previous.layer_names == [
+        "net.conv1",
+        "net.conv2",
+    ]
 
 
 class TinyClassifier(L.LightningModule):
@@ -156,9 +161,12 @@ def test_non_speech_classifier_with_utterance_labels(tmp_path) -> None:
     y = torch.arange(24) % 3
     loader = DataLoader(list(zip(x, y)), batch_size=8)
     callback = GradNAPCallback(
-        layers=["features.0", "head"], label_level="utterance", group_names=["cat", "dog", "owl"],
-        views=["profile", "scalars"], num_clusters=2,
-    )  # fmt: skip
+        layers=["features.0", "head"],
+        label_level="utterance",
+        group_names=["cat", "dog", "owl"],
+        views=["profile", "scalars"],
+        num_clusters=2,
+    )
     run = trainer(tmp_path, [callback], max_epochs=1)
     run.fit(TinyClassifier(), loader, loader)
     saved = Profiles.load(profile_files(tmp_path)[0])
@@ -176,7 +184,9 @@ def test_argument_and_setup_errors(tmp_path) -> None:
         GradNAPCallback(method="grad")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="Unknown layer 'net.conv3'. Did you mean 'net.conv2', 'net.conv1'"):
         fit(tmp_path, GradNAPCallback(layers=["net.conv3"], labels="labels"), max_epochs=1)
-    with pytest.raises(KeyError, match="the batch has no key 'phonemes'.*batch keys: \\['feature_lengths', 'features', 'labels'\\]"):
+    with pytest.raises(
+        KeyError, match="the batch has no key 'phonemes'.*batch keys: \\['feature_lengths', 'features', 'labels'\\]"
+    ):
         fit(tmp_path, GradNAPCallback(labels="phonemes"), max_epochs=1)
     model = TinyFrameModel()
     assert all(len(m._forward_hooks) == 0 for m in model.modules())
@@ -252,4 +262,10 @@ def test_unwritable_log_directory_fails_at_setup(tmp_path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("a file where a folder should be")
     with pytest.raises(ValueError, match="cannot write profiles to .*file.*save_profiles=False"):
-        fit(tmp_path, GradNAPCallback(labels="labels"), logger=False, default_root_dir=str(blocker / "logs"), max_epochs=1)
+        fit(
+            tmp_path,
+            GradNAPCallback(labels="labels"),
+            logger=False,
+            default_root_dir=str(blocker / "logs"),
+            max_epochs=1,
+        )

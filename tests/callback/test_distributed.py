@@ -25,24 +25,60 @@ ROOT = Path(__file__).parents[2]
 # learning rate 0 and batch-norm statistics frozen while training (DDP legitimately trains otherwise).
 NUM_TRAIN, NUM_VALIDATION = 32, 64
 ARGS = [
-    "--model.optimizer", "torch.optim.SGD", "--model.optimizer.lr", "0.0", "--model.schedule", "constant",
-    "--data.init_args.num_train", str(NUM_TRAIN), "--data.init_args.num_validation", str(NUM_VALIDATION),
-    "--data.init_args.num_test", "2", "--trainer.max_epochs", "1", "--trainer.max_time", "null",
-    "--trainer.enable_progress_bar", "false", "--trainer.enable_checkpointing", "false",
-    "--trainer.num_sanity_val_steps", "0",
-    "--trainer.callbacks.init_args.max_batches", "8", "--trainer.callbacks.init_args.views", "[scalars]",
+    "--model.optimizer",
+    "torch.optim.SGD",
+    "--model.optimizer.lr",
+    "0.0",
+    "--model.schedule",
+    "constant",
+    "--data.init_args.num_train",
+    str(NUM_TRAIN),
+    "--data.init_args.num_validation",
+    str(NUM_VALIDATION),
+    "--data.init_args.num_test",
+    "2",
+    "--trainer.max_epochs",
+    "1",
+    "--trainer.max_time",
+    "null",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_checkpointing",
+    "false",
+    "--trainer.num_sanity_val_steps",
+    "0",
+    "--trainer.callbacks.init_args.max_batches",
+    "8",
+    "--trainer.callbacks.init_args.views",
+    "[scalars]",
     "--trainer.callbacks+=tests.helpers.ddp.FreezeBatchNorm",
-]  # fmt: skip
+]
 
 
 def run_cli(tmp_path: Path, name: str, data_root: Path, command: str, devices: int) -> Path:
     out = tmp_path / name
-    args = [sys.executable, "-m", "example_asr", command, "--config", "configs/demo.yaml", *ARGS,
-            "--data.init_args.root", str(data_root), "--trainer.default_root_dir", str(out),
-            "--trainer.logger.init_args.save_dir", str(out), "--trainer.devices", str(devices)]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "example_asr",
+        command,
+        "--config",
+        "configs/demo.yaml",
+        *ARGS,
+        "--data.init_args.root",
+        str(data_root),
+        "--trainer.default_root_dir",
+        str(out),
+        "--trainer.logger.init_args.save_dir",
+        str(out),
+        "--trainer.devices",
+        str(devices),
+    ]
     if devices > 1:
         args += ["--trainer.strategy", "ddp"]
-    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         output, _ = process.communicate(timeout=420)
     finally:

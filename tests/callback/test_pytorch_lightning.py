@@ -30,10 +30,18 @@ def pl_fit(tmp_path: Path, callback) -> pl.Trainer:
 
     data = TinyFrameData()
     run = pl.Trainer(
-        max_epochs=2, accelerator="cpu", devices=1, enable_progress_bar=False, enable_model_summary=False,
-        enable_checkpointing=False, num_sanity_val_steps=0, log_every_n_steps=1, callbacks=[callback],
-        logger=TensorBoardLogger(str(tmp_path), name="tb"), default_root_dir=str(tmp_path),
-    )  # fmt: skip
+        max_epochs=2,
+        accelerator="cpu",
+        devices=1,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+        callbacks=[callback],
+        logger=TensorBoardLogger(str(tmp_path), name="tb"),
+        default_root_dir=str(tmp_path),
+    )
     run.fit(PLTinyFrameModel(), data.train_dataloader(), data.val_dataloader())
     return run
 
@@ -81,15 +89,21 @@ trainer:
 
 @pytest.mark.parametrize(
     "namespace, callback",
-    [("pytorch_lightning", "lightning_gradnap.pytorch_lightning.GradNAPCallback"),
-     ("lightning.pytorch", "lightning_gradnap.GradNAPCallback")],
+    [
+        ("pytorch_lightning", "lightning_gradnap.pytorch_lightning.GradNAPCallback"),
+        ("lightning.pytorch", "lightning_gradnap.GradNAPCallback"),
+    ],
     ids=["pytorch_lightning", "lightning.pytorch"],
-)  # fmt: skip
+)
 def test_lightning_cli_of_either_namespace_reads_the_callback_from_yaml(namespace, callback, tmp_path) -> None:
     import importlib
 
     cli_class = importlib.import_module(f"{namespace}.cli").LightningCLI
-    module_class = PLTinyFrameModel if namespace == "pytorch_lightning" else importlib.import_module("tests.helpers.callback").TinyFrameModel
+    module_class = (
+        PLTinyFrameModel
+        if namespace == "pytorch_lightning"
+        else importlib.import_module("tests.helpers.callback").TinyFrameModel
+    )
     config = tmp_path / "config.yaml"
     config.write_text(YAML.format(namespace=namespace, save_dir=tmp_path, callback=callback))
     cli = cli_class(module_class, args=["--config", str(config)], run=False, save_config_kwargs={"overwrite": True})

@@ -34,8 +34,11 @@ def test_resume_continues_the_history_without_lost_or_doubled_steps(tmp_path: Pa
     assert len(resumed.metrics["net.conv1/silhouette"]) == 4
     files = sorted((tmp_path / "tb" / "version_0" / "profiles").glob("*.npz"))
     assert [f.name for f in files] == [
-        "epoch=000-step=000003.npz", "epoch=001-step=000006.npz", "epoch=002-step=000009.npz", "epoch=003-step=000012.npz",
-    ]  # fmt: skip
+        "epoch=000-step=000003.npz",
+        "epoch=001-step=000006.npz",
+        "epoch=002-step=000009.npz",
+        "epoch=003-step=000012.npz",
+    ]
     steps = []
     for events_file in sorted((tmp_path / "tb" / "version_0").glob("events.out.tfevents.*")):
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

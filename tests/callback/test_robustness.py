@@ -18,15 +18,28 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 
 from lightning_gradnap import (
-    FeatureViews, GradNAPCallback, LayerProfile, ProfileBatch, Profiles, analyze, compute_profiles,
-)  # fmt: skip
+    FeatureViews,
+    GradNAPCallback,
+    LayerProfile,
+    ProfileBatch,
+    Profiles,
+    analyze,
+    compute_profiles,
+)
 from lightning_gradnap.figures import plots
 from lightning_gradnap.profiles.result import normalize_profiles
 from lightning_gradnap.summary.step_views import VIEWS
 from lightning_gradnap.summary.views import write_views
 from tests.helpers.callback import (
-    CATEGORIES, GROUPS, LossSteps, TinyFrameData, TinyFrameModel, event_steps, frame_batches, trainer,
-)  # fmt: skip
+    CATEGORIES,
+    GROUPS,
+    LossSteps,
+    TinyFrameData,
+    TinyFrameModel,
+    event_steps,
+    frame_batches,
+    trainer,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -127,7 +140,9 @@ def test_a_failing_view_is_a_warning_naming_it_and_the_other_views_are_logged(tm
         run = trainer(tmp_path, [callback])
         run.fit(TinyFrameModel(), TinyFrameData())  # figures in the background thread
     failed = view_warnings(caught)
-    assert any("'groups_2d' view of layer 'net.conv2' failed at step 6" in m and "cannot draw this" in m for m in failed)
+    assert any(
+        "'groups_2d' view of layer 'net.conv2' failed at step 6" in m and "cannot draw this" in m for m in failed
+    )
     assert event_steps(run.logger.log_dir, "images", "gradnap/profile/01_net.conv2") == [3, 6]
     assert event_steps(run.logger.log_dir, "scalars", "gradnap/stability/01_net.conv2") == [6]
     assert event_steps(run.logger.log_dir, "images", "gradnap/groups_2d/01_net.conv2") == []
@@ -159,9 +174,16 @@ def batch_first(batches: list[dict]) -> list[dict]:
 def test_a_batch_first_gru_equals_compute_profiles(window, tmp_path) -> None:
     train, val = batch_first(frame_batches(3, seed=1)), batch_first(frame_batches(2, seed=2))
     callback = GradNAPCallback(
-        layers=["embed", "gru"], labels="labels", group_names=GROUPS, channels_last=True, class_dim=2,
-        window=window, window_center="salient", views=["profile", "groups_2d"], max_batches=2,
-    )  # fmt: skip
+        layers=["embed", "gru"],
+        labels="labels",
+        group_names=GROUPS,
+        channels_last=True,
+        class_dim=2,
+        window=window,
+        window_center="salient",
+        views=["profile", "groups_2d"],
+        max_batches=2,
+    )
     torch.manual_seed(0)
     model = BatchFirstTagger()
     with warnings.catch_warnings(record=True) as caught:
@@ -172,9 +194,15 @@ def test_a_batch_first_gru_equals_compute_profiles(window, tmp_path) -> None:
     assert event_steps(run.logger.log_dir, "images", "gradnap/profile/01_gru") == [3]
     saved = Profiles.load(next(tmp_path.glob("**/profiles/*.npz")))
     expected = compute_profiles(
-        model.eval(), [ProfileBatch(b["features"], b["labels"], b["feature_lengths"]) for b in val], ["embed", "gru"],
-        len(GROUPS), channels_last=True, class_dim=2, window=window, window_center="salient",
-    )  # fmt: skip
+        model.eval(),
+        [ProfileBatch(b["features"], b["labels"], b["feature_lengths"]) for b in val],
+        ["embed", "gru"],
+        len(GROUPS),
+        channels_last=True,
+        class_dim=2,
+        window=window,
+        window_center="salient",
+    )
     for layer, channels in (("embed", 6), ("gru", 5)):
         assert saved[layer].profile.shape == (4, channels) + ((3,) if window else ())
         np.testing.assert_allclose(saved[layer].means, expected[layer].means, rtol=1e-5, atol=1e-7)
@@ -182,9 +210,13 @@ def test_a_batch_first_gru_equals_compute_profiles(window, tmp_path) -> None:
 
 
 def test_output_transform_path_that_cannot_be_imported_says_what_to_give() -> None:
-    with pytest.raises(ValueError, match=r"`output_transform`='nowhere.scores': no module of that path can be imported"):
+    with pytest.raises(
+        ValueError, match=r"`output_transform`='nowhere.scores': no module of that path can be imported"
+    ):
         GradNAPCallback(output_transform="nowhere.scores")
-    with pytest.raises(ValueError, match=r"module 'tests' \(the longest part that imports\) has no callable 'nowhere.scores'"):
+    with pytest.raises(
+        ValueError, match=r"module 'tests' \(the longest part that imports\) has no callable 'nowhere.scores'"
+    ):
         GradNAPCallback(output_transform="tests.nowhere.scores")
     with pytest.raises(ValueError, match=r"module 'tests.callback.test_robustness' .* has no callable 'nothing'"):
         GradNAPCallback(output_transform="tests.callback.test_robustness.nothing")
@@ -213,8 +245,9 @@ def test_validate_after_fit_and_again_profiles_under_names_of_its_own(tmp_path) 
     assert callback.history["steps"] == [3, 6]  # fit's history only
     repeat = Profiles.load(next(tmp_path.glob("**/profiles/*validate-1.npz")))
     first = other.val[0]
-    expected = compute_profiles(model.eval(), [(first["features"], first["labels"], first["feature_lengths"])],
-                                ["net.conv1", "net.conv2"], 4)  # fmt: skip
+    expected = compute_profiles(
+        model.eval(), [(first["features"], first["labels"], first["feature_lengths"])], ["net.conv1", "net.conv2"], 4
+    )
     np.testing.assert_allclose(repeat["net.conv2"].means, expected["net.conv2"].means, rtol=1e-6, atol=1e-9)
 
 
@@ -261,17 +294,24 @@ class NoForward(LossSteps, L.LightningModule):
 @pytest.mark.parametrize("dict_output", [False, True], ids=["tensor_output", "dict_output_with_output_transform"])
 def test_a_module_without_forward_is_profiled_through_the_model_its_steps_call(dict_output, tmp_path) -> None:
     callback = GradNAPCallback(
-        layers=["model.net.conv1", "model.net.conv2"], labels="labels", max_batches=2, views=["profile"],
+        layers=["model.net.conv1", "model.net.conv2"],
+        labels="labels",
+        max_batches=2,
+        views=["profile"],
         output_transform="tests.callback.test_robustness.scores_of" if dict_output else None,
-    )  # fmt: skip
+    )
     torch.manual_seed(0)
     module, data = NoForward(dict_output), TinyFrameData()
     trainer(tmp_path, [callback], max_epochs=1).fit(module, data)
     saved = Profiles.load(next(tmp_path.glob("**/profiles/*.npz")))
     batches = [ProfileBatch(b["features"], b["labels"], b["feature_lengths"]) for b in data.val[:2]]
-    expected = compute_profiles(module.model.eval(), batches, ["net.conv1", "net.conv2"], 4, output_transform=scores_of if dict_output else None)
+    expected = compute_profiles(
+        module.model.eval(), batches, ["net.conv1", "net.conv2"], 4, output_transform=scores_of if dict_output else None
+    )
     for layer in ("conv1", "conv2"):
-        np.testing.assert_allclose(saved[f"model.net.{layer}"].means, expected[f"net.{layer}"].means, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(
+            saved[f"model.net.{layer}"].means, expected[f"net.{layer}"].means, rtol=1e-6, atol=1e-9
+        )
 
 
 def test_a_dict_output_without_output_transform_says_to_give_one(tmp_path) -> None:
@@ -298,16 +338,27 @@ def test_resume_with_other_layers_keeps_the_history_of_the_layers_still_profiled
     checkpoints = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_top_k=-1, every_n_epochs=1)
     first = GradNAPCallback(layers=["net.conv1", "net.conv2"], labels="labels", max_batches=1, views=["scalars"])
     torch.manual_seed(0)
-    trainer(tmp_path, [first, checkpoints], logger=logger, enable_checkpointing=True).fit(TinyFrameModel(), TinyFrameData())
+    trainer(tmp_path, [first, checkpoints], logger=logger, enable_checkpointing=True).fit(
+        TinyFrameModel(), TinyFrameData()
+    )
     resumed = GradNAPCallback(layers=["net.conv2", "net.out"], labels="labels", max_batches=1, views=["scalars"])
-    run = trainer(tmp_path, [resumed, checkpoints], logger=TensorBoardLogger(str(tmp_path), name="tb", version=0),
-                  max_epochs=4, enable_checkpointing=True)  # fmt: skip
-    with pytest.warns(UserWarning, match=r"Dropped the history of \['net.conv1'\].*history starts now for \['net.out'\]"):
+    run = trainer(
+        tmp_path,
+        [resumed, checkpoints],
+        logger=TensorBoardLogger(str(tmp_path), name="tb", version=0),
+        max_epochs=4,
+        enable_checkpointing=True,
+    )
+    with pytest.warns(
+        UserWarning, match=r"Dropped the history of \['net.conv1'\].*history starts now for \['net.out'\]"
+    ):
         run.fit(TinyFrameModel(), TinyFrameData(), ckpt_path=str(tmp_path / "ckpt" / "epoch=1-step=6.ckpt"))
     assert resumed.history["steps"] == [3, 6, 9, 12]
     assert not any(name.startswith("net.conv1/") for name in resumed.metrics)
     stability = resumed.metrics["net.conv2/stability"]
-    assert len(stability) == 4 and np.isnan(stability[0]) and np.isfinite(stability[1:]).all()  # compared across the resume
+    assert (
+        len(stability) == 4 and np.isnan(stability[0]) and np.isfinite(stability[1:]).all()
+    )  # compared across the resume
     assert len(resumed.metrics["net.out/ami"]) == 4 and np.isnan(resumed.metrics["net.out/stability"][:3]).all()
 
 
@@ -325,12 +376,16 @@ class NoValidationStep(TinyFrameModel):
 @pytest.mark.parametrize(
     "settings, model, message",
     [
-        (dict(max_epochs=4, check_val_every_n_epoch=2), TinyFrameModel, "every_n_epochs=3 counts validation runs, and this fit makes at most 2"),
+        (
+            dict(max_epochs=4, check_val_every_n_epoch=2),
+            TinyFrameModel,
+            "every_n_epochs=3 counts validation runs, and this fit makes at most 2",
+        ),
         (dict(limit_val_batches=0), TinyFrameModel, "limit_val_batches=0 runs no validation"),
         (dict(), NoValidationStep, "NoValidationStep has no validation_step"),
     ],
     ids=["every_n_epochs_beyond_the_validations", "limit_val_batches_0", "no_validation_step"],
-)  # fmt: skip
+)
 def test_settings_that_never_profile_warn_at_setup(settings, model, message, tmp_path) -> None:
     callback = GradNAPCallback(labels="labels", max_batches=1, every_n_epochs=3, views=[])
     with pytest.warns(UserWarning, match=f"GradNAPCallback will profile nothing in this fit: {message}"):
@@ -362,20 +417,30 @@ def saved_arrays(tmp_path: Path) -> dict[str, np.ndarray]:
 
 def test_a_non_numeric_format_version_is_refused_at_load(tmp_path) -> None:
     np.savez(tmp_path / "bad.npz", **{**saved_arrays(tmp_path), "format_version": np.array("one")})
-    with pytest.raises(ValueError, match="bad.npz' is not a readable profile file.*format_version should be one integer"):
+    with pytest.raises(
+        ValueError, match="bad.npz' is not a readable profile file.*format_version should be one integer"
+    ):
         Profiles.load(tmp_path / "bad.npz")
 
 
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"group_names": np.array(GROUPS[:3]), "group_categories": np.array(CATEGORIES[:3])}, r"layer 'a': profile of shape \(4, 8\), expected \[3, channels\]"),
+        (
+            {"group_names": np.array(GROUPS[:3]), "group_categories": np.array(CATEGORIES[:3])},
+            r"layer 'a': profile of shape \(4, 8\), expected \[3, channels\]",
+        ),
         ({"counts_0": np.ones(3)}, r"layer 'a': \(3,\) counts, expected one per group \(4,\)"),
         ({"means_1": np.zeros((4, 5))}, r"layer 'b': means of shape \(4, 5\), its profile \(4, 8\)"),
         ({"group_categories": np.array(CATEGORIES[:2])}, "2 group categories for 4 group names"),
     ],
-    ids=["group_names_shorter_than_the_profile", "counts_of_the_wrong_length", "means_of_another_shape", "categories_of_the_wrong_length"],
-)  # fmt: skip
+    ids=[
+        "group_names_shorter_than_the_profile",
+        "counts_of_the_wrong_length",
+        "means_of_another_shape",
+        "categories_of_the_wrong_length",
+    ],
+)
 def test_an_inconsistent_file_is_refused_at_load(change, message, tmp_path) -> None:
     np.savez(tmp_path / "bad.npz", **{**saved_arrays(tmp_path), **change})
     with pytest.raises(ValueError, match=message):

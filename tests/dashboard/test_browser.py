@@ -44,11 +44,16 @@ def hover_cell(driver, row: int, column: int) -> dict[str, str]:
     from selenium.webdriver.common.by import By
 
     canvas = driver.find_element(By.CSS_SELECTOR, "canvas.heatmap")
-    box = {key: float(canvas.get_attribute(f"data-{key}")) for key in ("left", "top", "plot-width", "row-height", "first", "end")}
+    box = {
+        key: float(canvas.get_attribute(f"data-{key}"))
+        for key in ("left", "top", "plot-width", "row-height", "first", "end")
+    }
     x = box["left"] + (column - box["first"] + 0.5) * box["plot-width"] / (box["end"] - box["first"])
     y = box["top"] + (row + 0.5) * box["row-height"]
     size = canvas.size
-    ActionChains(driver).move_to_element_with_offset(canvas, round(x - size["width"] / 2), round(y - size["height"] / 2)).perform()
+    ActionChains(driver).move_to_element_with_offset(
+        canvas, round(x - size["width"] / 2), round(y - size["height"] / 2)
+    ).perform()
     tooltip = driver.find_element(By.CSS_SELECTOR, ".heatmap-box .tooltip")
     wait_for(driver, lambda d: tooltip.is_displayed(), "the tooltip")
     data = driver.execute_script("return Object.assign({}, arguments[0].dataset)", tooltip)
@@ -96,22 +101,49 @@ def exercise_the_page(driver, logdir: Path) -> None:
 
     Select(driver.find_element(By.CSS_SELECTOR, "select.compare")).select_by_value("step")
     Select(driver.find_element(By.CSS_SELECTOR, "select.other-step")).select_by_visible_text("10")
-    wait_for(driver, lambda d: drawn(d).endswith("|step") and "compared with step 10" in d.find_element(By.CSS_SELECTOR, ".status").text, "the comparison")
+    wait_for(
+        driver,
+        lambda d: (
+            drawn(d).endswith("|step") and "compared with step 10" in d.find_element(By.CSS_SELECTOR, ".status").text
+        ),
+        "the comparison",
+    )
     tip = hover_cell(driver, 2, 7)
     group, neuron = order["groups"][2], order["neurons"][7]
     difference = profile[group, neuron] - profile_at(logdir, "version_0", 10)[group, neuron]
     assert np.float32(float(tip["value"])) == difference and "difference:" in tip["text"]
     Select(driver.find_element(By.CSS_SELECTOR, "select.compare")).select_by_value("run")
-    wait_for(driver, lambda d: drawn(d).endswith("|run") and "compared with version_1 step 20" in d.find_element(By.CSS_SELECTOR, ".status").text, "two runs")
+    wait_for(
+        driver,
+        lambda d: (
+            drawn(d).endswith("|run")
+            and "compared with version_1 step 20" in d.find_element(By.CSS_SELECTOR, ".status").text
+        ),
+        "two runs",
+    )
     tip = hover_cell(driver, 2, 7)
-    assert np.float32(float(tip["value"])) == profile[group, neuron] - profile_at(logdir, "version_1", 20)[group, neuron]
+    assert (
+        np.float32(float(tip["value"])) == profile[group, neuron] - profile_at(logdir, "version_1", 20)[group, neuron]
+    )
 
     Select(driver.find_element(By.CSS_SELECTOR, "select.compare")).select_by_value("off")
     driver.find_element(By.CSS_SELECTOR, "button.play").click()  # from step 20 on: plays step 30, then stops
-    wait_for(driver, lambda d: drawn(d).startswith(f"version_0|{LAYER}|30|") and d.find_element(By.CSS_SELECTOR, "button.play").text == "▶", "the animation")
-    figures = wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".group.panel .features canvas.feature"), "step 30's feature views")
+    wait_for(
+        driver,
+        lambda d: (
+            drawn(d).startswith(f"version_0|{LAYER}|30|") and d.find_element(By.CSS_SELECTOR, "button.play").text == "▶"
+        ),
+        "the animation",
+    )
+    figures = wait_for(
+        driver,
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".group.panel .features canvas.feature"),
+        "step 30's feature views",
+    )
     assert len(figures) == 2 and "step 30" in panel.find_element(By.TAG_NAME, "h3").text  # mean - overall, x * dy/dx
-    wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, "canvas.emergence").size["height"] > 0, "the emergence map")
+    wait_for(
+        driver, lambda d: d.find_element(By.CSS_SELECTOR, "canvas.emergence").size["height"] > 0, "the emergence map"
+    )
     assert driver.execute_script("return window.gradnap.timings.firstView") > 0
 
 
@@ -125,7 +157,9 @@ def test_tensorboard_tab_in_a_browser(logdir: Path) -> None:
         exercise_the_page(driver, logdir)
         # the run goes on training: a new profiling, then the reload button (or its 30 s poll)
         make_run(logdir / "version_0" / "profiles", (40,), seed=5)
-        (logdir / "version_0" / "profiles" / "epoch=000-step=000040.npz").rename(logdir / "version_0" / "profiles" / "epoch=003-step=000040.npz")
+        (logdir / "version_0" / "profiles" / "epoch=000-step=000040.npz").rename(
+            logdir / "version_0" / "profiles" / "epoch=003-step=000040.npz"
+        )
         driver.find_element(By.CSS_SELECTOR, "button.reload").click()
         wait_for(driver, lambda d: drawn(d).startswith(f"version_0|{LAYER}|40|"), "the new profiling")
         assert "step 40, epoch 3 (4/4)" in driver.find_element(By.CSS_SELECTOR, ".step-label").text

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from lightning_gradnap.analysis.profile_analysis import analyze, stability
-from lightning_gradnap.dashboard.data import Dashboard
 from lightning_gradnap.dashboard.cache import ArrayCache
+from lightning_gradnap.dashboard.data import Dashboard
 from lightning_gradnap.dashboard.files import find_runs, list_files
 from lightning_gradnap.profiles.result import LayerProfile, Profiles
 from tests.helpers.dashboard import make_run
@@ -58,8 +58,10 @@ def test_files_go_by_step_and_files_saved_by_hand_by_name(tmp_path: Path) -> Non
     for name in ("b", "a", "c"):
         profiles.save(tmp_path / "scratch" / f"{name}.npz")
     assert [(f.path.name, f.step, f.epoch) for f in list_files(tmp_path / "scratch")] == [
-        ("a.npz", 0, None), ("b.npz", 1, None), ("c.npz", 2, None),
-    ]  # fmt: skip
+        ("a.npz", 0, None),
+        ("b.npz", 1, None),
+        ("c.npz", 2, None),
+    ]
 
 
 def test_matrix_is_the_saved_profile_in_float32(run) -> None:
@@ -114,9 +116,15 @@ def test_saved_orderings_are_used_as_they_are(run, tmp_path: Path) -> None:
     order = dashboard.order("version_0", "gradnap", "model.conv2", 10, "step")
     assert order["groups"] == [1, 0, 2, 3, 4, 5]  # groups a saved order leaves out come last
     assert order["source"] == "step 10's clustering (saved)"
-    assert dashboard.order("version_0", "gradnap", "model.conv2", 20, "tracked")["source"] == "step 30's clustering (computed)" + FALLBACK
+    assert (
+        dashboard.order("version_0", "gradnap", "model.conv2", 20, "tracked")["source"]
+        == "step 30's clustering (computed)" + FALLBACK
+    )
     recomputed = Dashboard(dashboard.root, num_clusters=3, recompute=True, recheck_seconds=0.0)
-    assert recomputed.order("version_0", "gradnap", "model.conv2", 10, "tracked")["source"] == "step 30's clustering (computed)" + FALLBACK
+    assert (
+        recomputed.order("version_0", "gradnap", "model.conv2", 10, "tracked")["source"]
+        == "step 30's clustering (computed)" + FALLBACK
+    )
 
 
 def test_nap_files_and_a_second_method_in_one_file(run, tmp_path: Path) -> None:
@@ -125,13 +133,21 @@ def test_nap_files_and_a_second_method_in_one_file(run, tmp_path: Path) -> None:
     nap = np.arange(6 * 16, dtype=float).reshape(6, 16)
     path = folder / "epoch=002-step=000030.npz"
     gradnap = Profiles.load(path)
-    nap_profiles = Profiles({"model.conv1": LayerProfile(nap, nap, np.ones(6))}, gradnap.group_names, gradnap.group_categories, {"method": "nap"})
+    nap_profiles = Profiles(
+        {"model.conv1": LayerProfile(nap, nap, np.ones(6))},
+        gradnap.group_names,
+        gradnap.group_categories,
+        {"method": "nap"},
+    )
     Profiles.combine({"gradnap": gradnap, "nap": nap_profiles}).save(path)  # as method=["gradnap", "nap"] writes it
     header = dashboard.header(dashboard.files("version_0")[-1])
     assert dashboard.methods(header) == ["gradnap", "nap"]
     np.testing.assert_array_equal(dashboard.matrix("version_0", "nap", "model.conv1", 30), nap.astype(np.float32))
     assert [f.step for f in dashboard.method_files("version_0", "nap")] == [30]
-    np.testing.assert_array_equal(dashboard.matrix("version_0", "gradnap", "model.conv1", 30), written[30]["model.conv1"].profile.astype(np.float32))
+    np.testing.assert_array_equal(
+        dashboard.matrix("version_0", "gradnap", "model.conv1", 30),
+        written[30]["model.conv1"].profile.astype(np.float32),
+    )
     add_keys(folder / "epoch=000-step=000010.npz", {}, metadata={"method": "nap"})
     assert dashboard.methods(dashboard.header(dashboard.files("version_0")[0])) == ["nap"]
 
@@ -150,9 +166,15 @@ def test_emergence_scores_are_analyze_scores_and_the_stability(run) -> None:
     for column, step in enumerate(STEPS):
         analysis = analyze(written[step], num_clusters=3)
         for row, layer in enumerate(LAYERS):
-            assert result["scores"]["silhouette"][row][column] == pytest.approx(analysis.layers[layer].silhouette, abs=1e-12)
+            assert result["scores"]["silhouette"][row][column] == pytest.approx(
+                analysis.layers[layer].silhouette, abs=1e-12
+            )
             assert result["scores"]["ami"][row][column] == pytest.approx(analysis.layers[layer].ami, abs=1e-12)
-            expected = None if column == 0 else stability(written[STEPS[column - 1]][layer].profile, written[step][layer].profile)
+            expected = (
+                None
+                if column == 0
+                else stability(written[STEPS[column - 1]][layer].profile, written[step][layer].profile)
+            )
             assert result["scores"]["stability"][row][column] == expected
 
 
@@ -171,7 +193,9 @@ def test_time_resolved_profiles_show_their_mean_over_the_window(tmp_path: Path) 
     windows = np.random.default_rng(1).normal(size=(4, 5, 7))
     Profiles({"conv": LayerProfile(windows, windows, np.ones(4))}, list("abcd")).save(tmp_path / "x.npz")
     dashboard = Dashboard(tmp_path)
-    np.testing.assert_array_equal(dashboard.matrix(tmp_path.name, "gradnap", "conv", 0), windows.mean(axis=2).astype(np.float32))
+    np.testing.assert_array_equal(
+        dashboard.matrix(tmp_path.name, "gradnap", "conv", 0), windows.mean(axis=2).astype(np.float32)
+    )
 
 
 def test_a_rewritten_file_is_read_again(run, tmp_path: Path) -> None:

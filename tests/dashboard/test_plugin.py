@@ -58,8 +58,11 @@ def test_routes_answer_with_the_npz_values(logdir: Path) -> None:
     assert get_json(client, "runs") == {"runs": ["version_0"]}
     info = get_json(client, "run", run="version_0")
     assert [s["step"] for s in info["steps"]] == list(STEPS) and [s["epoch"] for s in info["steps"]] == [0, 1, 2]
-    assert info["layers"] == [{"name": "model.conv1", "neurons": 16}, {"name": "model.conv2", "neurons": 24},
-                              {"name": "model.dense", "neurons": 12}]  # fmt: skip
+    assert info["layers"] == [
+        {"name": "model.conv1", "neurons": 16},
+        {"name": "model.conv2", "neurons": 24},
+        {"name": "model.dense", "neurons": 12},
+    ]
     assert info["groups"] == ["AA", "IY", "S", "SH", "M", "N"] and info["categories"][2] == "fricative"
     assert info["methods"] == ["gradnap"] and info["features"] is None
     dashboard = Dashboard(logdir)
@@ -96,17 +99,31 @@ def test_bad_requests_are_answered_with_what_is_wrong(logdir: Path) -> None:
     client, _ = client_for(logdir)
     cases = [
         ("matrix", {"run": "version_0", "method": "gradnap", "layer": "model.conv1"}, 400, "'step' is required"),
-        ("matrix", {"run": "version_0", "method": "gradnap", "layer": "model.conv1", "step": "x"}, 400, "should be an integer"),
+        (
+            "matrix",
+            {"run": "version_0", "method": "gradnap", "layer": "model.conv1", "step": "x"},
+            400,
+            "should be an integer",
+        ),
         ("run", {"run": "version_9"}, 404, "runs: ['version_0']"),
         ("matrix", {"run": "version_0", "method": "gradnap", "layer": "conv9", "step": 10}, 404, "of layer 'conv9'"),
-        ("order", {"run": "version_0", "method": "gradnap", "layer": "model.conv1", "step": 10, "kind": "x"}, 404, "ordering should be one of"),
-    ]  # fmt: skip
+        (
+            "order",
+            {"run": "version_0", "method": "gradnap", "layer": "model.conv1", "step": 10, "kind": "x"},
+            404,
+            "ordering should be one of",
+        ),
+    ]
     for route, params, status, message in cases:
         response = client.get(f"{PREFIX}/{route}", query_string=params)
-        assert (response.status_code, message in response.get_data(as_text=True)) == (status, True), response.get_data(as_text=True)
+        assert (response.status_code, message in response.get_data(as_text=True)) == (status, True), response.get_data(
+            as_text=True
+        )
     (logdir / "version_0" / "profiles" / "epoch=003-step=000040.npz").write_bytes(b"truncated")
     response = client.get(f"{PREFIX}/run", query_string={"run": "version_0"})
-    assert response.status_code == 500 and "step=000040.npz' is not a readable profile file" in response.get_data(as_text=True)
+    assert response.status_code == 500 and "step=000040.npz' is not a readable profile file" in response.get_data(
+        as_text=True
+    )
 
 
 def test_tab_is_active_once_a_run_has_profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,7 +163,9 @@ def test_a_training_run_shows_its_new_profilings_and_nothing_is_written(logdir: 
     assert [s["step"] for s in get_json(client, "run", run="version_0")["steps"]] == [*STEPS, 40]
     values = get_floats(client, "matrix", **{**at, "step": 40}).reshape(6, 24)
     np.testing.assert_array_equal(values, newer["model.conv2"].profile.astype(np.float32))
-    assert get_json(client, "order", **at, kind="tracked")["source"].startswith("step 40's clustering (computed); no file holds a tracked")
+    assert get_json(client, "order", **at, kind="tracked")["source"].startswith(
+        "step 40's clustering (computed); no file holds a tracked"
+    )
 
 
 def test_front_end_files_are_served_and_their_imports_resolve(logdir: Path) -> None:
@@ -191,7 +210,9 @@ def test_the_entry_point_is_declared_in_pyproject() -> None:
 
 
 def test_the_dashboard_does_not_import_lightning() -> None:
-    modules = sorted(f"lightning_gradnap.dashboard.{p.stem}" for p in (ROOT / "lightning_gradnap" / "dashboard").glob("*.py"))
+    modules = sorted(
+        f"lightning_gradnap.dashboard.{p.stem}" for p in (ROOT / "lightning_gradnap" / "dashboard").glob("*.py")
+    )
     code = BLOCK_LIGHTNING + f"import importlib\nfor name in {modules!r}: importlib.import_module(name)\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr

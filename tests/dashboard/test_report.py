@@ -39,7 +39,9 @@ class Report:
         text = re.search(rf'<script type="text/plain" id="{entry["id"]}">(.*?)</script>', self.page, re.S)[1]
         if entry["encoding"] == "json":
             return json.loads(text)
-        return np.frombuffer(base64.b64decode(text), "<f2" if entry["encoding"] == "float16" else "<f4").astype(np.float32)
+        return np.frombuffer(base64.b64decode(text), "<f2" if entry["encoding"] == "float16" else "<f4").astype(
+            np.float32
+        )
 
 
 @pytest.fixture
@@ -65,11 +67,15 @@ def test_report_inlines_the_routes_payloads_and_needs_nothing_outside(logdir: Pa
                 np.testing.assert_array_equal(values.reshape(6, 24), data["profile_1"].astype(np.float32))
             at = (run, "gradnap", "model.dense", step)
             for kind in ("tracked", "step", "final"):
-                assert report.payload("order", **dict(zip(("run", "method", "layer", "step"), at)), kind=kind) == dashboard.order(*at, kind)
+                assert report.payload(
+                    "order", **dict(zip(("run", "method", "layer", "step"), at)), kind=kind
+                ) == dashboard.order(*at, kind)
     assert report.payload("emergence", run="version_1", method="gradnap")["steps"] == list(STEPS[:2])
     for group in range(6):
         features = report.payload("features", run="version_1", step=20, group=group).reshape(2, 4, 5)
-        np.testing.assert_array_equal(features[0], (views["feature_means"][group] - views["feature_overall"]).astype(np.float32))
+        np.testing.assert_array_equal(
+            features[0], (views["feature_means"][group] - views["feature_overall"]).astype(np.float32)
+        )
         np.testing.assert_array_equal(features[1], views["feature_weighted_means"][group].astype(np.float32))
     assert not any('"features"' in key and "version_0" in key for key in report.index)
     assert not re.search(r"https?://|\bsrc=|<link", report.page)  # nothing is fetched: it opens from disk
@@ -79,8 +85,21 @@ def test_report_inlines_the_routes_payloads_and_needs_nothing_outside(logdir: Pa
 
 def test_report_reanalyses_with_the_command_lines_options(logdir: Path, tmp_path: Path) -> None:
     output = tmp_path / "report.html"
-    main(["report", str(logdir), "-o", str(output), "--layers", "model.conv1,model.dense", "--num-clusters", "2",
-          "--half", "--recompute", "--no-progress"])  # fmt: skip
+    main(
+        [
+            "report",
+            str(logdir),
+            "-o",
+            str(output),
+            "--layers",
+            "model.conv1,model.dense",
+            "--num-clusters",
+            "2",
+            "--half",
+            "--recompute",
+            "--no-progress",
+        ]
+    )
     report = Report(output)
     info = report.payload("run", run="version_0")
     assert [layer["name"] for layer in info["layers"]] == ["model.conv1", "model.dense"]
@@ -100,14 +119,29 @@ def test_report_of_a_folder_of_files_saved_by_hand(tmp_path: Path) -> None:
     for name in ("before.npz", "after.npz"):
         profiles.save(tmp_path / "mine" / name)
     result = subprocess.run(
-        [sys.executable, "-m", "lightning_gradnap", "report", str(tmp_path / "mine"), "-o", str(tmp_path / "r.html"), "--no-progress"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "lightning_gradnap",
+            "report",
+            str(tmp_path / "mine"),
+            "-o",
+            str(tmp_path / "r.html"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     assert "wrote" in result.stdout and "no server needed" in result.stdout
     report = Report(tmp_path / "r.html")
     assert report.payload("runs") == {"runs": ["mine"]}
-    assert [(s["step"], s["file"]) for s in report.payload("run", run="mine")["steps"]] == [(0, "after.npz"), (1, "before.npz")]
+    assert [(s["step"], s["file"]) for s in report.payload("run", run="mine")["steps"]] == [
+        (0, "after.npz"),
+        (1, "before.npz"),
+    ]
 
 
 def test_report_errors_say_what_to_give(logdir: Path, tmp_path: Path) -> None:

@@ -51,7 +51,9 @@ def profile(model, layers, batched, **options) -> tuple[dict, object]:
     for batch in batched:
         assert engine.run_batch(model, batch, recorder=recorder)
     profiles = engine.result()
-    return {name: (profiles[name].counts, profiles[name].means, profiles[name].half_counts) for name in layers}, engine.feature_views()
+    return {
+        name: (profiles[name].counts, profiles[name].means, profiles[name].half_counts) for name in layers
+    }, engine.feature_views()
 
 
 def assert_same(result, reference) -> None:
@@ -66,7 +68,9 @@ def assert_same(result, reference) -> None:
         for field in ("means", "weighted_means", "overall"):
             expected = getattr(reference[1], field)
             if expected is not None:
-                np.testing.assert_allclose(getattr(result[1], field), expected, rtol=0, atol=1e-5 * np.nanmax(np.abs(expected)))
+                np.testing.assert_allclose(
+                    getattr(result[1], field), expected, rtol=0, atol=1e-5 * np.nanmax(np.abs(expected))
+                )
 
 
 def demo_model() -> tuple[torch.nn.Module, list[str]]:

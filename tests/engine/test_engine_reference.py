@@ -61,7 +61,9 @@ def test_frame_profiles_match_brute_force(stride: int, method: str, with_lengths
     recorded, lengths_list = reference_layers(model, x, lengths, stride=stride)
     for name in LAYERS:
         activation, gradient = recorded[name]
-        sums, counts = reference.frame_sums(activation, gradient, labels, lengths_list, 4, method, frame_map=layer_maps(stride)[name])
+        sums, counts = reference.frame_sums(
+            activation, gradient, labels, lengths_list, 4, method, frame_map=layer_maps(stride)[name]
+        )
         np.testing.assert_array_equal(profiles[name].counts, counts)
         np.testing.assert_allclose(profiles[name].means, group_means(sums, counts), rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(
@@ -73,7 +75,9 @@ def test_streaming_over_batches_equals_one_big_batch() -> None:
     model = random_model(0, 2)
     x, labels, lengths = random_case(1, batch=6, frames=19, groups=3, with_lengths=True)
     together = compute_profiles(model, [(x, labels, lengths)], LAYERS, 3)
-    split = compute_profiles(model, [(x[i : i + 2], labels[i : i + 2], lengths[i : i + 2]) for i in (0, 2, 4)], LAYERS, 3)
+    split = compute_profiles(
+        model, [(x[i : i + 2], labels[i : i + 2], lengths[i : i + 2]) for i in (0, 2, 4)], LAYERS, 3
+    )
     for name in LAYERS:
         np.testing.assert_allclose(split[name].means, together[name].means, rtol=1e-12)
 
@@ -104,12 +108,16 @@ def test_ctc_objective_gradient_equals_that_of_the_ctc_loss() -> None:
     scores = model(x)
     handle.remove()
     output_map = layer_maps(2)["out"]
-    output_lengths = torch.tensor([sum(reference.frame_valid(t, output_map, n) for t in range(6)) for n in lengths.tolist()])
+    output_lengths = torch.tensor(
+        [sum(reference.frame_valid(t, output_map, n) for t in range(6)) for n in lengths.tolist()]
+    )
     loss = torch.nn.functional.ctc_loss(
         scores.log_softmax(1).permute(2, 0, 1), targets, output_lengths, target_lengths, reduction="sum"
     )
     (gradient,) = torch.autograd.grad(-loss, conv1_out["a"])
-    sums, counts = reference.frame_sums(conv1_out["a"].detach(), gradient, labels, lengths.tolist(), 3, frame_map=layer_maps(2)["conv1"])
+    sums, counts = reference.frame_sums(
+        conv1_out["a"].detach(), gradient, labels, lengths.tolist(), 3, frame_map=layer_maps(2)["conv1"]
+    )
     np.testing.assert_allclose(profiles["conv1"].means, group_means(sums, counts), rtol=1e-9)
 
 
@@ -120,7 +128,9 @@ def test_utterance_level_matches_brute_force() -> None:
     profiles = compute_profiles(model, [(x, labels, lengths)], LAYERS, 3, label_level="utterance")
     recorded, lengths_list = reference_layers(model, x, lengths, stride=2)
     for name in LAYERS:
-        sums, counts = reference.utterance_sums(*recorded[name], labels, lengths_list, 20, 3, frame_map=layer_maps(2)[name])
+        sums, counts = reference.utterance_sums(
+            *recorded[name], labels, lengths_list, 20, 3, frame_map=layer_maps(2)[name]
+        )
         np.testing.assert_array_equal(profiles[name].counts, [2, 0, 2])
         np.testing.assert_allclose(profiles[name].means, group_means(sums, counts), rtol=1e-10)
 
@@ -136,7 +146,9 @@ def test_time_resolved_windows_match_brute_force(center: str, stride: int) -> No
     profiles = compute_profiles(model, [(x, labels, lengths)], LAYERS, 3, window=5, window_center=center)
     recorded, lengths_list = reference_layers(model, x, lengths, stride=stride)
     for name in LAYERS:
-        sums, counts = reference.window_sums(*recorded[name], labels, lengths_list, 3, 5, center, layer_maps(stride)[name])
+        sums, counts = reference.window_sums(
+            *recorded[name], labels, lengths_list, 3, 5, center, layer_maps(stride)[name]
+        )
         np.testing.assert_array_equal(profiles[name].counts, counts)
         np.testing.assert_allclose(profiles[name].means, group_means(sums, counts), rtol=1e-10, atol=1e-12)
 
@@ -159,7 +171,9 @@ def test_property_accumulator_equals_brute_force(batch, frames, groups, stride, 
     engine.run_batch(model, (x, labels, lengths))
     recorded, lengths_list = reference_layers(model, x, lengths, stride=stride)
     for name in LAYERS:
-        sums, counts = reference.frame_sums(*recorded[name], labels, lengths_list, groups, frame_map=layer_maps(stride)[name])
+        sums, counts = reference.frame_sums(
+            *recorded[name], labels, lengths_list, groups, frame_map=layer_maps(stride)[name]
+        )
         np.testing.assert_array_equal(engine.sums[name].counts.numpy(), counts)
         np.testing.assert_allclose(engine.sums[name].sums.numpy(), sums, rtol=1e-10, atol=1e-12)
 
@@ -177,7 +191,9 @@ def test_input_windows_match_brute_force() -> None:
     views = engine.feature_views()
 
     leaf = x.clone().requires_grad_()
-    reference.activations_and_gradients(model, leaf, lengths.tolist(), "predicted_logit", output_map=layer_maps(2)["out"])
+    reference.activations_and_gradients(
+        model, leaf, lengths.tolist(), "predicted_logit", output_map=layer_maps(2)["out"]
+    )
     ones = torch.ones_like(x)
     sums, counts = reference.window_sums(x, ones, labels, lengths.tolist(), 3, 5)
     weighted, _ = reference.window_sums(x, leaf.grad, labels, lengths.tolist(), 3, 5)

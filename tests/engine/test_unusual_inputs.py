@@ -72,10 +72,15 @@ class Diverged(TinyFrameModel):
 
 def test_every_batch_skipped_as_non_finite_says_so(tmp_path) -> None:
     x, labels, lengths = frame_batch()
-    with pytest.warns(RuntimeWarning, match="skipped a batch"), pytest.raises(ValueError, match=r"\(1 skipped as NaN or inf\)"):
+    with (
+        pytest.warns(RuntimeWarning, match="skipped a batch"),
+        pytest.raises(ValueError, match=r"\(1 skipped as NaN or inf\)"),
+    ):
         compute_profiles(frame_model().double().eval(), [(x.double() * float("nan"), labels, lengths)], ["conv"], 3)
     callback = GradNAPCallback(labels="labels", max_batches=2, views=[])
-    with pytest.warns(UserWarning, match="all 2 profiled validation batches were skipped because their relevance was NaN"):
+    with pytest.warns(
+        UserWarning, match="all 2 profiled validation batches were skipped because their relevance was NaN"
+    ):
         trainer(tmp_path, [callback], max_epochs=1).validate(Diverged(), TinyFrameData())
 
 

@@ -41,9 +41,12 @@ def test_demo_config_is_small_and_on_cpu(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [["--help"], ["fit", "--config", "configs/demo.yaml", "--print_config"]])
 def test_command_line(args: list[str]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "example_asr", *args], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "example_asr", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
         cwd=Path(__file__).parents[2],
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert ("fit" in result.stdout) if args == ["--help"] else ("channels: 128" in result.stdout)
 
@@ -55,7 +58,10 @@ def test_optimizer_and_scheduler_from_yaml(tmp_path: Path) -> None:
         "  optimizer:\n    class_path: torch.optim.SGD\n    init_args:\n      lr: 0.05\n      momentum: 0.9\n"
         "  lr_scheduler:\n    class_path: torch.optim.lr_scheduler.StepLR\n    init_args:\n      step_size: 100\n"
     )
-    cli = cli_main(["--config", "configs/demo.yaml", "--config", str(extra), "--trainer.default_root_dir", str(tmp_path)], run=False)
+    cli = cli_main(
+        ["--config", "configs/demo.yaml", "--config", str(extra), "--trainer.default_root_dir", str(tmp_path)],
+        run=False,
+    )
     configured = cli.model.configure_optimizers()
     assert isinstance(configured["optimizer"], torch.optim.SGD) and configured["optimizer"].defaults["lr"] == 0.05
     assert isinstance(configured["lr_scheduler"]["scheduler"], torch.optim.lr_scheduler.StepLR)
@@ -68,7 +74,14 @@ def test_shipped_configs_are_found_by_name_from_any_folder(tmp_path: Path, monke
     assert shipped_config("configs/demo.yaml") == demo and shipped_config("demo.yaml") == demo
     assert shipped_config("elsewhere/demo.yaml") is None and shipped_config("configs/none.yaml") is None
     found = _find_configs(["fit", "--config", "configs/demo.yaml", "--config=librispeech.yaml", "--config", "x.yaml"])
-    assert found == ["fit", "--config", str(demo), f"--config={ROOT / 'configs' / 'librispeech.yaml'}", "--config", "x.yaml"]
+    assert found == [
+        "fit",
+        "--config",
+        str(demo),
+        f"--config={ROOT / 'configs' / 'librispeech.yaml'}",
+        "--config",
+        "x.yaml",
+    ]
     (tmp_path / "configs").mkdir()
     (tmp_path / "configs" / "demo.yaml").write_text("{}\n")  # a file of the user's own wins
     assert _find_configs(["--config", "configs/demo.yaml"]) == ["--config", "configs/demo.yaml"]

@@ -17,7 +17,9 @@ def test_demo_budget_is_steps_and_max_time_only_a_safety_net() -> None:
     trainer = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())["trainer"]
     assert trainer["max_epochs"] == 10 and trainer.get("max_steps", -1) == -1
     days, hours, minutes, seconds = map(int, trainer["max_time"].split(":"))
-    assert datetime.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds) >= datetime.timedelta(minutes=30)
+    assert datetime.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds) >= datetime.timedelta(
+        minutes=30
+    )
     assert "example_asr.summary" in (ROOT / "scripts" / "demo.sh").read_text()
 
 

@@ -7,21 +7,39 @@ from pathlib import Path
 import pytest
 import torch
 
-from example_asr.phonetics.arpabet import normalize_arpabet
 from example_asr.cli import cli_main
 from example_asr.data import LibriSpeechData, SyntheticSpeechData
+from example_asr.phonetics.arpabet import normalize_arpabet
 from lightning_gradnap import Profiles
-from tests.helpers.callback import read_events
 from tests.example_asr.test_librispeech import HELLO_WORLD_PHONES, SUBSET, write_corpus, write_textgrid
+from tests.helpers.callback import read_events
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 TINY = [
-    "--model.channels", "8", "--model.num_layers", "2", "--model.wide_channels", "8",
-    "--data.init_args.num_train", "8", "--data.init_args.num_validation", "8", "--data.init_args.num_test", "4",
-    "--data.init_args.batch_size", "4", "--trainer.max_epochs", "2", "--trainer.max_time", "null",
-    "--trainer.enable_progress_bar", "false", "--trainer.enable_checkpointing", "false",
-]  # fmt: skip
+    "--model.channels",
+    "8",
+    "--model.num_layers",
+    "2",
+    "--model.wide_channels",
+    "8",
+    "--data.init_args.num_train",
+    "8",
+    "--data.init_args.num_validation",
+    "8",
+    "--data.init_args.num_test",
+    "4",
+    "--data.init_args.batch_size",
+    "4",
+    "--trainer.max_epochs",
+    "2",
+    "--trainer.max_time",
+    "null",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_checkpointing",
+    "false",
+]
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +58,19 @@ def test_synthetic_batches_carry_features_targets_and_phoneme_labels(synthetic_r
     for row, length in zip(labels, lengths):
         assert (row[length:] == -1).all()  # padding is ignored
         assert (row[:length] >= 0).float().mean() > 0.5  # most of the utterance is speech
-    decoded = ["".join(" 'abcdefghijklmnopqrstuvwxyz"[i - 1] for i in t[:n]) for t, n in zip(batch["targets"], batch["target_lengths"])]
+    decoded = [
+        "".join(" 'abcdefghijklmnopqrstuvwxyz"[i - 1] for i in t[:n])
+        for t, n in zip(batch["targets"], batch["target_lengths"])
+    ]
     assert decoded == batch["transcripts"]
 
 
 def test_librispeech_batches_with_textgrid_phonemes(tmp_path: Path) -> None:
     write_corpus(tmp_path)
     write_textgrid(tmp_path / "mfa" / "19" / "19-198-0000.TextGrid", HELLO_WORLD_PHONES, 1.0)
-    data = LibriSpeechData(str(tmp_path), SUBSET, SUBSET, SUBSET, alignments_dir=str(tmp_path / "mfa"), num_workers=0, batch_size=8)
+    data = LibriSpeechData(
+        str(tmp_path), SUBSET, SUBSET, SUBSET, alignments_dir=str(tmp_path / "mfa"), num_workers=0, batch_size=8
+    )
     data.setup("validate")
     batch = next(iter(data.val_dataloader()))
     index = batch["utterance_ids"].index("19-198-0000")
@@ -56,11 +79,14 @@ def test_librispeech_batches_with_textgrid_phonemes(tmp_path: Path) -> None:
     assert names == {normalize_arpabet(name) for _, _, name in HELLO_WORLD_PHONES} - {None}
     assert batch["features"].shape[1] == 80 and (labelled >= 0).any()
     others = [i for i in range(len(batch["utterance_ids"])) if i != index]
-    assert all((batch["phoneme_labels"][i] == -1).all() for i in others if batch["utterance_ids"][i] != "84-121123-0001")
+    assert all(
+        (batch["phoneme_labels"][i] == -1).all() for i in others if batch["utterance_ids"][i] != "84-121123-0001"
+    )
 
 
 @pytest.mark.parametrize(
-    "groups", ["phonemes", "characters"],
+    "groups",
+    ["phonemes", "characters"],
 )
 def test_profiling_from_yaml_alone(groups: str, tmp_path: Path, synthetic_root: Path) -> None:
     extra = tmp_path / "extra.yaml"
@@ -72,9 +98,20 @@ def test_profiling_from_yaml_alone(groups: str, tmp_path: Path, synthetic_root: 
         )
     else:
         extra.write_text("{}\n")
-    args = ["fit", "--config", "configs/demo.yaml", "--config", str(extra), *TINY,
-            "--data.init_args.root", str(synthetic_root), "--trainer.default_root_dir", str(tmp_path),
-            "--trainer.logger.init_args.save_dir", str(tmp_path)]  # fmt: skip
+    args = [
+        "fit",
+        "--config",
+        "configs/demo.yaml",
+        "--config",
+        str(extra),
+        *TINY,
+        "--data.init_args.root",
+        str(synthetic_root),
+        "--trainer.default_root_dir",
+        str(tmp_path),
+        "--trainer.logger.init_args.save_dir",
+        str(tmp_path),
+    ]
     cli = cli_main(args)
     files = sorted(Path(cli.trainer.log_dir).glob("profiles/*.npz"))
     assert len(files) == 2
@@ -90,8 +127,17 @@ def test_profiling_from_yaml_alone(groups: str, tmp_path: Path, synthetic_root: 
 
 
 def test_validate_and_test_subcommands_profile_in_inference_mode(tmp_path: Path, synthetic_root: Path) -> None:
-    common = ["--config", "configs/demo.yaml", *TINY, "--data.init_args.root", str(synthetic_root),
-              "--trainer.default_root_dir", str(tmp_path), "--trainer.logger.init_args.save_dir", str(tmp_path)]  # fmt: skip
+    common = [
+        "--config",
+        "configs/demo.yaml",
+        *TINY,
+        "--data.init_args.root",
+        str(synthetic_root),
+        "--trainer.default_root_dir",
+        str(tmp_path),
+        "--trainer.logger.init_args.save_dir",
+        str(tmp_path),
+    ]
     validated = cli_main(["validate", *common])
     assert validated.trainer.callback_metrics["val/cer"] <= 1.5
     assert len(list(Path(validated.trainer.log_dir).glob("profiles/*.npz"))) == 1  # profiled under inference mode

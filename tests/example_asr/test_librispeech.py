@@ -10,8 +10,8 @@ import soundfile
 from praatio import textgrid
 from praatio.data_classes.interval_tier import IntervalTier
 
-from example_asr.phonetics.arpabet import ARPABET_INVENTORY, normalize_arpabet
 from example_asr.corpora.librispeech import LibriSpeechDataset, normalize_transcript, read_mfa_phones
+from example_asr.phonetics.arpabet import ARPABET_INVENTORY, normalize_arpabet
 from example_asr.utterance import PHONETIC_CATEGORIES, SAMPLE_RATE
 
 SUBSET = "dev-clean"

@@ -22,8 +22,8 @@ import soundfile
 from praatio import textgrid
 from praatio.data_classes.interval_tier import IntervalTier
 
-from example_asr.phonetics.arpabet import ARPABET_INVENTORY
 from example_asr.corpora.synthetic.corpus import SyntheticSpeechCorpus
+from example_asr.phonetics.arpabet import ARPABET_INVENTORY
 from example_asr.text import CharTokenizer
 from example_asr.utterance import SAMPLE_RATE, Utterance
 from lightning_gradnap import Profiles
@@ -35,15 +35,45 @@ BATCH_SIZE, PROFILED_BATCHES = 2, 2  # of 6 validation utterances, the first 4 a
 VOWEL_CATEGORIES = {"vowel", "diphthong"}
 
 TINY = [
-    "--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.precision", "32",
-    "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1", "--trainer.num_sanity_val_steps", "0",
-    "--trainer.enable_progress_bar", "false", "--trainer.enable_checkpointing", "false",
-    "--model.channels", "8", "--model.num_layers", "1", "--model.wide_channels", "8", "--model.input_stride", "1",
-    "--model.input_kernel", "11", "--model.wide_kernel", "7", "--model.schedule", "constant",
-    "--data.init_args.batch_size", str(BATCH_SIZE), "--data.init_args.num_workers", "0",
-    "--trainer.callbacks.init_args.max_batches", str(PROFILED_BATCHES),
-    "--trainer.callbacks.init_args.views", "[scalars]",
-]  # fmt: skip
+    "--trainer.accelerator",
+    "cpu",
+    "--trainer.devices",
+    "1",
+    "--trainer.precision",
+    "32",
+    "--trainer.max_epochs",
+    "1",
+    "--trainer.limit_train_batches",
+    "1",
+    "--trainer.num_sanity_val_steps",
+    "0",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_checkpointing",
+    "false",
+    "--model.channels",
+    "8",
+    "--model.num_layers",
+    "1",
+    "--model.wide_channels",
+    "8",
+    "--model.input_stride",
+    "1",
+    "--model.input_kernel",
+    "11",
+    "--model.wide_kernel",
+    "7",
+    "--model.schedule",
+    "constant",
+    "--data.init_args.batch_size",
+    str(BATCH_SIZE),
+    "--data.init_args.num_workers",
+    "0",
+    "--trainer.callbacks.init_args.max_batches",
+    str(PROFILED_BATCHES),
+    "--trainer.callbacks.init_args.views",
+    "[scalars]",
+]
 
 
 def write_mfa_textgrid(path: Path, utterance: Utterance) -> None:
@@ -95,7 +125,9 @@ def textgrid_frame_counts(root: Path, utterance_ids: list[str]) -> np.ndarray:
     counts = np.zeros(len(ARPABET_INVENTORY), dtype=np.int64)
     for utterance_id in utterance_ids:
         speaker, chapter, _ = utterance_id.split("-")
-        num_samples = soundfile.info(str(root / "LibriSpeech" / "dev-clean" / speaker / chapter / f"{utterance_id}.flac")).frames
+        num_samples = soundfile.info(
+            str(root / "LibriSpeech" / "dev-clean" / speaker / chapter / f"{utterance_id}.flac")
+        ).frames
         centres = np.arange(num_samples // HOP + 1) * HOP
         grid = textgrid.openTextgrid(str(root / "mfa" / "dev-clean" / speaker / f"{utterance_id}.TextGrid"), False)
         for start, end, label in grid.getTier("phones").entries:
@@ -107,10 +139,25 @@ def textgrid_frame_counts(root: Path, utterance_ids: list[str]) -> np.ndarray:
 
 
 def run_fit(out: Path, data_root: Path, *extra: str) -> Profiles:
-    args = [sys.executable, "-m", "example_asr", "fit", "--config", "configs/librispeech.yaml", *TINY,
-            "--data.init_args.root", str(data_root), "--trainer.default_root_dir", str(out),
-            "--trainer.logger.init_args.save_dir", str(out), *extra]  # fmt: skip
-    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    args = [
+        sys.executable,
+        "-m",
+        "example_asr",
+        "fit",
+        "--config",
+        "configs/librispeech.yaml",
+        *TINY,
+        "--data.init_args.root",
+        str(data_root),
+        "--trainer.default_root_dir",
+        str(out),
+        "--trainer.logger.init_args.save_dir",
+        str(out),
+        *extra,
+    ]
+    process = subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         output, _ = process.communicate(timeout=180)
     finally:

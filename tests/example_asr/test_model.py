@@ -50,10 +50,15 @@ def test_a_few_steps_lower_the_ctc_loss() -> None:
     module = SpeechRecognizer(n_features=8, channels=16, num_layers=2, wide_channels=16, schedule="constant")
     tokenizer = CharTokenizer()
     items = [
-        {"features": torch.randn(8, 60), "phoneme_labels": torch.full((60,), -1), "targets": tokenizer.encode(t),
-         "transcript": t, "utterance_id": str(i)}
+        {
+            "features": torch.randn(8, 60),
+            "phoneme_labels": torch.full((60,), -1),
+            "targets": tokenizer.encode(t),
+            "transcript": t,
+            "utterance_id": str(i),
+        }
         for i, t in enumerate(["hello", "world wide"])
-    ]  # fmt: skip
+    ]
     batch = collate(items)
     optimizer = torch.optim.Adam(module.parameters(), lr=1e-2)
     losses = []
@@ -83,9 +88,13 @@ def test_greedy_decoding_merges_repeats_and_drops_blanks() -> None:
 
 def test_phoneme_frame_labels_follow_the_alignment() -> None:
     utterance = Utterance(
-        "u", np.zeros(1600, dtype=np.float32), "ab", ["AA", "B", "ZZZ"],
-        np.array([160, 480, 1000]), np.array([480, 800, 1200]),
-    )  # fmt: skip
+        "u",
+        np.zeros(1600, dtype=np.float32),
+        "ab",
+        ["AA", "B", "ZZZ"],
+        np.array([160, 480, 1000]),
+        np.array([480, 800, 1200]),
+    )
     labels = phoneme_frame_labels(utterance, 11, 160, {"AA": 0, "B": 1})
     # frame i is centred on sample 160 i: frames 1, 2 in AA; 3, 4 in B; ZZZ is not a group
     np.testing.assert_array_equal(labels, [-1, 0, 0, 1, 1, -1, -1, -1, -1, -1, -1])

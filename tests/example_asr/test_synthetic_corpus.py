@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from example_asr.corpora.synthetic import espeak
+from example_asr.corpora.synthetic.corpus import SyntheticSpeechCorpus
+from example_asr.corpora.synthetic.sentences import SPLITS, generate_sentences, load_words, sentence_split
+from example_asr.corpora.synthetic.specs import SPLIT_VOICES
 from example_asr.phonetics.arpabet import ARPABET_INVENTORY
 from example_asr.phonetics.phonemes import ESPEAK_INVENTORY, ESPEAK_TO_INVENTORY, normalize_espeak_phoneme
-from example_asr.corpora.synthetic.sentences import SPLITS, generate_sentences, load_words, sentence_split
-from example_asr.corpora.synthetic.corpus import SyntheticSpeechCorpus
-from example_asr.corpora.synthetic.specs import SPLIT_VOICES
 from example_asr.utterance import PHONETIC_CATEGORIES, SAMPLE_RATE
 
 FRAME = SAMPLE_RATE // 100  # 10 ms
@@ -62,7 +62,7 @@ def test_synthesize_is_deterministic_and_reports_phonemes() -> None:
     names = [m for m, _ in events1]
     assert names[:4] == ["h", "@", "l", "'oU"] and names[-2:] == ["_:", "_"]
     starts = [s for _, s in events1]
-    assert starts == sorted(starts) and 0 <= starts[0] and starts[-1] <= len(wave1)
+    assert starts == sorted(starts) and starts[0] >= 0 and starts[-1] <= len(wave1)
     assert 0.5 < len(wave1) / SAMPLE_RATE < 1.5
 
 
@@ -96,9 +96,23 @@ def test_inventory_is_arpabet_with_valid_categories() -> None:
 
 @pytest.mark.parametrize(
     ("mnemonic", "expected"),
-    [("'oU", "OW"), (",i:", "IY"), ("t#", "T"), ("?", "T"), (";", "Y"), ("@2", "AH"), ("3:", "ER"),
-     ("dZ", "JH"), ("N", "NG"), ("@L", "L"), ("_:", None), ("_", None), ("_!", None), ("zz", None)],
-)  # fmt: skip
+    [
+        ("'oU", "OW"),
+        (",i:", "IY"),
+        ("t#", "T"),
+        ("?", "T"),
+        (";", "Y"),
+        ("@2", "AH"),
+        ("3:", "ER"),
+        ("dZ", "JH"),
+        ("N", "NG"),
+        ("@L", "L"),
+        ("_:", None),
+        ("_", None),
+        ("_!", None),
+        ("zz", None),
+    ],
+)
 def test_normalize_espeak_phoneme(mnemonic: str, expected: str | None) -> None:
     assert normalize_espeak_phoneme(mnemonic) == expected
 
@@ -199,9 +213,7 @@ def test_worker_processes_give_identical_results(tmp_path: Path, corpora: Corpor
     assert_same(spawned, corpora["test"])
 
 
-def test_cache_is_reused_without_synthesis(
-    monkeypatch: pytest.MonkeyPatch, corpora: Corpora
-) -> None:
+def test_cache_is_reused_without_synthesis(monkeypatch: pytest.MonkeyPatch, corpora: Corpora) -> None:
     corpus = corpora["test"]
     assert corpus.cache_path.exists()
 

@@ -17,7 +17,9 @@ def _figure() -> Figure:
     axes.set_title("a title — with a dash")
     axes.set_xlabel("step")
     for row, (name, colour) in enumerate([("AA", "tab:blue"), ("IY", "tab:red"), ("SH", "tab:green")]):
-        axes.text(-0.02, 0.13 + 0.31 * row, name, transform=axes.get_yaxis_transform(), ha="right", va="center", color=colour)
+        axes.text(
+            -0.02, 0.13 + 0.31 * row, name, transform=axes.get_yaxis_transform(), ha="right", va="center", color=colour
+        )
     axes.text(0.5, 0.5, "rotated", rotation=60, ha="right", va="top", rotation_mode="anchor", alpha=0.6)
     axes.text(0.1, 0.8, r"$\alpha^2$")  # mathtext: drawn by Agg as usual
     return figure

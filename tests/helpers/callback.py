@@ -55,7 +55,6 @@ class TinyFrameSteps(LossSteps):
         return F.cross_entropy(logits, targets.clamp(min=0), reduction="mean")
 
 
-
 class TinyFrameModel(TinyFrameSteps, L.LightningModule):
     """:class:`TinyFrameSteps` as a ``lightning.pytorch`` LightningModule."""
 
@@ -112,9 +111,15 @@ def trainer(tmp_path, callbacks, logger=True, **kwargs) -> L.Trainer:
     from lightning.pytorch.loggers import TensorBoardLogger
 
     options = dict(
-        max_epochs=2, accelerator="cpu", devices=1, enable_progress_bar=False, enable_model_summary=False,
-        enable_checkpointing=False, num_sanity_val_steps=2, log_every_n_steps=1,
-    )  # fmt: skip
+        max_epochs=2,
+        accelerator="cpu",
+        devices=1,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        num_sanity_val_steps=2,
+        log_every_n_steps=1,
+    )
     options.update(kwargs)
     chosen_logger = TensorBoardLogger(str(tmp_path), name="tb") if logger is True else logger
     options.setdefault("default_root_dir", str(tmp_path))

@@ -11,7 +11,6 @@ import numpy as np
 import torch
 from torch import nn
 
-
 IDENTITY = (1, 0.0, 0)
 
 
@@ -30,7 +29,9 @@ def frame_valid(t: int, frame_map, length: int) -> bool:
     return 0 <= centre < length and t < (length + length_offset) // stride
 
 
-def activations_and_gradients(model: nn.Sequential, x: torch.Tensor, lengths, objective: str, targets=None, output_map=IDENTITY):
+def activations_and_gradients(
+    model: nn.Sequential, x: torch.Tensor, lengths, objective: str, targets=None, output_map=IDENTITY
+):
     """Run a Sequential step by step, keeping every named output, and backpropagate with retain_grad.
 
     ``lengths`` None means every utterance fills the padded length."""

@@ -18,7 +18,9 @@ from tests.helpers.masked_models import PooledDilated
 W2L_LAYERS = ["input_conv", "conv1", "conv2", "wide_conv", "dense"]
 
 
-def probe(model: nn.Module, layers: list[str], frames: int = 50, features: int = 4, with_lengths: bool = True, **options):
+def probe(
+    model: nn.Module, layers: list[str], frames: int = 50, features: int = 4, with_lengths: bool = True, **options
+):
     x = torch.randn(2, features, frames, generator=torch.Generator().manual_seed(0))
     lengths = torch.tensor([frames, frames - 7])
     batch = ProfileBatch((x, lengths) if with_lengths else x, torch.zeros(2, frames, dtype=torch.long), lengths)
@@ -125,7 +127,9 @@ def test_a_batch_first_model_without_channels_last_is_named() -> None:
             return self.out(self.proj(x))
 
     x, labels = torch.randn(2, 20, 4), torch.randint(0, 3, (2, 20))
-    with pytest.raises(ValueError, match=r"labels have 20 frames but the input's time axis .* has 4.*channels_last=True"):
+    with pytest.raises(
+        ValueError, match=r"labels have 20 frames but the input's time axis .* has 4.*channels_last=True"
+    ):
         compute_profiles(BatchFirst().eval(), [(x, labels)], ["proj"], 3)
     profiles = compute_profiles(BatchFirst().eval(), [(x, labels)], ["proj"], 3, channels_last=True, class_dim=-1)
     assert profiles["proj"].profile.shape == (3, 6)
@@ -142,5 +146,7 @@ def test_a_batch_first_layer_inside_a_channels_first_model_is_named() -> None:
             return self.out(self.proj(x.transpose(1, 2)).transpose(1, 2))
 
     x, labels = torch.randn(2, 4, 20), torch.randint(0, 3, (2, 20))
-    with pytest.raises(ValueError, match=r"time axis of 'proj' \(size 6\) does not follow the input's length.*channels_last=True"):
+    with pytest.raises(
+        ValueError, match=r"time axis of 'proj' \(size 6\) does not follow the input's length.*channels_last=True"
+    ):
         compute_profiles(Mixed().eval(), [(x, labels)], ["proj"], 3)

@@ -222,7 +222,9 @@ def test_an_output_changed_in_place_is_reported_then_copied() -> None:
     with recorder, torch.enable_grad():
         model(x)
     assert (recorder.activations["conv1"] >= 0).all()  # overwritten by the ReLU
-    with pytest.raises(RuntimeError, match=r"outputs of layers \['conv1'\] were changed in place.*run the forward pass again"):
+    with pytest.raises(
+        RuntimeError, match=r"outputs of layers \['conv1'\] were changed in place.*run the forward pass again"
+    ):
         recorder.check_all_recorded()
     assert recorder.copied == {"conv1"}
     with recorder, torch.enable_grad():

@@ -12,9 +12,9 @@ from tensorboard.plugins.custom_scalar import layout_pb2
 from torch import nn
 
 from lightning_gradnap import GradNAPCallback, Profiles
-from lightning_gradnap.summary import views
 from lightning_gradnap.analysis.emergence import Scores, emergence_matrix
 from lightning_gradnap.callback.history import METRICS
+from lightning_gradnap.summary import views
 from tests.helpers.callback import GROUPS, TinyFrameData, TinyFrameModel, read_events, trainer
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -52,8 +52,9 @@ def run(tmp_path_factory):
 
     views.emergence_figure = recording
     try:
-        callback = GradNAPCallback(labels="labels", max_batches=2, num_clusters=2,
-                                   views=["profile", "profile_replay", "scalars", "emergence"])  # fmt: skip
+        callback = GradNAPCallback(
+            labels="labels", max_batches=2, num_clusters=2, views=["profile", "profile_replay", "scalars", "emergence"]
+        )
         torch.manual_seed(0)
         fit = trainer(tmp_path, [callback], max_epochs=3)
         fit.fit(NamedModel(), TinyFrameData())
@@ -150,8 +151,9 @@ def test_clustered_heatmap_is_its_own_view_on_request(tmp_path) -> None:
     fit = trainer(tmp_path, [callback], max_epochs=1)
     fit.fit(TinyFrameModel(), TinyFrameData())
     assert sorted(read_events(fit.logger.log_dir).Tags()["images"]) == [
-        "gradnap/profile_clustered/00_net.conv1", "gradnap/profile_clustered/01_net.conv2",
-    ]  # fmt: skip
+        "gradnap/profile_clustered/00_net.conv1",
+        "gradnap/profile_clustered/01_net.conv2",
+    ]
 
 
 def test_redrawn_frames_equal_new_figures_pixel_for_pixel() -> None:

@@ -25,8 +25,8 @@ from tqdm.auto import tqdm
 
 from example_asr.corpora.synthetic import espeak
 from example_asr.corpora.synthetic.espeak_binding import espeak_version
-from example_asr.phonetics.phonemes import ESPEAK_INVENTORY
 from example_asr.corpora.synthetic.specs import UtteranceSpec
+from example_asr.phonetics.phonemes import ESPEAK_INVENTORY
 
 __all__ = ["PCM_SCALE", "cache_path", "load_or_synthesize", "read_cache"]
 
@@ -93,9 +93,7 @@ def _synthesize_arrays(
     return {
         "waveforms": np.round(np.clip(waveforms, -1.0, 1.0) * PCM_SCALE).astype(np.int16),
         "wave_offsets": np.concatenate([[0], np.cumsum(lengths)]),
-        "phoneme_ids": np.array(
-            [ESPEAK_INVENTORY.index(p) for r in results for p in r.phonemes], dtype=np.int16
-        ),
+        "phoneme_ids": np.array([ESPEAK_INVENTORY.index(p) for r in results for p in r.phonemes], dtype=np.int16),
         "phoneme_starts": np.concatenate([r.starts for r in results]).astype(np.int64),
         "phoneme_ends": np.concatenate([r.ends for r in results]).astype(np.int64),
         "phoneme_offsets": np.concatenate([[0], np.cumsum(counts)]),

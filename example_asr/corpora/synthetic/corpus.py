@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
-from example_asr.corpora.synthetic.espeak_binding import PITCH_RANGE, RATE_RANGE
-from example_asr.phonetics.phonemes import ESPEAK_INVENTORY
-from example_asr.corpora.synthetic.sentences import SPLITS, load_words
 from example_asr.corpora.synthetic.cache import PCM_SCALE, cache_path, load_or_synthesize, read_cache
+from example_asr.corpora.synthetic.espeak_binding import PITCH_RANGE, RATE_RANGE
+from example_asr.corpora.synthetic.sentences import SPLITS, load_words
 from example_asr.corpora.synthetic.specs import SPLIT_VOICES, make_specs
+from example_asr.phonetics.phonemes import ESPEAK_INVENTORY
 from example_asr.utterance import SAMPLE_RATE, PhonemeInventory, Utterance
 
 __all__ = ["SyntheticSpeechCorpus"]
@@ -102,9 +102,7 @@ class SyntheticSpeechCorpus(Dataset):
         if not self.voices:
             raise ValueError("voices is empty: give at least one eSpeak voice name such as 'en-us'")
         load_words()  # fail early on a broken package
-        self.specs = make_specs(
-            split, num_utterances, seed, self.voices, rate_range, pitch_range, min_words, max_words
-        )
+        self.specs = make_specs(split, num_utterances, seed, self.voices, rate_range, pitch_range, min_words, max_words)
         self.cache_path = cache_path(self.root, split, seed, self.specs)
         self._arrays: dict[str, np.ndarray] | None = load_or_synthesize(
             self.cache_path, self.specs, num_workers, mp_context, progress, f"eSpeak {split}"

@@ -22,12 +22,22 @@ __all__ = ["SPLIT_VOICES", "UtteranceSpec", "make_specs"]
 #: speaker variant. No variant of the validation or test voices occurs in training.
 SPLIT_VOICES: dict[str, tuple[str, ...]] = {
     "train": (
-        "en-us", "en-us+m1", "en-us+m3", "en-us+f1", "en-us+f3", "en-us+klatt3",
-        "en-us+Alex", "en-us+linda", "en+m2", "en+m3", "en+f2", "en+benjamin",
+        "en-us",
+        "en-us+m1",
+        "en-us+m3",
+        "en-us+f1",
+        "en-us+f3",
+        "en-us+klatt3",
+        "en-us+Alex",
+        "en-us+linda",
+        "en+m2",
+        "en+m3",
+        "en+f2",
+        "en+benjamin",
     ),
     "validation": ("en-us+m6", "en-us+f5", "en-us+steph", "en+klatt6"),
     "test": ("en-us+m7", "en-us+f4", "en-us+travis", "en+klatt2"),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)

@@ -11,4 +11,13 @@ from lightning_gradnap.engine.folds.input_window import InputWindowFold
 from lightning_gradnap.engine.folds.utterance import UtteranceFold
 from lightning_gradnap.engine.folds.window import WindowFold
 
-__all__ = ["BatchSums", "Fold", "FoldBatch", "FrameFold", "InputWindowFold", "UtteranceFold", "WindowFold", "relevance_of"]
+__all__ = [
+    "BatchSums",
+    "Fold",
+    "FoldBatch",
+    "FrameFold",
+    "InputWindowFold",
+    "UtteranceFold",
+    "WindowFold",
+    "relevance_of",
+]

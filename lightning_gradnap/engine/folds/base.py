@@ -10,8 +10,8 @@ from functools import cached_property
 import torch
 
 from lightning_gradnap.engine.group_sums import GroupSums
-from lightning_gradnap.recording.frame_maps import AnyFrameMap
 from lightning_gradnap.engine.segments import IGNORE, Segments, find_segments, mask_lengths
+from lightning_gradnap.recording.frame_maps import AnyFrameMap
 
 __all__ = ["BatchSums", "Fold", "FoldBatch", "relevance_of", "split_halves"]
 
@@ -41,9 +41,14 @@ class FoldBatch:
 
     @classmethod
     def make(
-        cls, labels: torch.Tensor, lengths: torch.Tensor | None, frame_level: bool,
-        frame_maps: Mapping[str, AnyFrameMap] | None, device: torch.device, first_example: int = 0,
-    ) -> FoldBatch:  # fmt: skip
+        cls,
+        labels: torch.Tensor,
+        lengths: torch.Tensor | None,
+        frame_level: bool,
+        frame_maps: Mapping[str, AnyFrameMap] | None,
+        device: torch.device,
+        first_example: int = 0,
+    ) -> FoldBatch:
         """On ``device``; frame labels masked past the lengths (the padded length where none are given);
         ``first_example`` is the number of examples seen before (for :func:`split_halves`).
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import torch
 
-from lightning_gradnap.engine.group_sums import GroupSums
 from lightning_gradnap.engine.folds.base import BatchSums, Fold, FoldBatch
+from lightning_gradnap.engine.group_sums import GroupSums
 
 __all__ = ["FrameFold"]
 
@@ -15,7 +15,9 @@ __all__ = ["FrameFold"]
 class FrameFold(Fold):
     """``S[g, c] += sum of values[b, c, t]`` over the frames labelled ``g``; ``N[g]`` counts them."""
 
-    def batch_sums(self, values: Mapping[str, torch.Tensor], batch: FoldBatch, sums: Mapping[str, GroupSums]) -> BatchSums:
+    def batch_sums(
+        self, values: Mapping[str, torch.Tensor], batch: FoldBatch, sums: Mapping[str, GroupSums]
+    ) -> BatchSums:
         rows_by_labels: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # layers with equal labels share rows
         result = {}
         for name, layer_values in values.items():

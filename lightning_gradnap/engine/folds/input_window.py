@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import torch
 
-from lightning_gradnap.engine.group_sums import GroupSums
 from lightning_gradnap.engine.folds.base import BatchSums, Fold, FoldBatch
+from lightning_gradnap.engine.group_sums import GroupSums
 from lightning_gradnap.engine.segments import cut_windows
 
 __all__ = ["InputWindowFold"]
@@ -34,7 +34,9 @@ class InputWindowFold(Fold):
             views["<input_x_grad>"] = inputs.detach() * gradient
         return views
 
-    def batch_sums(self, values: Mapping[str, torch.Tensor], batch: FoldBatch, sums: Mapping[str, GroupSums]) -> BatchSums:
+    def batch_sums(
+        self, values: Mapping[str, torch.Tensor], batch: FoldBatch, sums: Mapping[str, GroupSums]
+    ) -> BatchSums:
         segments, labels = batch.segments, batch.labels
         assert batch.lengths is not None
         centres = torch.div(segments.start + segments.end + 1, 2, rounding_mode="floor")

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import torch
 
-from lightning_gradnap.engine.group_sums import GroupSums
 from lightning_gradnap.engine.folds.base import BatchSums, Fold, FoldBatch
+from lightning_gradnap.engine.group_sums import GroupSums
 
 __all__ = ["UtteranceFold"]
 
@@ -20,7 +20,9 @@ class UtteranceFold(Fold):
     position after the channel axis; ``[B, C]`` values are used as they are.
     """
 
-    def batch_sums(self, values: Mapping[str, torch.Tensor], batch: FoldBatch, sums: Mapping[str, GroupSums]) -> BatchSums:
+    def batch_sums(
+        self, values: Mapping[str, torch.Tensor], batch: FoldBatch, sums: Mapping[str, GroupSums]
+    ) -> BatchSums:
         result = {}
         for name, layer_values in values.items():
             if layer_values.dim() > 2:

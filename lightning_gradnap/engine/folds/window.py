@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import torch
 
-from lightning_gradnap.engine.group_sums import GroupSums
 from lightning_gradnap.engine.folds.base import BatchSums, Fold, FoldBatch
+from lightning_gradnap.engine.group_sums import GroupSums
 from lightning_gradnap.engine.segments import cut_windows, segment_salient_frames
 
 __all__ = ["WindowFold"]
@@ -31,7 +31,9 @@ class WindowFold(Fold):
     def needs_segments(self) -> bool:
         return True
 
-    def batch_sums(self, values: Mapping[str, torch.Tensor], batch: FoldBatch, sums: Mapping[str, GroupSums]) -> BatchSums:
+    def batch_sums(
+        self, values: Mapping[str, torch.Tensor], batch: FoldBatch, sums: Mapping[str, GroupSums]
+    ) -> BatchSums:
         segments = batch.segments
         result = {}
         for name, layer_values in values.items():
