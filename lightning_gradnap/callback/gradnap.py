@@ -69,8 +69,13 @@ class GradNAPCallback(Callback):
             features), or its attribute (default ``group_features``, if any).
         num_groups: Number of groups; default ``len(group_names)``.
         label_level: ``"frame"`` (labels ``[B, T]``) or ``"utterance"`` (labels ``[B]``).
-        channels_last: Layer outputs are ``[B, T, C]`` (batch-first RNNs, Transformers), not ``[B, C, T]``.
-        class_dim: Axis of the classes in the model's scores (``[B, K, T]``: 1; ``[B, T, K]``: 2).
+        channels_last: Where time is, for what probing cannot tell: ``None`` (default) finds each layer's
+            layout by probing (the axis that grows with the input's length is time, the one of size B
+            the batch, the rest neurons: ``[B, C, T]``, ``[B, T, C]``, ``[T, B, C]``, ``[B, C, F, T]``
+            in one model); True / False: every layer and the input are ``[B, T, C]`` / ``[B, C, T]``;
+            a dict ``{layer: bool}`` says it per layer (``"<input>"``: the first input).
+        class_dim: Axis of the classes in the model's scores (``[B, K, T]``: 1; ``[B, T, K]``: 2);
+            ``None``: found by probing (the axis of the scores that is neither batch nor time).
         frame_maps: Where the frames of a layer (or of the scores, ``"<output>"``) sit on the input, for
             what probing cannot find: layer name -> ``[stride, offset]`` or ``[stride, offset,
             length_offset]`` (frame ``t`` takes the label of input step ``floor(stride * t + offset)``;
@@ -127,8 +132,8 @@ class GradNAPCallback(Callback):
         group_features: list[list[float]] | str | None = None,
         num_groups: int | None = None,
         label_level: Literal["frame", "utterance"] = "frame",
-        channels_last: bool = False,
-        class_dim: int = 1,
+        channels_last: bool | dict[str, bool] | None = None,
+        class_dim: int | None = None,
         output_transform: str | Callable[[Any], torch.Tensor] | None = None,
         frame_maps: dict[str, list[float]] | None = None,
         label_rate: int = 1,

@@ -38,7 +38,8 @@ from lightning_gradnap.recording.objectives import (
     resolve_objective,
     scores_of,
 )
-from lightning_gradnap.recording.probe import OUTPUT, find_frame_maps
+from lightning_gradnap.recording.layouts import Layout, LayoutOverride, overridden
+from lightning_gradnap.recording.probe import OUTPUT, find_maps_and_layouts
 
 __all__ = ["OUTPUT", "ProfileEngine"]
 
@@ -59,8 +60,12 @@ class ProfileEngine:
             segment (frame level only), giving ``[G, C, window]`` profiles.
         window_center: ``"segment"`` (the segment's centre) or ``"salient"`` (its frame of largest
             ``sum_c |dy/da|``; GradNAP only).
-        class_dim: Axis of the classes in the model's scores (``[B, K, T]``: 1).
-        channels_last: Layer outputs (and the input) are ``[B, T, C]`` instead of ``[B, C, T]``.
+        class_dim: Axis of the classes in the model's scores (``[B, K, T]``: 1); ``None``: found by probing.
+        channels_last: Layer outputs (and the input) are ``[B, T, C]`` (True) or ``[B, C, T]`` (False);
+            a dict says it per layer (``"<input>"``: the first input; True: time on axis 1, False:
+            the last axis); ``None`` (or a name not in the dict): found by probing, per layer (the
+            axis that grows with the input's length is time, the one of size B the batch, the rest
+            neurons, so ``[T, B, C]`` and 4-D outputs work too).
         blank: CTC blank index (``objective="ctc"``).
         output_transform: Picks the scores from the model's output (default: the tensor, the
             first tensor of a tuple with a class axis, or ``output["logits"]``).
@@ -85,8 +90,8 @@ class ProfileEngine:
         label_level: str = "frame",
         window: int | None = None,
         window_center: str = "segment",
-        class_dim: int = 1,
-        channels_last: bool = False,
+        class_dim: int | None = 1,
+        channels_last: LayoutOverride = False,
         blank: int = 0,
         output_transform: Callable[[Any], torch.Tensor] | None = None,
         input_window: int | None = None,
@@ -129,6 +134,8 @@ class ProfileEngine:
         self.input_sums = self.accumulated.inputs
         self.given_frame_maps = check_frame_maps(frame_maps, [*self.layers, OUTPUT])
         self.frame_maps: dict[str, AnyFrameMap] | None = None  # found at the first batch (prepare)
+        self.layouts: dict[str, Layout] = {}  # of the layers and the scores, found with the frame maps
+        self.input_time_axis: int | None = None
         self.examples_seen = 0  # since the last reset: alternates the halves of utterances without lengths
 
     @property
@@ -163,7 +170,8 @@ class ProfileEngine:
         batch = as_profile_batch(batch)
         if self.frame_maps is None and (self.label_level == "frame" or batch.lengths is not None):
             options = (self.channels_last, self.class_dim, self.output_transform, self.label_rate)
-            self.frame_maps = find_frame_maps(model, batch, layers or self.layers, self.given_frame_maps, *options)
+            found = find_maps_and_layouts(model, batch, layers or self.layers, self.given_frame_maps, *options)
+            self.frame_maps, self.layouts, self.input_time_axis = found
 
     # ---------------------------------------------------------------- one batch, end to end
     def run_batch(
@@ -234,8 +242,9 @@ class ProfileEngine:
                 f"labels are for {labels.shape[0]} examples but the batch has {batch_size}: give one label row per example"
             )
         frame_level = self.label_level == "frame"
+        lengths = self._absolute_lengths(batch)
         fold_batch = FoldBatch.make(
-            labels, batch.lengths, frame_level, self.frame_maps, device, self.examples_seen, self.label_rate
+            labels, lengths, frame_level, self.frame_maps, device, self.examples_seen, self.label_rate
         )
         self.examples_seen += batch_size
         gradients: dict[str, torch.Tensor] = {}
@@ -243,7 +252,7 @@ class ProfileEngine:
         wants_input_gradient = "<input_x_grad>" in self.input_sums and inputs is not None and inputs.requires_grad
         if self.needs_gradients:
             with torch.enable_grad():  # the forward ran with gradients; the caller may not
-                scores = scores_of(output, self.output_transform, self.class_dim)
+                scores = self._scores(output)
                 extra = ObjectiveInputs(None, batch.targets, batch.target_lengths, self.blank)  # type: ignore[arg-type]
                 objective = masked_objective(
                     self.objective,
@@ -273,13 +282,32 @@ class ProfileEngine:
             batch_sums.update(self.input_fold.batch_sums(views, fold_batch, self.input_sums))
         return self.accumulated.add(batch_sums)
 
+    def _scores(self, output: Any) -> torch.Tensor:
+        layout = self.layouts.get(OUTPUT)
+        if self.class_dim is not None or layout is None:
+            return scores_of(output, self.output_transform, 1 if self.class_dim is None else self.class_dim)
+        return layout.to_bct(self.output_transform(output))
+
+    def _absolute_lengths(self, batch: ProfileBatch) -> torch.Tensor | None:
+        """The batch's lengths in input steps: relative ones (floats in ``(0, 1]``, as SpeechBrain's
+        ``wav_lens``) times the padded input length, rounded."""
+        lengths = batch.lengths
+        if lengths is None or not lengths.is_floating_point():
+            return lengths
+        first = batch.input_tuple[0]
+        padded = first.shape[-1 if self.input_time_axis is None else self.input_time_axis]
+        return torch.round(lengths.double() * padded).long()
+
     def _channels_first(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
+        layout = self.layouts.get(name)
+        if layout is not None and layout.ndim == tensor.dim():
+            return layout.to_bct(tensor)
         if self.label_level == "frame" and tensor.dim() != 3:
             raise ValueError(
                 f"layer {name!r} outputs shape {tuple(tensor.shape)}, but frame labels need a time "
                 "axis ([B, C, T]): profile a layer with a time axis, or use label_level='utterance'"
             )
-        return tensor.transpose(1, 2) if self.channels_last and tensor.dim() == 3 else tensor
+        return tensor.transpose(1, 2) if overridden(self.channels_last, name) and tensor.dim() == 3 else tensor
 
     # ---------------------------------------------------------------- results
     def state(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
