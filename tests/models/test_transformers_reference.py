@@ -1,7 +1,7 @@
 """The brute-force reference of the HF matrix agrees with the engine given the frame maps by hand.
 
 This checks the references of :mod:`tests.models.test_transformers` (their centres, labels at a
-label rate, valid frames) against the vectorised engine on padded batches, with every layer's
+label rate, valid frames) against the vectorised engine on padded batches of 4, with every layer's
 ``(stride, offset, length_offset)`` stated and ``channels_last`` set per group of layers, which is
 what the engine needed before it found maps and layouts itself.
 """
@@ -18,14 +18,14 @@ from tests.models.hf_warnings import quiet_hf
 
 
 def engine_batches(case: Case, data: list[dict[str, torch.Tensor]], batch_size: int) -> list[dict]:
-    """Padded batches for ``compute_profiles``, labels repeated to one per input step."""
+    """Padded batches for ``compute_profiles``, labels at ``case.label_rate`` input steps each."""
     batches = []
     for start in range(0, len(data), batch_size):
         batch = pad_batch(data[start : start + batch_size])
         batches.append(
             {
                 "inputs": tuple(batch[key] for key in case.input_keys),
-                "labels": batch["frame_labels"].repeat_interleave(case.label_rate, dim=1),
+                "labels": batch["frame_labels"],
                 "lengths": batch["input_lengths"],
             }
         )
@@ -52,6 +52,7 @@ def test_reference_agrees_with_the_engine_given_frame_maps(case: Case):
                 len(GROUPS),
                 class_dim=2,
                 channels_last=channels_last,
+                label_rate=case.label_rate,
                 frame_maps=frame_maps,
             )
             assert_profiles_match(profiles, {name: reference[name] for name in names})
