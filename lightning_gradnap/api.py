@@ -36,6 +36,7 @@ def compute_profiles(
     blank: int = 0,
     output_transform: Callable[[Any], torch.Tensor] | None = None,
     frame_maps: Mapping[str, FrameMapSpec] | None = None,
+    label_rate: int = 1,
     progress: bool = False,
 ) -> Profiles:
     """NAPs or GradNAPs of ``layers`` over ``batches`` (DESIGN §1).
@@ -67,6 +68,8 @@ def compute_profiles(
         output_transform: Picks the scores from the model's output.
         frame_maps: Where layer frames sit on the input, by layer (``"<output>"``: the scores);
             layers not given are probed (see :class:`~lightning_gradnap.ProfileEngine`).
+        label_rate: Input time steps per frame label (e.g. 160 for 10 ms labels of 16 kHz audio);
+            lengths count input time steps.
         progress: Show a progress bar.
 
     Returns:
@@ -92,6 +95,7 @@ def compute_profiles(
         blank=blank,
         output_transform=output_transform,
         frame_maps=frame_maps,
+        label_rate=label_rate,
     )
     recorder = engine.recorder(model)  # layer names are checked here, once
     if model.training:

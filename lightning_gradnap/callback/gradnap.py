@@ -39,6 +39,7 @@ from lightning_gradnap.engine.engine import ProfileEngine
 from lightning_gradnap.engine.reduction import NothingProfiled, reduce_state
 from lightning_gradnap.profiles.groups import Groups, GroupSources
 from lightning_gradnap.recording.batch import BatchReader
+from lightning_gradnap.recording.frame_maps import as_frame_map
 from lightning_gradnap.summary.replay import replay_history
 from lightning_gradnap.summary.writer import ProfileWriter, check_writable
 
@@ -70,6 +71,15 @@ class GradNAPCallback(Callback):
         label_level: ``"frame"`` (labels ``[B, T]``) or ``"utterance"`` (labels ``[B]``).
         channels_last: Layer outputs are ``[B, T, C]`` (batch-first RNNs, Transformers), not ``[B, C, T]``.
         class_dim: Axis of the classes in the model's scores (``[B, K, T]``: 1; ``[B, T, K]``: 2).
+        frame_maps: Where the frames of a layer (or of the scores, ``"<output>"``) sit on the input, for
+            what probing cannot find: layer name -> ``[stride, offset]`` or ``[stride, offset,
+            length_offset]`` (frame ``t`` takes the label of input step ``floor(stride * t + offset)``;
+            an utterance of ``L`` steps has ``(L + length_offset) // stride`` frames). In YAML:
+            ``frame_maps: {encoder.layers.0: [320, 199.5, -80]}``. From Python also a
+            :class:`~lightning_gradnap.FrameMap` or a callable ``num_frames -> input steps``.
+        label_rate: Input time steps per frame label (e.g. 160 for 10 ms labels of 16 kHz audio): a
+            layer frame takes the label at its receptive-field centre on the input ``// label_rate``;
+            ``lengths`` count input time steps.
         output_transform: Picks the scores from the model's output: a callable or its dotted path
             (for YAML); default: the tensor, a tuple's first tensor with classes, ``output["logits"]``.
         method: ``"gradnap"``, ``"nap"``, or both (``[gradnap, nap]``: from one forward and
@@ -120,6 +130,8 @@ class GradNAPCallback(Callback):
         channels_last: bool = False,
         class_dim: int = 1,
         output_transform: str | Callable[[Any], torch.Tensor] | None = None,
+        frame_maps: dict[str, list[float]] | None = None,
+        label_rate: int = 1,
         method: Literal["gradnap", "nap"] | list[Literal["gradnap", "nap"]] = "gradnap",
         objective: Literal["predicted_logit", "predicted_logprob", "target_logprob", "ctc"] = "predicted_logit",
         absolute: bool = False,
@@ -159,7 +171,9 @@ class GradNAPCallback(Callback):
             channels_last=channels_last,
             output_transform=resolve_callable(output_transform, "output_transform"),
             input_window=feature_window if "features" in self.writer.views and label_level == "frame" else None,
+            label_rate=label_rate,
         )
+        self.frame_maps = {name: as_frame_map(name, spec) for name, spec in (frame_maps or {}).items()}  # checked now
         # Fail now, not at the first validation, on options the engine rejects.
         ProfileEngine(["_"], 1, **self.engine_options)  # type: ignore[arg-type]
         self.analysis_options = AnalysisOptions(num_clusters, clustering, weight_by_count, scale)
@@ -185,7 +199,12 @@ class GradNAPCallback(Callback):
         layers = profiled_layers(pl_module, self.layers)
         owners = [getattr(trainer, "datamodule", None), pl_module]
         self.groups = self.group_sources.resolve(owners)
-        self.engine = ProfileEngine(layers, len(self.groups.names), **self.engine_options)  # type: ignore[arg-type]
+        self.engine = ProfileEngine(
+            layers,
+            len(self.groups.names),
+            **self.engine_options,  # type: ignore[arg-type]
+            frame_maps=self.frame_maps,
+        )
         self._model = forward_module(pl_module, layers)[1]
         self._capture = SharedForward(self.engine, self.reader, self.engine.recorder(pl_module))  # layers resolved once
         self._warn(self._history.keep_layers(layers))

@@ -70,6 +70,9 @@ class ProfileEngine:
         frame_maps: Where layer frames sit on the input, by layer (``"<output>"``: the scores):
             ``(stride, offset[, length_offset])``, a :class:`~lightning_gradnap.FrameMap` or a
             callable ``num_layer_frames -> input frames``; the others are probed at the first batch.
+        label_rate: Input time steps per label frame (160 for 10 ms labels of 16 kHz audio): a
+            layer frame takes the label at its receptive-field centre on the input ``// label_rate``.
+            Lengths count input time steps.
     """
 
     def __init__(
@@ -88,10 +91,16 @@ class ProfileEngine:
         output_transform: Callable[[Any], torch.Tensor] | None = None,
         input_window: int | None = None,
         frame_maps: Mapping[str, FrameMapSpec] | None = None,
+        label_rate: int = 1,
     ) -> None:
         self.methods = [method] if isinstance(method, str) else list(method)
         check_engine_options(num_groups, self.methods, label_level, window, window_center, input_window)
         self.layers = [layers] if isinstance(layers, str) else list(layers)
+        if isinstance(label_rate, bool) or not isinstance(label_rate, int) or label_rate < 1:
+            raise ValueError(
+                f"label_rate must be a positive integer (input time steps per label frame), got {label_rate!r}"
+            )
+        self.label_rate = label_rate
         self.num_groups = num_groups
         self.method = self.methods[0]
         self.objective_name = objective if isinstance(objective, str) else getattr(objective, "__name__", "custom")
@@ -153,7 +162,7 @@ class ProfileEngine:
         """
         batch = as_profile_batch(batch)
         if self.frame_maps is None and (self.label_level == "frame" or batch.lengths is not None):
-            options = (self.channels_last, self.class_dim, self.output_transform)
+            options = (self.channels_last, self.class_dim, self.output_transform, self.label_rate)
             self.frame_maps = find_frame_maps(model, batch, layers or self.layers, self.given_frame_maps, *options)
 
     # ---------------------------------------------------------------- one batch, end to end
@@ -225,7 +234,9 @@ class ProfileEngine:
                 f"labels are for {labels.shape[0]} examples but the batch has {batch_size}: give one label row per example"
             )
         frame_level = self.label_level == "frame"
-        fold_batch = FoldBatch.make(labels, batch.lengths, frame_level, self.frame_maps, device, self.examples_seen)
+        fold_batch = FoldBatch.make(
+            labels, batch.lengths, frame_level, self.frame_maps, device, self.examples_seen, self.label_rate
+        )
         self.examples_seen += batch_size
         gradients: dict[str, torch.Tensor] = {}
         input_gradient = None
@@ -235,7 +246,12 @@ class ProfileEngine:
                 scores = scores_of(output, self.output_transform, self.class_dim)
                 extra = ObjectiveInputs(None, batch.targets, batch.target_lengths, self.blank)  # type: ignore[arg-type]
                 objective = masked_objective(
-                    self.objective, scores, fold_batch.lengths, fold_batch.frame_maps.get(OUTPUT), extra
+                    self.objective,
+                    scores,
+                    fold_batch.lengths,
+                    fold_batch.frame_maps.get(OUTPUT),
+                    extra,
+                    self.label_rate,
                 )
             gradients, extra = recorder.gradients(objective, [inputs] if wants_input_gradient else [])
             input_gradient = extra[0] if extra else None

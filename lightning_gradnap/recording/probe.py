@@ -73,6 +73,7 @@ def find_frame_maps(
     channels_last: bool = False,
     class_dim: int = 1,
     output_transform: Callable[[Any], torch.Tensor] | None = None,
+    label_rate: int = 1,
 ) -> dict[str, AnyFrameMap]:
     """Maps of ``layers`` (names in ``model``, or modules by name) and of the scores (:data:`OUTPUT`):
     the ``given`` ones, the others probed (see :func:`model_probe` for the probe's inputs)."""
@@ -85,7 +86,7 @@ def find_frame_maps(
         if isinstance(layers, Mapping)
         else [n for n in names if n != OUTPUT]
     )
-    run = model_probe(model, batch, probed, channels_last, class_dim, transform)
+    run = model_probe(model, batch, probed, channels_last, class_dim, transform, label_rate)
     return {**probe_frame_maps(model, run, names), **given}
 
 

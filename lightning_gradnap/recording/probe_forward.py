@@ -31,6 +31,7 @@ def model_probe(
     channels_last: bool = False,
     class_dim: int = 1,
     output_transform: Callable[[Any], torch.Tensor] | None = None,
+    label_rate: int = 1,
 ) -> ProbeRun:
     """The ``run`` of :func:`probe_frame_maps` for ``model``, with inputs shaped like ``batch``'s.
 
@@ -49,10 +50,15 @@ def model_probe(
         )
     time_axis = 1 if channels_last else first.dim() - 1
     labels = batch.labels
-    if isinstance(labels, torch.Tensor) and labels.dim() == 2 and labels.shape[1] != first.shape[time_axis]:
+    if (
+        isinstance(labels, torch.Tensor)
+        and labels.dim() == 2
+        and not covers(labels.shape[1], first.shape[time_axis], label_rate)
+    ):
         raise ValueError(
             f"the frame labels have {labels.shape[1]} frames but the input's time axis (axis {time_axis} of "
             f"{tuple(first.shape)}) has {first.shape[time_axis]}: give one label per input frame"
+            + ("" if label_rate == 1 else f" (label_rate={label_rate}: one per {label_rate} input steps)")
             + ("" if channels_last else "; if the input (and the layers) are [B, T, C], set channels_last=True")
         )
     recorder = ActivationRecorder(model, layers, keep_graph=True) if layers else contextlib.nullcontext()
@@ -88,6 +94,11 @@ def model_probe(
         return x, outputs
 
     return run
+
+
+def covers(label_frames: int, input_steps: int, label_rate: int) -> bool:
+    """Whether ``label_frames`` labels, one per ``label_rate`` steps, cover an input of ``input_steps``."""
+    return label_frames in (input_steps // label_rate, -(-input_steps // label_rate))
 
 
 def _repeat_first(value: object, batch_size: int) -> object:
