@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lightning_gradnap import GradNAPCallback, Profiles
+from lightning_gradnap import GradNAPCallback, Profiles, compute_profiles
 from tests.helpers.brute_force import Layout, assert_profiles_match, brute_force_profiles
 from tests.helpers.speech_fit import (
     GROUPS,
@@ -29,7 +29,7 @@ from tests.helpers.speech_fit import (
     validate_and_profile,
 )
 
-__all__ = ["Case", "assert_batching_invariant", "check_against_reference", "fitted"]
+__all__ = ["Case", "assert_batching_invariant", "check_against_reference", "check_reference_with_frame_maps", "fitted"]
 
 
 @dataclass
@@ -51,6 +51,10 @@ class Case:
         lengths_key: The callback's ``lengths`` (``None``: equal lengths, no padding).
         masks_padding: Whether the model masks its padding (then batched and one by one agree).
         relative_key: Batch key of SpeechBrain-style relative lengths, if the model takes them.
+        frame_maps: ``(stride, offset, length_offset)`` of every layer and ``"<output>"``, by hand, for
+            checking the reference against the engine told them (:func:`check_reference_with_frame_maps`).
+        flat_layouts: The layers whose layout the engine took before it found layouts itself:
+            ``False`` for ``[B, C, T]``, ``True`` for ``[B, T, C]`` (time-first and 4-D layers are absent).
     """
 
     name: str
@@ -70,7 +74,8 @@ class Case:
     train_examples: int = 8
     val_examples: int = 8
     batch_size: int = 4
-    extra: dict[str, Any] = field(default_factory=dict)
+    frame_maps: dict[str, tuple[float, float, int]] = field(default_factory=dict)
+    flat_layouts: dict[str, bool] = field(default_factory=dict)
 
     def callback(self) -> GradNAPCallback:
         """The callback as a user writes it from the README: layers, batch keys, and the label rate
@@ -88,7 +93,7 @@ class Case:
             options["class_dim"] = self.class_dim
         if self.label_rate != 1:
             options["label_rate"] = self.label_rate
-        return GradNAPCallback(**options, **self.extra)
+        return GradNAPCallback(**options)
 
     def examples(self, count: int, seed: int):
         return make_examples(count, self.lengths, self.channels, self.label_rate, seed)
@@ -135,3 +140,28 @@ def assert_batching_invariant(case: Case, result: Fitted, root: str) -> None:
             np.testing.assert_allclose(
                 getattr(single, what), getattr(batched, what), rtol=1e-5, atol=1e-5 * scale, err_msg=f"{name} {what}"
             )
+
+
+def check_reference_with_frame_maps(case: Case) -> None:
+    """The reference of the model at its initial weights agrees with ``compute_profiles`` on padded
+    batches given the frame maps by hand, labels repeated to one per input step, one call per layout."""
+    torch.manual_seed(0)
+    task = FrameTask(case.build(), case.net_inputs, case.class_dim).eval()
+    val = case.examples(case.val_examples, seed=2)
+    alone = utterances(val, case.input_key, case.net_inputs, case.layout)
+    reference = brute_force_profiles(task, alone, case.layers, case.output, len(GROUPS), case.label_rate)
+    engine_batches = [
+        {
+            "inputs": tuple(batch[key] for key in case.net_inputs),
+            "labels": batch["frame_labels"].repeat_interleave(case.label_rate, dim=1),
+            "lengths": batch["lengths"] if case.lengths_key else None,
+        }
+        for batch in case.batches(val, case.batch_size)
+    ]
+    for channels_last in (False, True):
+        names = [name for name, last in case.flat_layouts.items() if last == channels_last]
+        if names:
+            frame_maps = {name: case.frame_maps[name] for name in [*names, "<output>"]}
+            options = dict(class_dim=case.class_dim, channels_last=channels_last, frame_maps=frame_maps)
+            profiles = compute_profiles(task, engine_batches, names, len(GROUPS), **options)
+            assert_profiles_match(profiles, {name: reference[name] for name in names}, rtol=1e-5)

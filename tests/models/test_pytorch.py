@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tests.helpers.brute_force import Layout, conv_centres
-from tests.helpers.model_matrix import Case, check_against_reference, fitted
+from tests.helpers.model_matrix import Case, check_against_reference, check_reference_with_frame_maps, fitted
 
 FEATURES, CLASSES = 8, 4
 CONV = conv_centres([5], [2], [2])
@@ -43,6 +43,8 @@ CASES = [
         lengths=[19, 24, 14, 21],
         channels=FEATURES,
         lengths_key="lengths",
+        frame_maps=dict.fromkeys(["net.conv", "net.gru", "<output>"], (2, 0.0, 1)),
+        flat_layouts={"net.conv": False, "net.gru": True},
     )
 ]
 
@@ -51,11 +53,5 @@ def test_fit_profiles_equal_brute_force(tmp_path) -> None:
     check_against_reference(CASES[0], fitted(CASES[0], str(tmp_path)))
 
 
-# Today's engine, for validating the reference above (frame maps by hand; one layout per call).
-TODAY = {
-    "conv_gru_batch_first": {
-        "net.conv": ((2, 0.0, 1), False),
-        "net.gru": ((2, 0.0, 1), True),
-        "<output>": (2, 0.0, 1),
-    }
-}
+def test_reference_agrees_with_the_engine_given_frame_maps() -> None:
+    check_reference_with_frame_maps(CASES[0])

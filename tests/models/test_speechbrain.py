@@ -20,7 +20,7 @@ from speechbrain.lobes.models.transformer.TransformerASR import TransformerASR
 from torch import nn
 
 from tests.helpers.brute_force import Layout, conv_centres
-from tests.helpers.model_matrix import Case, check_against_reference, fitted
+from tests.helpers.model_matrix import Case, check_against_reference, check_reference_with_frame_maps, fitted
 
 FEATURES, CLASSES = 16, 4
 IDENTITY = conv_centres([1], [1])
@@ -111,6 +111,12 @@ CASES = [
         layout=batch_first_features,
         class_dim=2,
         lengths_key=None,
+        frame_maps={
+            "net.crdnn.CNN.block_0": (1, 0.0, 0),
+            "net.crdnn.DNN.block_0": (2, 0.5, 0),
+            "<output>": (2, 0.5, 0),
+        },
+        flat_layouts={"net.crdnn.DNN.block_0": True},
     ),
     Case(  # its front end and convolution modules read padded frames: equal lengths, wav_lens all 1
         "conformer",
@@ -125,6 +131,8 @@ CASES = [
         class_dim=2,
         lengths_key="wav_lens",
         relative_key="wav_lens",
+        frame_maps=dict.fromkeys(["net.front", "net.transformer.encoder.layers.1", "<output>"], (4, 0.0, 3)),
+        flat_layouts={"net.transformer.encoder.layers.1": True},
     ),
 ]
 
@@ -134,20 +142,6 @@ def test_fit_profiles_equal_brute_force(case: Case, tmp_path) -> None:
     check_against_reference(case, fitted(case, str(tmp_path)))
 
 
-# Today's engine, for validating the references above (frame maps by hand; one layout per call).
-def _four_d(t: torch.Tensor) -> torch.Tensor:  # [B, T, F, C] -> [B, F * C, T]
-    return t.movedim(1, -1).reshape(t.shape[0], -1, t.shape[1])
-
-
-TODAY = {
-    "crdnn": {
-        "net.crdnn.CNN.block_0": ((1, 0.0, 0), _four_d),
-        "net.crdnn.DNN.block_0": ((2, 0.5, 0), True),
-        "<output>": (2, 0.5, 0),
-    },
-    "conformer": {
-        "net.front": ((4, 0.0, 3), _four_d),
-        "net.transformer.encoder.layers.1": ((4, 0.0, 3), True),
-        "<output>": (4, 0.0, 3),
-    },
-}
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_reference_agrees_with_the_engine_given_frame_maps(case: Case) -> None:
+    check_reference_with_frame_maps(case)

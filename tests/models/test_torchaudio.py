@@ -15,7 +15,13 @@ import torchaudio
 from torch import nn
 
 from tests.helpers.brute_force import Layout, conv_centres
-from tests.helpers.model_matrix import Case, assert_batching_invariant, check_against_reference, fitted
+from tests.helpers.model_matrix import (
+    Case,
+    assert_batching_invariant,
+    check_against_reference,
+    check_reference_with_frame_maps,
+    fitted,
+)
 
 FEATURES, CLASSES = 8, 4
 IDENTITY = conv_centres([1], [1])
@@ -101,6 +107,8 @@ CASES = [
         layout=batch_first_features,
         class_dim=2,
         masks_padding=True,
+        frame_maps=dict.fromkeys(["net.frontend", "net.conformer.conformer_layers.1", "<output>"], (2, 0.0, 1)),
+        flat_layouts={"net.frontend": False},
     ),
     Case(
         "emformer",
@@ -114,6 +122,8 @@ CASES = [
         layout=batch_first_features,
         class_dim=2,
         masks_padding=True,
+        frame_maps=dict.fromkeys(["net.frontend", "net.emformer.emformer_layers.1", "<output>"], (1, 0.0, 0)),
+        flat_layouts={"net.frontend": True},
     ),
     Case(
         "wav2vec2_model",
@@ -130,6 +140,12 @@ CASES = [
         label_rate=20,
         class_dim=2,
         masks_padding=True,
+        frame_maps={
+            "net.feature_extractor.conv_layers.0": (5, 4.5, -5),
+            "net.encoder.transformer.layers.1": (20, 19.5, -20),
+            "<output>": (20, 19.5, -20),
+        },
+        flat_layouts={"net.feature_extractor.conv_layers.0": False, "net.encoder.transformer.layers.1": True},
     ),
     Case(
         "deepspeech",
@@ -158,6 +174,12 @@ CASES = [
         lengths_key=None,
         train_examples=4,
         val_examples=4,
+        frame_maps={
+            "net.acoustic_model.0.0": (160, 79.5, 0),
+            "net.acoustic_model.1.16": (320, -0.5, 320),
+            "<output>": (320, -0.5, 320),
+        },
+        flat_layouts={"net.acoustic_model.0.0": False, "net.acoustic_model.1.16": False},
     ),
 ]
 
@@ -184,35 +206,9 @@ def test_batched_equals_one_by_one(case: Case, results, tmp_path) -> None:
     assert_batching_invariant(case, results(case), str(tmp_path))
 
 
-# Today's engine, for validating the references above (frame maps by hand; one layout per call).
-def _time_first(t):
-    return t.permute(1, 2, 0)
+FLAT = [case for case in CASES if case.flat_layouts]
 
 
-TODAY = {
-    "conformer": {
-        "net.frontend": ((2, 0.0, 1), False),
-        "net.conformer.conformer_layers.1": ((2, 0.0, 1), _time_first),
-        "<output>": (2, 0.0, 1),
-    },
-    "emformer": {
-        "net.frontend": ((1, 0.0, 0), True),
-        "net.emformer.emformer_layers.1": ((1, 0.0, 0), _time_first),
-        "<output>": (1, 0.0, 0),
-    },
-    "wav2vec2_model": {
-        "net.feature_extractor.conv_layers.0": ((5, 4.5, -5), False),
-        "net.encoder.transformer.layers.1": ((20, 19.5, -20), True),
-        "<output>": (20, 19.5, -20),
-    },
-    "deepspeech": {
-        "net.fc1": ((1, 0.0, 0), lambda t: t.movedim(2, -1).reshape(t.shape[0], -1, t.shape[2])),
-        "net.bi_rnn": ((1, 0.0, 0), _time_first),
-        "<output>": (1, 0.0, 0),
-    },
-    "wav2letter_waveform": {
-        "net.acoustic_model.0.0": ((160, 79.5, 0), False),
-        "net.acoustic_model.1.16": ((320, -0.5, 320), False),
-        "<output>": (320, -0.5, 320),
-    },
-}
+@pytest.mark.parametrize("case", FLAT, ids=[case.name for case in FLAT])
+def test_reference_agrees_with_the_engine_given_frame_maps(case: Case) -> None:
+    check_reference_with_frame_maps(case)
