@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -29,7 +30,17 @@ from tests.helpers.speech_fit import (
     validate_and_profile,
 )
 
-__all__ = ["Case", "assert_batching_invariant", "check_against_reference", "check_reference_with_frame_maps", "fitted"]
+__all__ = [
+    "QUIET",
+    "Case",
+    "assert_batching_invariant",
+    "check_against_reference",
+    "check_reference_with_frame_maps",
+    "fitted",
+]
+
+#: A few utterances give profiles of low split-half reliability, which the callback warns about.
+QUIET = pytest.mark.filterwarnings("ignore:GradNAPCallback. the profiles of .* split-half reliability:UserWarning")
 
 
 @dataclass

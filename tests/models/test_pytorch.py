@@ -14,8 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from tests.helpers.brute_force import Layout, conv_centres
-from tests.helpers.model_matrix import Case, check_against_reference, check_reference_with_frame_maps, fitted
+from tests.helpers.model_matrix import QUIET, Case, check_against_reference, check_reference_with_frame_maps, fitted
 
+pytestmark = QUIET
 FEATURES, CLASSES = 8, 4
 CONV = conv_centres([5], [2], [2])
 

@@ -20,8 +20,9 @@ from speechbrain.lobes.models.transformer.TransformerASR import TransformerASR
 from torch import nn
 
 from tests.helpers.brute_force import Layout, conv_centres
-from tests.helpers.model_matrix import Case, check_against_reference, check_reference_with_frame_maps, fitted
+from tests.helpers.model_matrix import QUIET, Case, check_against_reference, check_reference_with_frame_maps, fitted
 
+pytestmark = QUIET
 FEATURES, CLASSES = 16, 4
 IDENTITY = conv_centres([1], [1])
 logging.getLogger("speechbrain").setLevel(logging.ERROR)

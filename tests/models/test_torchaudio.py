@@ -16,6 +16,7 @@ from torch import nn
 
 from tests.helpers.brute_force import Layout, conv_centres
 from tests.helpers.model_matrix import (
+    QUIET,
     Case,
     assert_batching_invariant,
     check_against_reference,
@@ -23,6 +24,7 @@ from tests.helpers.model_matrix import (
     fitted,
 )
 
+pytestmark = QUIET
 FEATURES, CLASSES = 8, 4
 IDENTITY = conv_centres([1], [1])
 
