@@ -177,6 +177,7 @@ class GradNAPCallback(Callback):
             output_transform=resolve_callable(output_transform, "output_transform"),
             input_window=feature_window if "features" in self.writer.views and label_level == "frame" else None,
             label_rate=label_rate,
+            skip_failing_input_views=True,  # a view that cannot be drawn is left out, never aborts fit
         )
         self.frame_maps = {name: as_frame_map(name, spec) for name, spec in (frame_maps or {}).items()}  # checked now
         # Fail now, not at the first validation, on options the engine rejects.

@@ -8,6 +8,7 @@ precision, at least float32). No Python loop over frames, groups or examples.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -31,6 +32,7 @@ from lightning_gradnap.profiles.result import FeatureViews, Profiles
 from lightning_gradnap.recording.batch import ProfileBatch, as_profile_batch, check_labels, model_device, prepare_input
 from lightning_gradnap.recording.frame_maps import AnyFrameMap, FrameMapSpec, check_frame_maps
 from lightning_gradnap.recording.hooks import ActivationRecorder
+from lightning_gradnap.recording.layouts import Layout, LayoutOverride, overridden
 from lightning_gradnap.recording.objectives import (
     ObjectiveInputs,
     default_output_transform,
@@ -38,7 +40,6 @@ from lightning_gradnap.recording.objectives import (
     resolve_objective,
     scores_of,
 )
-from lightning_gradnap.recording.layouts import Layout, LayoutOverride, overridden
 from lightning_gradnap.recording.probe import OUTPUT, find_maps_and_layouts
 
 __all__ = ["OUTPUT", "ProfileEngine"]
@@ -78,6 +79,8 @@ class ProfileEngine:
         label_rate: Input time steps per label frame (160 for 10 ms labels of 16 kHz audio): a
             layer frame takes the label at its receptive-field centre on the input ``// label_rate``.
             Lengths count input time steps.
+        skip_failing_input_views: Where the input views cannot be cut (``input_window`` with labels at
+            another rate, or an input they cannot take), leave them out with a warning instead of raising.
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class ProfileEngine:
         input_window: int | None = None,
         frame_maps: Mapping[str, FrameMapSpec] | None = None,
         label_rate: int = 1,
+        skip_failing_input_views: bool = False,
     ) -> None:
         self.methods = [method] if isinstance(method, str) else list(method)
         check_engine_options(num_groups, self.methods, label_level, window, window_center, input_window)
@@ -106,6 +110,7 @@ class ProfileEngine:
                 f"label_rate must be a positive integer (input time steps per label frame), got {label_rate!r}"
             )
         self.label_rate = label_rate
+        self.skip_failing_input_views = skip_failing_input_views
         self.num_groups = num_groups
         self.method = self.methods[0]
         self.objective_name = objective if isinstance(objective, str) else getattr(objective, "__name__", "custom")
@@ -278,9 +283,40 @@ class ProfileEngine:
             batch_sums.update({self.state_key(method, name): value for name, value in folded.items()})
         recorder.clear()
         if self.input_fold is not None and inputs is not None:
-            views = self.input_fold.views(inputs, input_gradient)
-            batch_sums.update(self.input_fold.batch_sums(views, fold_batch, self.input_sums))
+            batch_sums.update(self._input_views(inputs, input_gradient, fold_batch))
         return self.accumulated.add(batch_sums)
+
+    def _input_views(self, inputs: torch.Tensor, gradient: torch.Tensor | None, fold_batch: FoldBatch) -> dict:
+        """The feature view's sums of this batch: the input as ``[B, F, T]`` (its time axis last, other axes
+        folded into F); where it cannot be cut into windows (labels at another rate than the input, a
+        shape it cannot take), the view is left out from now on, with a warning that names it."""
+        assert self.input_fold is not None
+        axis = inputs.dim() - 1 if self.input_time_axis is None else self.input_time_axis
+        layout = Layout(0, axis, inputs.dim()) if inputs.dim() > 2 else Layout(0, 2, 3)
+        if inputs.dim() == 2:  # a waveform: one feature
+            inputs, gradient = inputs[:, None], None if gradient is None else gradient[:, None]
+        inputs, gradient = layout.to_bct(inputs), None if gradient is None else layout.to_bct(gradient)
+        try:
+            if not inputs.is_floating_point():
+                raise ValueError("the input holds integer tokens, which have no features to average")
+            if self.label_rate != 1:
+                raise ValueError(
+                    f"input windows need one label per input frame, but labels come one per {self.label_rate} "
+                    "input steps (label_rate): set input_window=None (GradNAPCallback: leave 'features' out of `views`)"
+                )
+            views = self.input_fold.views(inputs, gradient)
+            return self.input_fold.batch_sums(views, fold_batch, self.input_sums)
+        except ValueError as error:
+            if not self.skip_failing_input_views:
+                raise
+            warnings.warn(
+                f"the 'features' view (input windows) is left out: {error}. Leave 'features' out of the callback's "
+                "`views` (ProfileEngine: input_window=None) to silence this",
+                UserWarning,
+                stacklevel=3,
+            )
+            self.input_fold = None
+            return {}
 
     def _scores(self, output: Any) -> torch.Tensor:
         layout = self.layouts.get(OUTPUT)

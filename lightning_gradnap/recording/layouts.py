@@ -103,7 +103,7 @@ def time_axis_by_spread(name: str, nan_output: torch.Tensor, batch_axis: int) ->
     Raises:
         ValueError: naming the layer, when it reaches part of more than one axis.
     """
-    reached = torch.isnan(nan_output)
+    reached = nan_output if nan_output.dtype == torch.bool else torch.isnan(nan_output)
     if not reached.any() or reached.all():
         return None
     partial = []

@@ -54,6 +54,8 @@ def probe_frame_maps(model: nn.Module, run: ModelProbe, names: Sequence[str]) ->
     try:
         model.eval()
         with cudnn, torch.inference_mode(False), torch.enable_grad():
+            if run.tokens:
+                return _token_maps(run, names)
             trace = ModuleTrace(model)
             first = max(run.batch_length, 16)
             outputs = run.find_layouts(first, trace)
@@ -105,6 +107,29 @@ def find_maps_and_layouts(
         return dict(given), run.layouts, run.time_axis
     maps = probe_frame_maps(model, run, names)
     return {**maps, **given}, dict(run.layouts), run.time_axis
+
+
+def _token_maps(run: ModelProbe, names: Sequence[str]) -> dict[str, AnyFrameMap]:
+    """Integer token inputs (BERT-style ``input_ids``): every layer with a time axis keeps the tokens' frames.
+
+    Raises:
+        ValueError: naming the layer, when its frames are not the tokens'.
+    """
+    length = max(run.batch_length, 16)
+    outputs = run.find_layouts(length)
+    maps: dict[str, AnyFrameMap] = {}
+    for name in names:
+        layout = run.layouts.get(name)
+        if layout is None:
+            continue
+        frames = [output.shape[layout.time_axis] for output in outputs[name]]
+        if frames != [length, 2 * length if run.accepts_other_lengths else length]:
+            raise ValueError(
+                f"{name!r} has {frames[0]} frames for {length} input tokens: its frames cannot be placed on the "
+                f"tokens; give frame_maps={{{name!r}: (stride, offset)}}"
+            )
+        maps[name] = IDENTITY
+    return maps
 
 
 def _feeders(

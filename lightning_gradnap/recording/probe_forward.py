@@ -113,11 +113,12 @@ class ModelProbe:
         self.model, self.batch, self.names = model, batch, [*layers, OUTPUT]
         self.template = batch.input_tuple
         first = self.template[0]
-        if not isinstance(first, torch.Tensor) or not first.is_floating_point() or first.dim() < 2:
+        if not isinstance(first, torch.Tensor) or first.dim() < 2 or first.is_complex() or first.dtype == torch.bool:
             raise ValueError(
                 "cannot probe where layer frames sit on the input: the first model input is not a floating "
-                f"[B, ..., T] tensor; give frame_maps for {self.names}"
+                f"[B, ..., T] tensor (or integer tokens [B, T]); give frame_maps for {self.names}"
             )
+        self.tokens = not first.is_floating_point()  # e.g. BERT's input_ids: every layer keeps their frames
         self.first, self.channels_last, self.class_dim = first, channels_last, class_dim
         self.time_axis = input_time_axis(first, batch.labels, label_rate, overridden(channels_last, INPUT))
         self.batch_length = first.shape[self.time_axis]
@@ -138,6 +139,10 @@ class ModelProbe:
     def _input(self, frames: int, batch_size: int, nan_frames: list[int] | None) -> torch.Tensor:
         shape = [batch_size, *self.first.shape[1:]]
         shape.pop(self.time_axis)
+        if self.tokens:  # tokens drawn from the batch's own (an embedding takes any of them)
+            pool = self.first.flatten()
+            drawn = torch.randint(0, pool.numel(), (*shape, frames), generator=self.generator)
+            return pool[drawn.to(pool.device)]
         x = torch.randn(*shape, frames, generator=self.generator).to(self.first.device, self.first.dtype)
         if nan_frames is not None:
             x[torch.arange(batch_size), ..., torch.tensor(nan_frames)] = float("nan")
