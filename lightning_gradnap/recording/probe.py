@@ -26,7 +26,7 @@ from lightning_gradnap.recording.batch import ProfileBatch
 from lightning_gradnap.recording.frame_maps import IDENTITY, AnyFrameMap, FrameMap, centre_line, fit_length_offset
 from lightning_gradnap.recording.layouts import Layout, LayoutOverride, layout_from_shapes, time_axis_by_spread
 from lightning_gradnap.recording.probe_forward import BATCH_SIZES, OUTPUT, ModelProbe, ProbeRun, model_probe
-from lightning_gradnap.recording.probe_trace import ModuleTrace
+from lightning_gradnap.recording.probe_trace import LocalStatistics, ModuleTrace
 
 __all__ = ["OUTPUT", "find_frame_maps", "find_maps_and_layouts", "probe_frame_maps"]
 
@@ -53,7 +53,7 @@ def probe_frame_maps(model: nn.Module, run: ModelProbe, names: Sequence[str]) ->
     cudnn = torch.backends.cudnn.flags(enabled=False, benchmark=False, deterministic=True)
     try:
         model.eval()
-        with cudnn, torch.inference_mode(False), torch.enable_grad():
+        with cudnn, torch.inference_mode(False), torch.enable_grad(), LocalStatistics(model):
             if run.tokens:
                 return _token_maps(run, names)
             trace = ModuleTrace(model)
