@@ -107,21 +107,23 @@ def write_report(
     blobs: dict[str, str] = {}
     for route, params in tqdm(wanted, desc="analysing", unit=" views", disable=not progress):
         payload = respond(dashboard, route, params)
-        body, encoding = payload.body, "json"
+        body, encoding, scale = payload.body, "json", 1.0
         if payload.mimetype == BINARY:
             encoding = "float16" if half else "float32"
-            body = np.frombuffer(body, "<f4").astype("<f2").tobytes() if half else body
-        digest = hashlib.sha1(body + encoding.encode()).hexdigest()[:16]
+            if half:
+                body, scale = _to_half(np.frombuffer(body, "<f4"))
+        digest = hashlib.sha1(body + f"{encoding}{scale}".encode()).hexdigest()[:16]
         if digest not in blobs:
-            blobs[digest] = body.decode() if encoding == "json" else base64.b64encode(body).decode()
-        index[query_key(route, params)] = {"id": f"p{digest}", "encoding": encoding}
-    payloads = "\n".join(
-        f'<script type="text/plain" id="p{digest}">{_escape_script(text)}</script>' for digest, text in blobs.items()
-    )
+            blobs[digest] = _escape_json(body.decode()) if encoding == "json" else base64.b64encode(body).decode()
+        entry: dict[str, Any] = {"id": f"p{digest}", "encoding": encoding}
+        if encoding == "float16":
+            entry["scale"] = scale
+        index[query_key(route, params)] = entry
+    payloads = "\n".join(f'<script type="text/plain" id="p{digest}">{text}</script>' for digest, text in blobs.items())
     page = PAGE.format(
         title=html.escape(title or f"GradNAP report: {root.resolve().name}"),
         style=(STATIC / "style.css").read_text(encoding="utf-8"),
-        index=_escape_script(json.dumps(index, separators=(",", ":"), ensure_ascii=False)),
+        index=_escape_json(json.dumps(index, separators=(",", ":"), ensure_ascii=False)),
         payloads=payloads,
         script=bundle(STATIC),
     )
@@ -132,9 +134,19 @@ def write_report(
     return output
 
 
-def _escape_script(text: str) -> str:
-    """Text that cannot end its ``<script>`` element early."""
-    return text.replace("</", "<\\/")
+def _escape_json(text: str) -> str:
+    """JSON that cannot end or change its ``<script>`` element (``</script>``, ``<!--``, ``<script>`` in a group
+    name): every ``<`` as ``\\u003c``, which JSON reads back as ``<`` (``<`` stands only inside JSON strings)."""
+    return text.replace("<", "\\u003c")
+
+
+def _to_half(values: np.ndarray) -> tuple[bytes, float]:
+    """float16 bytes of ``values`` times a power of two that puts the largest finite magnitude near 2**14, and that
+    scale (the front end divides by it): no value overflows to infinity, and small profiles keep their digits."""
+    finite = np.abs(values[np.isfinite(values)])
+    largest = float(finite.max()) if finite.size else 0.0
+    scale = 2.0 ** (14 - int(np.ceil(np.log2(largest)))) if largest > 0 else 1.0
+    return (values.astype(np.float64) * scale).astype("<f2").tobytes(), scale
 
 
 def _check_layers(dashboard: Dashboard, layers: Sequence[str] | None) -> None:

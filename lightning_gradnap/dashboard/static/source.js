@@ -162,7 +162,11 @@ export function inlineSource(doc = document) {
     const text = doc.getElementById(entry.id).textContent;
     if (entry.encoding === "json") return JSON.parse(text);
     const bytes = Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-    return entry.encoding === "float16" ? halfToFloat(new Uint16Array(bytes.buffer)) : new Float32Array(bytes.buffer);
+    if (entry.encoding !== "float16") return new Float32Array(bytes.buffer);
+    const values = halfToFloat(new Uint16Array(bytes.buffer)); // stored times entry.scale (a power of two)
+    const scale = entry.scale || 1;
+    for (let i = 0; i < values.length; i++) values[i] /= scale;
+    return values;
   }, false);
 }
 
