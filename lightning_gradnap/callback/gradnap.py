@@ -189,6 +189,7 @@ class GradNAPCallback(Callback):
         self._model = forward_module(pl_module, layers)[1]
         self._capture = SharedForward(self.engine, self.reader, self.engine.recorder(pl_module))  # layers resolved once
         self._warn(self._history.keep_layers(layers))
+        self._history.set_root(log_dir(trainer))
         folder = log_dir(trainer) / "profiles"  # a broadcast: on every rank, or the ranks' collectives go astray
         if trainer.is_global_zero:
             if self.save_profiles:
@@ -278,7 +279,7 @@ class GradNAPCallback(Callback):
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.writer.close()
         if "profile_replay" in self.writer.views and self.save_profiles and trainer.is_global_zero:
-            replay_history(summary_writer(trainer), self.history)  # from the files; warns about unreadable ones
+            replay_history(summary_writer(trainer), self._history.resolved())  # warns about unreadable files
 
     @override
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
