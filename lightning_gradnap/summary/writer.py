@@ -70,6 +70,12 @@ class ProfileWriter:
         self._layout_written = False  # the custom-scalars layout, once per writer
         self._frames: dict = {}  # the tracked heatmaps' figures, redrawn step to step while their orders hold
 
+    def reset(self) -> None:
+        """A new run (another Trainer, another logger): write the custom-scalars layout again, redraw from scratch."""
+        self.close(raise_errors=False)
+        self._layout_written = False
+        self._frames = {}
+
     def write(
         self,
         profiling: Profiling,
