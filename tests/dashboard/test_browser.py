@@ -144,6 +144,9 @@ def exercise_the_page(driver, logdir: Path) -> None:
     wait_for(
         driver, lambda d: d.find_element(By.CSS_SELECTOR, "canvas.emergence").size["height"] > 0, "the emergence map"
     )
+    scores = Select(driver.find_element(By.CSS_SELECTOR, "select.score"))
+    assert "ami" in [option.text for option in scores.options]
+    assert scores.first_selected_option.text == "silhouette"  # a steady score first (no neighbour in these files)
     assert driver.execute_script("return window.gradnap.timings.firstView") > 0
 
 

@@ -39,7 +39,10 @@ export class EmergenceMap {
     const chosen = this.picker.value;
     this.data = data;
     this.picker.replaceChildren(...Object.keys(data.scores).map((name) => new Option(name, name)));
+    // The first view opens on a score that moves steadily (neighbour, else silhouette), not the noisy AMI.
+    const steady = ["neighbour", "silhouette"].find((name) => data.scores[name]);
     if (data.scores[chosen]) this.picker.value = chosen;
+    else if (steady) this.picker.value = steady;
     const computed = data.computed.length ? `computed here with lightning_gradnap.analysis: ${data.computed.join(", ")}` : "";
     this.note.textContent = computed;
     this.draw();
