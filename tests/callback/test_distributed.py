@@ -17,8 +17,7 @@ import pytest
 
 from example_asr.corpora.synthetic.corpus import SyntheticSpeechCorpus
 from lightning_gradnap import Profiles
-
-ROOT = Path(__file__).parents[2]
+from tests.helpers.paths import ROOT
 
 # The demo configuration as it is (model size, batch size 16, unequal utterance lengths), over 64
 # validation utterances: 4 batches in one process, 2 in each of two. Equal weights in every run:

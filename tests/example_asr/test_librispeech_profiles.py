@@ -27,8 +27,8 @@ from example_asr.phonetics.arpabet import ARPABET_INVENTORY
 from example_asr.text import CharTokenizer
 from example_asr.utterance import SAMPLE_RATE, Utterance
 from lightning_gradnap import Profiles
+from tests.helpers.paths import ROOT
 
-ROOT = Path(__file__).parents[2]
 HOP = 160  # the data module's frame shift (10 ms)
 SPEAKERS = (("1272", "128104"), ("2277", "149896"))
 BATCH_SIZE, PROFILED_BATCHES = 2, 2  # of 6 validation utterances, the first 4 are profiled
