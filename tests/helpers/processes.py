@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,8 +25,6 @@ def run_in_own_group(args: Sequence[str], timeout: float) -> tuple[int, str]:
     try:
         output, _ = process.communicate(timeout=timeout)
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):  # the group may be gone already
             os.killpg(process.pid, signal.SIGKILL)  # anything left behind, also after a timeout
-        except ProcessLookupError:
-            pass
     return process.returncode, output
