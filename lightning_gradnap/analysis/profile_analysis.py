@@ -1,4 +1,4 @@
-"""Clustering, ordering and cluster-quality metrics of profiles (DESIGN §1.6).
+"""Clustering, ordering and cluster-quality metrics of profiles (docs/METHOD.md §1.6).
 
 Absent groups (NaN rows) are left out of every computation; results that index groups refer
 to the full group list.

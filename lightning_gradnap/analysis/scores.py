@@ -1,4 +1,4 @@
-"""Category scores of a layer's group profiles, each with its chance level (DESIGN §1.6).
+"""Category scores of a layer's group profiles, each with its chance level (docs/METHOD.md §1.6).
 
 A score says how well the profiles' geometry follows what is known about the groups:
 

@@ -20,12 +20,11 @@ LAYER, LAYER_INDEX, WIDTH = "model.conv2", 1, 24
 
 
 @pytest.fixture
-def logdir(tmp_path: Path) -> Path:
+def logdir(profile_logdir) -> Path:
     find_chromium()  # skip early, naming what to install
-    make_run(tmp_path / "logs" / "version_0" / "profiles", STEPS)
-    make_run(tmp_path / "logs" / "version_1" / "profiles", STEPS, seed=1)
-    add_feature_views(tmp_path / "logs" / "version_0" / "profiles" / "epoch=002-step=000030.npz")  # the last step only
-    return tmp_path / "logs"
+    logs = profile_logdir(STEPS, STEPS)
+    add_feature_views(logs / "version_0" / "profiles" / "epoch=002-step=000030.npz")  # the last step only
+    return logs
 
 
 def wait_for(driver, condition, what: str, timeout: float = 30):

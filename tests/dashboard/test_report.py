@@ -22,8 +22,8 @@ from lightning_gradnap.dashboard.report import write_report
 from lightning_gradnap.dashboard.routes import query_key
 from lightning_gradnap.profiles.result import Profiles
 from tests.helpers.dashboard import add_feature_views, make_run
+from tests.helpers.paths import ROOT
 
-ROOT = Path(__file__).parents[2]
 STEPS = (10, 20, 30)
 
 
@@ -45,10 +45,8 @@ class Report:
 
 
 @pytest.fixture
-def logdir(tmp_path: Path) -> Path:
-    make_run(tmp_path / "logs" / "version_0" / "profiles", STEPS)
-    make_run(tmp_path / "logs" / "version_1" / "profiles", STEPS[:2], seed=1)
-    return tmp_path / "logs"
+def logdir(profile_logdir) -> Path:
+    return profile_logdir(STEPS, STEPS[:2])
 
 
 def test_report_inlines_the_routes_payloads_and_needs_nothing_outside(logdir: Path, tmp_path: Path, capsys) -> None:
