@@ -70,7 +70,8 @@ def main() -> None:
         return ProfileEngine(names, 5, channels_last=None, class_dim=None, label_rate=160)
 
     print(
-        f"Wav2Vec2ForCTC (base conv geometry, tiny encoder), 4 x 16000 samples: {timed(engine, w2v, batch, None, args.repeats):.2f} s"
+        "Wav2Vec2ForCTC (base conv geometry, tiny encoder), 4 x 16000 samples: "
+        f"{timed(engine, w2v, batch, None, args.repeats):.2f} s"
     )
 
 

@@ -78,7 +78,7 @@ def input_time_axis(first: torch.Tensor, labels: object, label_rate: int, option
                 + (
                     ""
                     if option
-                    else "; if the input (and the layers) are [B, T, C], set channels_last=True (or None: found by probing)"
+                    else "; if the input (and the layers) are [B, T, C], set channels_last=True (or None: probed)"
                 )
             )
         return axis
