@@ -47,10 +47,9 @@ from typing import Any
 import numpy as np
 from scipy.cluster import hierarchy
 
-from lightning_gradnap.analysis.embedding import aligned_embedding
+from lightning_gradnap.analysis.embedding import EMBEDDINGS, aligned_embedding
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis, cosine_linkage
 from lightning_gradnap.profiles.result import Profiles
-from lightning_gradnap.summary.step_views import EMBEDDINGS
 
 __all__ = [
     "PERMUTATIONS",

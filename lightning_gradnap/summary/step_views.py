@@ -12,15 +12,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
-from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
 
+from lightning_gradnap.analysis.embedding import embed_2d
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
 from lightning_gradnap.figures import plots
 from lightning_gradnap.profiles.result import FeatureViews, Profiles
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 
-__all__ = ["VIEWS", "embed_2d", "feature_groups", "write_tensorboard"]
+__all__ = ["VIEWS", "feature_groups", "write_tensorboard"]
 
 #: What can be logged; the callback's ``views`` picks from these.
 VIEWS = (
@@ -35,28 +34,6 @@ VIEWS = (
     "projector",
     "emergence",
 )
-EMBEDDINGS = ("pca", "tsne")
-
-
-def embed_2d(rows: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
-    """2-D coordinates of the rows (PCA, or t-SNE with a perplexity that suits few points).
-
-    Rows are scaled to unit length first, as the clustering compares them by cosine distance. A
-    one-neuron layer has no second axis (and no direction but the sign): its values are shown on
-    the first axis as they are.
-    """
-    if rows.shape[1] < 2:
-        return np.pad(rows, ((0, 0), (0, 2 - rows.shape[1])))
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    rows = rows / np.where(norms > 0, norms, 1.0)
-    if len(rows) < 3:
-        return np.pad(rows[:, :2], ((0, 0), (0, max(0, 2 - rows.shape[1]))))
-    if method == "tsne":
-        perplexity = max(2.0, min(30.0, (len(rows) - 1) / 3))
-        return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(rows)
-    if np.allclose(rows, rows[0]):
-        return np.zeros((len(rows), 2))  # all groups alike (e.g. an untrained model): nothing to spread
-    return PCA(2, random_state=seed).fit_transform(rows)
 
 
 def feature_groups(views: FeatureViews, categories: Sequence[str] | None, count: int) -> list[int]:

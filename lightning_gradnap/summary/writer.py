@@ -15,10 +15,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from lightning_gradnap.analysis.embedding import EMBEDDINGS
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
 from lightning_gradnap.analysis.profiling import Profiling
 from lightning_gradnap.profiles.result import FeatureViews, Profiles
-from lightning_gradnap.summary.step_views import EMBEDDINGS, VIEWS
+from lightning_gradnap.summary.step_views import VIEWS
 from lightning_gradnap.summary.views import DEFAULT_VIEWS, Scores, write_views
 
 __all__ = ["ProfileWriter", "check_writable", "profile_file_name", "tag_of"]
