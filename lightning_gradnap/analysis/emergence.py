@@ -18,7 +18,10 @@ import numpy as np
 
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
 
-__all__ = ["Scores", "emergence_matrix", "scalars_layout"]
+__all__ = ["METRICS", "Scores", "emergence_matrix", "scalars_layout"]
+
+#: Per-layer scores kept for every profiling: the emergence maps and the custom-scalars charts.
+METRICS = ("silhouette", "neighbour", "rsa", "ami", "reliability", "stability")
 
 
 @dataclass
