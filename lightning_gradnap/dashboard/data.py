@@ -33,7 +33,8 @@ from scipy.cluster import hierarchy
 
 from lightning_gradnap.analysis.profile_analysis import analyze, cosine_linkage, stability
 from lightning_gradnap.dashboard.cache import ArrayCache
-from lightning_gradnap.dashboard.files import Header, ProfileFile, RunIndex
+from lightning_gradnap.dashboard.files import ProfileFile, RunIndex
+from lightning_gradnap.profiles.npz import Header, layer_key, stored_methods
 from lightning_gradnap.profiles.result import LayerProfile, Profiles
 
 __all__ = ["DEFAULT_NUM_CLUSTERS", "ORDERINGS", "Dashboard"]
@@ -91,7 +92,7 @@ class Dashboard:
 
     def methods(self, header: Header) -> list[str]:
         """The profile methods in a file, the one that owns the plain layer names first."""
-        return [str(m) for m in header.metadata.get("methods", [header.metadata.get("method", "gradnap")])]
+        return stored_methods(header.metadata)
 
     def layer_names(self, header: Header) -> list[str]:
         others = tuple(f"{m}/" for m in self.methods(header)[1:])
@@ -101,7 +102,7 @@ class Dashboard:
     def key(self, header: Header, method: str, base: str, layer: str) -> str:
         """The array key of ``base`` (``profile``, ``tracked_groups``, ...) for a method and layer."""
         own = self.methods(header)[0]
-        return f"{base}_{header.layers.index(layer if method == own else f'{method}/{layer}')}"
+        return layer_key(base, header.layers.index(layer if method == own else f"{method}/{layer}"))
 
     def method_files(self, run: str, method: str, layer: str | None = None) -> list[ProfileFile]:
         """The run's files that hold ``method`` (and ``layer``), in step order."""
