@@ -15,6 +15,7 @@ from scipy.spatial.distance import pdist
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_mutual_info_score
 
+from lightning_gradnap.analysis.score_keys import LAYER_METRICS
 from lightning_gradnap.analysis.scores import (
     PERMUTATIONS,
     SCORES,
@@ -113,7 +114,7 @@ class LayerAnalysis:
 
     def metric(self, name: str) -> float:
         """A score's value, or ``reliability`` / ``stability`` / ``method_agreement``."""
-        if name in ("reliability", "stability", "method_agreement"):
+        if name in LAYER_METRICS:
             return getattr(self, name)
         return self.scores.get(name, Baseline()).value
 

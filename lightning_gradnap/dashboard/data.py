@@ -32,6 +32,7 @@ import numpy as np
 from scipy.cluster import hierarchy
 
 from lightning_gradnap.analysis.profile_analysis import analyze, cosine_linkage, stability
+from lightning_gradnap.analysis.score_keys import split_score_key
 from lightning_gradnap.dashboard.cache import ArrayCache
 from lightning_gradnap.dashboard.files import ProfileFile, RunIndex
 from lightning_gradnap.profiles.npz import Header, layer_key, stored_methods
@@ -267,9 +268,9 @@ class Dashboard:
                         table[row][column] = value if value is not None and np.isfinite(value) else None
                 if progress is not None:
                     progress()
-        for name in [n for n in scores if n.endswith(("_chance_p95", "_input", "_half0", "_half1"))]:
+        for name in [n for n in scores if split_score_key(n)[1] not in ("", "chance")]:
             scores.pop(name)  # read against in TensorBoard's scalars; the map shows each score and its chance
-        chance = {name[: -len("_chance")]: scores.pop(name) for name in list(scores) if name.endswith("_chance")}
+        chance = {split_score_key(n)[0]: scores.pop(n) for n in list(scores) if split_score_key(n)[1] == "chance"}
         return {
             "layers": layers,
             "steps": [f.step for f in files],

@@ -15,6 +15,7 @@ import numpy as np
 
 from lightning_gradnap.analysis.embedding import embed_2d
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
+from lightning_gradnap.analysis.score_keys import layer_scores
 from lightning_gradnap.figures import plots
 from lightning_gradnap.profiles.result import FeatureViews, Profiles
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
@@ -135,19 +136,12 @@ def write_tensorboard(
 
 
 def _add_scores(writer, tag: str, layer: str, result, input_scores: dict[str, float], step: int) -> None:
-    """Each score with what it is read against, as ``<tag>/<score>[_<against>]/NN_<layer>``:
-    ``_chance``, ``_chance_p95``, ``_input``, ``_half0``, ``_half1``; then ``reliability``,
-    ``stability`` and ``method_agreement``."""
-    for name, baseline in result.scores.items():
-        values = {"": baseline.value, "_chance": baseline.chance, "_chance_p95": baseline.chance_p95}
-        values["_input"] = input_scores.get(name, float("nan"))
-        values.update(zip(("_half0", "_half1"), result.halves.get(name, (float("nan"),) * 2)))
-        for suffix, value in values.items():
-            if np.isfinite(value):
-                writer.add_scalar(layer_tag(tag, f"{name}{suffix}", layer), value, step)
-    for name in ("reliability", "stability", "method_agreement"):
-        if np.isfinite(result.metric(name)):
-            writer.add_scalar(layer_tag(tag, name, layer), result.metric(name), step)
+    """Each finite number of :func:`~lightning_gradnap.analysis.score_keys.layer_scores` as
+    ``<tag>/<key>/NN_<layer>``: each score with what it is read against (``_chance``, ``_chance_p95``,
+    ``_input``, ``_half0``, ``_half1``), then ``reliability``, ``stability`` and ``method_agreement``."""
+    for key, value in layer_scores(result, input_scores).items():
+        if np.isfinite(value):
+            writer.add_scalar(layer_tag(tag, key, layer), value, step)
 
 
 @contextmanager
