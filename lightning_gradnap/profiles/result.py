@@ -21,6 +21,7 @@ __all__ = [
     "Profiles",
     "group_means",
     "normalize_profiles",
+    "window_mean",
 ]
 
 SCALES = (None, "std")
@@ -64,6 +65,12 @@ def normalize_profiles(
         centred = centred / np.where(spread > 0, spread, 1.0)
     profile[present] = centred
     return profile
+
+
+def window_mean(profile: np.ndarray) -> np.ndarray:
+    """``[G, C]``: a time-resolved ``[G, C, W]`` profile averaged over its window (as the heatmaps show
+    it); a ``[G, C]`` profile as it is."""
+    return profile.mean(axis=2) if profile.ndim == 3 else profile
 
 
 @dataclass

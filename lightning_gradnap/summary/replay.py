@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from lightning_gradnap.analysis.tracking import category_order, clustered_order
+from lightning_gradnap.analysis.profile_analysis import clustered_order
+from lightning_gradnap.analysis.tracking import category_order
 from lightning_gradnap.figures.tracked import LayerFrames
 from lightning_gradnap.profiles.npz import parse_file_name
 from lightning_gradnap.profiles.result import Profiles
