@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.metadata
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,3 +291,27 @@ def test_each_subpackage_names_what_it_offers() -> None:
         assert package.__doc__ and package.__all__, f"{name} names nothing in __all__"
         missing = [item for item in package.__all__ if not hasattr(package, item)]
         assert not missing, f"{name}.__all__ names {missing}, which it does not hold"
+
+
+def test_the_readme_says_where_moved_names_are_now() -> None:
+    """Every path in the "now" column of the README's table of moved import paths resolves."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("### Import paths that moved with the subpackages", 1)[1].split("\n\n", 2)[2]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert len(rows) >= len(MOVED), "the table of moved import paths is missing"
+    for row in rows:
+        before, now = row.strip("|").split("|")[:2]
+        for path in re.findall(r"`(lightning_gradnap[\w.]*)`", now):
+            assert _resolves(path), f"{path} (for {before.strip()}) does not resolve"
+    for name, module in MOVED.items():
+        assert f"`{module}.{name}`" in readme, f"the README does not say where {name} is now"
+
+
+def _resolves(path: str) -> bool:
+    """Whether a dotted path is a module, or a name in one."""
+    try:
+        importlib.import_module(path)
+        return True
+    except ModuleNotFoundError:
+        module, _, name = path.rpartition(".")
+        return hasattr(importlib.import_module(module), name)
