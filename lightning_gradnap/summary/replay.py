@@ -27,7 +27,7 @@ import numpy as np
 from lightning_gradnap.analysis.profile_analysis import clustered_order
 from lightning_gradnap.analysis.tracking import category_order
 from lightning_gradnap.figures.tracked import LayerFrames
-from lightning_gradnap.profiles.npz import parse_file_name
+from lightning_gradnap.profiles.npz import parse_file_name, stored_methods
 from lightning_gradnap.profiles.result import Profiles
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 
@@ -94,8 +94,7 @@ def replay(
         step = steps[index] if steps is not None else step_of(path)
         try:
             profiles = Profiles.load(path)
-            methods = profiles.metadata.get("methods")
-            profiles = profiles.method(methods[0]) if methods else profiles  # the views of the first method
+            profiles = profiles.method(stored_methods(profiles.metadata)[0])  # the views of the first method
         except (OSError, ValueError):
             report.missing.append(str(path))
             continue
