@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis, analyze, check_clustering
+from lightning_gradnap.analysis.score_keys import layer_scores
 from lightning_gradnap.analysis.scores import profile_correlation
 from lightning_gradnap.engine.engine import ProfileEngine
 from lightning_gradnap.engine.reduction import State
@@ -108,18 +109,10 @@ def profile_state(
 
 def _saved_scores(analysis: ProfileAnalysis) -> dict[str, dict[str, float | None]]:
     """Each layer's scores for the file's metadata (JSON: NaN as null), as the dashboard reads them:
-    ``<score>``, ``<score>_chance``, ``<score>_chance_p95``, ``<score>_input``, reliability, stability."""
+    :func:`~lightning_gradnap.analysis.score_keys.layer_scores` without the halves."""
     saved = {}
     for layer, result in analysis.layers.items():
-        values: dict[str, float] = {}
-        for name, baseline in result.scores.items():
-            values.update(
-                {name: baseline.value, f"{name}_chance": baseline.chance, f"{name}_chance_p95": baseline.chance_p95}
-            )
-            values[f"{name}_input"] = analysis.input_scores.get(name, float("nan"))
-        values.update(
-            reliability=result.reliability, stability=result.stability, method_agreement=result.method_agreement
-        )
+        values = layer_scores(result, analysis.input_scores, halves=False)
         saved[layer] = {name: (float(v) if np.isfinite(v) else None) for name, v in values.items()}
     return saved
 

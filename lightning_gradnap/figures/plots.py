@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from scipy.cluster import hierarchy
 
 from lightning_gradnap.figures.canvas import CachingCanvas
+from lightning_gradnap.profiles.result import window_mean
 
 __all__ = [
     "agreement_figure",
@@ -141,7 +142,7 @@ def profile_heatmap(
 
     A time-resolved ``[G, C, W]`` profile is shown averaged over its window.
     """
-    matrix = profile.mean(axis=2) if profile.ndim == 3 else profile
+    matrix = window_mean(profile)
     order = np.asarray(group_order, dtype=int)
     columns = np.arange(matrix.shape[1]) if neuron_order is None else np.asarray(neuron_order, dtype=int)
     data = matrix[order][:, columns]

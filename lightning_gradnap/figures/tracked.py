@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from lightning_gradnap.analysis.tracking import TRACKED_LIMIT, unit_rms
 from lightning_gradnap.figures.canvas import CachingCanvas
 from lightning_gradnap.figures.plots import _axes_inches, _colourbar, _fixed_figure, _row_labels
+from lightning_gradnap.profiles.result import window_mean
 
 __all__ = ["LayerFrames", "emergence_figure", "rms_title", "scaled_matrix", "tracked_heatmap", "tracked_heatmap_panels"]
 
@@ -29,8 +30,7 @@ def scaled_matrix(
     profile: np.ndarray, group_order: Sequence[int], neuron_order: Sequence[int]
 ) -> tuple[np.ndarray, float]:
     """``(cells, rms)``: the (window-averaged) profile divided by its RMS, in the given orders."""
-    matrix = profile.mean(axis=2) if profile.ndim == 3 else profile
-    scaled, rms = unit_rms(matrix)
+    scaled, rms = unit_rms(window_mean(profile))
     return scaled[np.asarray(group_order, dtype=int)][:, np.asarray(neuron_order, dtype=int)], rms
 
 

@@ -17,10 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lightning_gradnap.analysis.emergence import Scores, emergence_matrix, scalars_layout
+from lightning_gradnap.analysis.emergence import METRICS, Scores, emergence_matrix, scalars_layout
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
 from lightning_gradnap.analysis.tracking import OrderTracker, TrackedOrder
-from lightning_gradnap.callback.history import METRICS
 from lightning_gradnap.figures import plots
 from lightning_gradnap.figures.tracked import LayerFrames, emergence_figure
 from lightning_gradnap.profiles.result import FeatureViews, Profiles

@@ -15,18 +15,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from lightning_gradnap.analysis.embedding import EMBEDDINGS
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
 from lightning_gradnap.analysis.profiling import Profiling
+from lightning_gradnap.profiles.npz import profile_file_name
 from lightning_gradnap.profiles.result import FeatureViews, Profiles
-from lightning_gradnap.summary.step_views import EMBEDDINGS, VIEWS
+from lightning_gradnap.summary.step_views import VIEWS
 from lightning_gradnap.summary.views import DEFAULT_VIEWS, Scores, write_views
 
-__all__ = ["ProfileWriter", "check_writable", "profile_file_name", "tag_of"]
-
-
-def profile_file_name(epoch: int, step: int, run: str = "") -> str:
-    """``epoch=NNN-step=NNNNNN.npz``, or ``...-<run>.npz`` for a repeated profiling at a step."""
-    return f"epoch={epoch:03d}-step={step:06d}{'-' + run if run else ''}.npz"
+__all__ = ["ProfileWriter", "check_writable", "tag_of"]
 
 
 def tag_of(run: str = "", method: str = "gradnap") -> str:

@@ -12,8 +12,7 @@ from tensorboard.plugins.custom_scalar import layout_pb2
 from torch import nn
 
 from lightning_gradnap import GradNAPCallback, Profiles
-from lightning_gradnap.analysis.emergence import Scores, emergence_matrix
-from lightning_gradnap.callback.history import METRICS
+from lightning_gradnap.analysis.emergence import METRICS, Scores, emergence_matrix
 from lightning_gradnap.summary import views
 from tests.helpers.callback import GROUPS, TinyFrameData, TinyFrameModel, read_events, trainer
 
