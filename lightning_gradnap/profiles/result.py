@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from lightning_gradnap.config import SCALES
+
 __all__ = [
     "FORMAT_VERSION",
     "ORDERING_KEYS",
@@ -32,7 +34,6 @@ ORDERING_KEYS = (
     "cluster_groups",
     "cluster_neurons",
 )
-SCALES = (None, "std")
 
 
 def group_means(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:

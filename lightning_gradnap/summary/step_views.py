@@ -16,26 +16,12 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
+from lightning_gradnap.config import EMBEDDINGS, VIEWS  # what can be logged (the callback's `views`)
 from lightning_gradnap.figures import plots
 from lightning_gradnap.profiles.result import FeatureViews, Profiles
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 
-__all__ = ["VIEWS", "embed_2d", "feature_groups", "write_tensorboard"]
-
-#: What can be logged; the callback's ``views`` picks from these.
-VIEWS = (
-    "profile",
-    "profile_clustered",
-    "profile_replay",
-    "dendrogram",
-    "groups_2d",
-    "agreement",
-    "features",
-    "scalars",
-    "projector",
-    "emergence",
-)
-EMBEDDINGS = ("pca", "tsne")
+__all__ = ["EMBEDDINGS", "VIEWS", "embed_2d", "feature_groups", "write_tensorboard"]
 
 
 def embed_2d(rows: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
