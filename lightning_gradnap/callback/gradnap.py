@@ -1,17 +1,12 @@
 """GradNAPCallback: profiles of validation batches into TensorBoard and ``.npz`` files.
 
 A thin adapter over the core, in the order data flows: :mod:`~lightning_gradnap.callback.shared_forward` (the
-validation step's own forward, with hooks), :mod:`~lightning_gradnap.engine.engine` (group sums),
-:mod:`~lightning_gradnap.engine.reduction` (across processes), :mod:`~lightning_gradnap.analysis.profile_analysis`,
-:mod:`~lightning_gradnap.summary.writer` (files and TensorBoard) and :mod:`~lightning_gradnap.callback.history`
-(what a checkpoint keeps); :mod:`~lightning_gradnap.callback.schedule` says which validations and batches
-are profiled. Only this module and :mod:`~lightning_gradnap.callback.loggers` import ``lightning``. A Trainer
-of the ``pytorch_lightning`` namespace works too (for its LightningCLI, see
-:mod:`lightning_gradnap.pytorch_lightning`).
-
-Labels: under ``labels`` in a dict batch, or from a LightningModule method of that name, or ``(x, y)``
-(:class:`~lightning_gradnap.recording.batch.BatchReader`, which reads each batch once, where it enters).
-Group names and categories: lists, or attributes of the data module or the LightningModule.
+step's own forward, with hooks), :mod:`~lightning_gradnap.engine.engine` (group sums), ``engine.reduction`` (across
+processes), :mod:`~lightning_gradnap.analysis.profiling`, :mod:`~lightning_gradnap.summary.writer` (files and
+TensorBoard), ``callback.history`` (what a checkpoint keeps); ``callback.schedule`` says which validations and
+batches are profiled. Only this module and ``callback.loggers`` import ``lightning``; a ``pytorch_lightning``
+Trainer works too (:mod:`lightning_gradnap.pytorch_lightning`). Labels: ``recording.batch.BatchReader``, which
+reads each batch once, where it enters; groups: ``profiles.groups.GroupSources``.
 """
 
 from __future__ import annotations
@@ -53,14 +48,11 @@ class GradNAPCallback(Callback):
     forward on cloned inputs instead. Training steps and unprofiled batches pay nothing. Labels
     and group names: see the module's docstring.
 
-    The arguments are flat and typed, as LightningCLI reads them; they build the option objects
-    that check and document them:
-    :class:`~lightning_gradnap.config.EngineOptions` (``label_level``, ``channels_last``,
-    ``class_dim``, ``output_transform``, ``method``, ``objective``, ``absolute``, ``window``,
-    ``window_center``), :class:`~lightning_gradnap.config.AnalysisOptions` (``num_clusters``,
-    ``clustering``, ``weight_by_count``, ``scale``) and :class:`~lightning_gradnap.config.ViewOptions`
-    (``views``, ``embedding``, ``feature_window``, ``feature_groups``, ``feature_batches``,
-    ``background_figures``). ``output_transform`` may also be a dotted path (for YAML).
+    The arguments are flat and typed, as LightningCLI reads them. Those of
+    :class:`~lightning_gradnap.config.EngineOptions` (``method`` ... ``window_center``),
+    :class:`~lightning_gradnap.config.AnalysisOptions` and :class:`~lightning_gradnap.config.ViewOptions`
+    build those objects, which check and document them under the same names; ``output_transform``
+    may also be a dotted path (for YAML).
 
     Args:
         layers: Module names (as in ``named_modules()`` of the LightningModule); default: the
