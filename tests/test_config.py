@@ -99,7 +99,11 @@ def test_the_engine_takes_its_options_as_an_object_or_as_keywords() -> None:
         engine.run_batch(model, (x, labels))
     for key, (sums, counts) in by_object.state().items():
         assert torch.equal(sums, by_keywords.state()[key][0]) and torch.equal(counts, by_keywords.state()[key][1])
-    with pytest.raises(TypeError, match=r"as EngineOptions or as keywords, not both: \['absolute'\]"):
+    with pytest.raises(
+        TypeError, match=r"as one EngineOptions or as keywords .*, not EngineOptions and \['absolute'\]"
+    ):
         ProfileEngine(["0"], 3, EngineOptions(), absolute=True)
+    with pytest.raises(TypeError, match=r"as keywords \(e.g. method='nap'\), not str and \[\]"):
+        ProfileEngine(["0"], 3, "nap")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="unexpected keyword argument 'methods'"):
         ProfileEngine(["0"], 3, methods=["nap"])

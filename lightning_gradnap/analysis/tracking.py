@@ -49,8 +49,8 @@ from scipy.cluster import hierarchy
 
 from lightning_gradnap.analysis.embedding import aligned_embedding
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis, cosine_linkage
+from lightning_gradnap.config import EMBEDDINGS
 from lightning_gradnap.profiles.result import Profiles
-from lightning_gradnap.summary.step_views import EMBEDDINGS
 
 __all__ = [
     "PERMUTATIONS",

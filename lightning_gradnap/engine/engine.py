@@ -75,11 +75,14 @@ class ProfileEngine:
         frame_maps: Mapping[str, FrameMapSpec] | None = None,
         **option_values: Any,
     ) -> None:
-        if options is not None and option_values:
+        if options is None:
+            options = EngineOptions(**option_values)
+        elif option_values or not isinstance(options, EngineOptions):
             raise TypeError(
-                f"give the engine's options as EngineOptions or as keywords, not both: {sorted(option_values)}"
+                "give the engine's options as one EngineOptions or as keywords (e.g. method='nap'), "
+                f"not {type(options).__name__} and {sorted(option_values)}"
             )
-        self.options = options = EngineOptions(**option_values) if options is None else options
+        self.options = options
         if num_groups < 1:
             raise ValueError(f"`num_groups` must be at least 1, got {num_groups}")
         self.layers = [layers] if isinstance(layers, str) else list(layers)
@@ -285,14 +288,11 @@ class ProfileEngine:
         return StateContents(tuple(self.methods), tuple(self.layers), self.num_groups, self.metadata())
 
     def metadata(self, weight_by_count: bool = False, scale: str | None = None) -> dict[str, Any]:
-        options = self.options
+        options = {key: getattr(self.options, key) for key in ("absolute", "label_level", "window", "window_center")}
         return {
             "method": self.method,
-            "absolute": options.absolute,
-            "label_level": options.label_level,
-            "window": options.window,
-            "window_center": options.window_center,
-            "objective": options.objective_name,
+            **options,
+            "objective": self.options.objective_name,
             "weight_by_count": weight_by_count,
             "scale": scale,
             "skipped_batches": self.skipped_batches,
