@@ -48,7 +48,7 @@ def compute_profiles(
     frame_maps: Mapping[str, FrameMapSpec] | None = None,
     progress: bool = False,
 ) -> Profiles:
-    """NAPs or GradNAPs of ``layers`` over ``batches`` (DESIGN §1).
+    """NAPs or GradNAPs of ``layers`` over ``batches`` (docs/METHOD.md §1).
 
     Each batch is a :class:`~lightning_gradnap.ProfileBatch`, a dict with its field names, or a
     tuple ``(inputs, labels[, lengths])``; it is read as a ``ProfileBatch`` once, as it enters.
