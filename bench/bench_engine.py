@@ -19,7 +19,7 @@ import time
 import torch
 from torchaudio.models import Wav2Letter
 
-from lightning_gradnap import ProfileEngine
+from lightning_gradnap import ProfileBatch, ProfileEngine
 
 
 def floor_pass(model, x, layers) -> torch.Tensor:
@@ -68,7 +68,8 @@ def main() -> None:
     engines = {m: ProfileEngine(layers, args.groups, method=m) for m in ("gradnap", ("gradnap", "nap"))}
     recorders = {m: engine.recorder(model) for m, engine in engines.items()}
     probe = {
-        m: timed(lambda m=m: engines[m].prepare(model, (x, labels), recorders[m].modules), device) for m in engines
+        m: timed(lambda m=m: engines[m].prepare(model, ProfileBatch(x, labels), recorders[m].modules), device)
+        for m in engines
     }
 
     def profiler(method):

@@ -11,7 +11,7 @@
 - :mod:`~lightning_gradnap.analysis.profiling`: one profiling's profiles and analyses, method by method.
 """
 
-from lightning_gradnap.analysis.embedding import EMBEDDINGS, aligned_embedding, embed_2d
+from lightning_gradnap.analysis.embedding import aligned_embedding, embed_2d
 from lightning_gradnap.analysis.emergence import METRICS, Scores, emergence_matrix, scalars_layout
 from lightning_gradnap.analysis.profile_analysis import (
     LayerAnalysis,
@@ -27,7 +27,6 @@ from lightning_gradnap.analysis.scores import SCORES, Baseline
 from lightning_gradnap.analysis.tracking import OrderTracker, TrackedOrder, track_orderings
 
 __all__ = [
-    "EMBEDDINGS",
     "METRICS",
     "SCORES",
     "Baseline",

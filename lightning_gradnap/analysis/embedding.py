@@ -15,10 +15,8 @@ from scipy.linalg import orthogonal_procrustes
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
-__all__ = ["EMBEDDINGS", "TSNE_RADIUS", "align_points", "aligned_embedding", "embed_2d"]
+__all__ = ["TSNE_RADIUS", "align_points", "aligned_embedding", "embed_2d"]
 
-#: The 2-D views of the groups (the callback's ``embedding``).
-EMBEDDINGS = ("pca", "tsne")
 #: RMS radius that t-SNE coordinates are scaled to before alignment.
 TSNE_RADIUS = 0.5
 

@@ -24,6 +24,7 @@ from lightning_gradnap.analysis.scores import (
     score_with_chance,
     split_half_reliability,
 )
+from lightning_gradnap.config import check_clustering
 from lightning_gradnap.profiles.result import Profiles
 
 __all__ = [
@@ -37,8 +38,6 @@ __all__ = [
     "stability",
 ]
 
-
-CLUSTERINGS = ("hierarchical", "kmeans")
 #: Above this many leaves, optimal leaf ordering (cubic time) is skipped for the neuron order.
 OPTIMAL_ORDERING_LIMIT = 512
 
@@ -160,14 +159,6 @@ class ProfileAnalysis:
     layers: dict[str, LayerAnalysis]
     agreement: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     input_scores: dict[str, float] = field(default_factory=dict)
-
-
-def check_clustering(num_clusters: int, clustering: str) -> None:
-    """Raise a ``ValueError`` that lists what is allowed for an unknown clustering or ``num_clusters < 2``."""
-    if clustering not in CLUSTERINGS:
-        raise ValueError(f"`clustering` should be one of {list(CLUSTERINGS)}, got {clustering!r}")
-    if num_clusters < 2:
-        raise ValueError(f"`num_clusters` should be at least 2, got {num_clusters}")
 
 
 def analyze(

@@ -46,8 +46,9 @@ from typing import Any
 
 import numpy as np
 
-from lightning_gradnap.analysis.embedding import EMBEDDINGS, aligned_embedding
+from lightning_gradnap.analysis.embedding import aligned_embedding
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis, clustered_order
+from lightning_gradnap.config import EMBEDDINGS
 from lightning_gradnap.profiles.result import Profiles, window_mean
 
 __all__ = [

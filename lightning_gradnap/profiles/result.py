@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from lightning_gradnap.config import SCALES
 from lightning_gradnap.profiles.npz import stored_methods
 from lightning_gradnap.profiles.store import load_arrays, save_profiles
 
@@ -23,8 +24,6 @@ __all__ = [
     "normalize_profiles",
     "window_mean",
 ]
-
-SCALES = (None, "std")
 
 
 def group_means(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -11,14 +11,11 @@ Works with any ``SummaryWriter``; no Trainer needed.
 """
 
 from lightning_gradnap.summary.replay import ReplayReport, replay, replay_history
-from lightning_gradnap.summary.step_views import VIEWS
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
-from lightning_gradnap.summary.views import DEFAULT_VIEWS, write_views
+from lightning_gradnap.summary.views import write_views
 from lightning_gradnap.summary.writer import ProfileWriter
 
 __all__ = [
-    "DEFAULT_VIEWS",
-    "VIEWS",
     "ProfileWriter",
     "ReplayReport",
     "layer_tag",

@@ -16,25 +16,12 @@ import numpy as np
 from lightning_gradnap.analysis.embedding import embed_2d
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
 from lightning_gradnap.analysis.score_keys import layer_scores
+from lightning_gradnap.config import VIEWS  # what can be logged (the callback's `views`)
 from lightning_gradnap.figures import plots
 from lightning_gradnap.profiles.result import FeatureViews, Profiles
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 
-__all__ = ["VIEWS", "feature_groups", "write_tensorboard"]
-
-#: What can be logged; the callback's ``views`` picks from these.
-VIEWS = (
-    "profile",
-    "profile_clustered",
-    "profile_replay",
-    "dendrogram",
-    "groups_2d",
-    "agreement",
-    "features",
-    "scalars",
-    "projector",
-    "emergence",
-)
+__all__ = ["feature_groups", "write_tensorboard"]
 
 
 def feature_groups(views: FeatureViews, categories: Sequence[str] | None, count: int) -> list[int]:

@@ -177,7 +177,7 @@ def test_a_profiling_file_holds_both_methods_scores_and_feature_views(tmp_path) 
     x, labels, lengths = frame_batch(7)
     engine = ProfileEngine(["conv", "relu"], 3, method=["gradnap", "nap"], input_window=3)
     engine.run_batch(frame_model(), (x, labels, lengths))
-    profiling = profile_state(engine, engine.state(), Groups(["a", "b", "c"], ["v", "v", "c"]))
+    profiling = profile_state(engine.contents, engine.state(), Groups(["a", "b", "c"], ["v", "v", "c"]))
     loaded = Profiles.load(profiling.profiles.save(tmp_path / "p.npz"))
     assert loaded.metadata["methods"] == ["gradnap", "nap"] and set(loaded.metadata["scores"]) == {"gradnap", "nap"}
     assert set(loaded.metadata["scores"]["nap"]["relu"]) >= {"reliability", "stability", "silhouette_chance_p95"}

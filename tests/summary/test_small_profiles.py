@@ -9,7 +9,7 @@ import pytest
 from torch.utils.tensorboard import SummaryWriter
 
 from lightning_gradnap import analyze
-from lightning_gradnap.summary.step_views import VIEWS
+from lightning_gradnap.config import VIEWS
 from lightning_gradnap.summary.views import write_views
 from tests.helpers.callback import event_steps
 from tests.helpers.views import small_profiles, view_warnings
