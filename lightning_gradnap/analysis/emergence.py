@@ -23,7 +23,8 @@ __all__ = ["Scores", "emergence_matrix", "scalars_layout"]
 
 @dataclass
 class Scores:
-    """Each layer's scores over the profiling steps, as :class:`~lightning_gradnap.callback.history.ProfileHistory` keeps them.
+    """Each layer's scores over the profiling steps, as
+    :class:`~lightning_gradnap.callback.history.ProfileHistory` keeps them.
 
     Attributes:
         steps: The profiling steps.

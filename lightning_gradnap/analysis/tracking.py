@@ -294,4 +294,4 @@ def track_orderings(
     if len(steps) != len(profiles_list):
         raise ValueError(f"{len(steps)} steps for {len(profiles_list)} profiles: give one step per profiles")
     tracker = OrderTracker(embedding, permutations)
-    return [tracker.update(profiles, step) for profiles, step in zip(profiles_list, steps)]
+    return [tracker.update(profiles, step) for profiles, step in zip(profiles_list, steps, strict=True)]

@@ -17,8 +17,8 @@ and the offline report alike:
 A second method in one file (NAP beside GradNAP, ``method=["gradnap", "nap"]``) is a layer named
 ``"<method>/<layer>"`` with its arrays under that layer's index (see
 :meth:`~lightning_gradnap.Profiles.method`); metadata ``methods`` lists them, the first owning the
-plain names (a file of one method says it in metadata ``method``, default ``"gradnap"``). Time-resolved profiles ``[G, C, W]`` are shown as
-their mean over the window.
+plain names (a file of one method says it in metadata ``method``, default ``"gradnap"``).
+Time-resolved profiles ``[G, C, W]`` are shown as their mean over the window.
 """
 
 from __future__ import annotations

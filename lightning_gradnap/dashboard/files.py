@@ -114,7 +114,7 @@ def list_files(folder: Path) -> list[ProfileFile]:
     if paths and all(match is not None for match in parsed):
         files = [
             ProfileFile(path, int(match["step"]), int(match["epoch"]) if match["epoch"] else None)
-            for path, match in zip(paths, parsed)
+            for path, match in zip(paths, parsed, strict=True)
         ]
         return sorted(files, key=lambda file: (file.step, file.path.name))
     return [ProfileFile(path, index, None) for index, path in enumerate(paths)]

@@ -185,7 +185,9 @@ class ProfileEngine:
         with torch.inference_mode(False), torch.set_grad_enabled(self.needs_gradients):
             inputs = tuple(prepare_input(x, device, self.needs_gradients) for x in batch.input_tuple)
             if batch.lengths is not None:  # the lengths an input may share with the batch (see prepare)
-                lengths = next((c for x, c in zip(batch.input_tuple, inputs) if x is batch.lengths), batch.lengths)
+                lengths = next(
+                    (c for x, c in zip(batch.input_tuple, inputs, strict=True) if x is batch.lengths), batch.lengths
+                )
                 batch = replace(batch, inputs=inputs, lengths=lengths)
             self.prepare(model, replace(batch, inputs=inputs), None if recorder is None else recorder.modules)
             recorder = recorder or self.recorder(model)
@@ -222,7 +224,8 @@ class ProfileEngine:
         batch_size, device = next(iter(activations.values())).shape[0], next(iter(activations.values())).device
         if labels.shape[0] != batch_size:
             raise ValueError(
-                f"labels are for {labels.shape[0]} examples but the batch has {batch_size}: give one label row per example"
+                f"labels are for {labels.shape[0]} examples but the batch has {batch_size}: "
+                "give one label row per example"
             )
         frame_level = self.label_level == "frame"
         fold_batch = FoldBatch.make(labels, batch.lengths, frame_level, self.frame_maps, device, self.examples_seen)

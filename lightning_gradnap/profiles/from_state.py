@@ -46,7 +46,7 @@ def profiles_from_state(
         half_sums, half_counts = half_sums.detach().cpu().numpy(), half_counts.detach().cpu().numpy()
         sums, counts = half_sums.sum(axis=0), half_counts.sum(axis=0)
         means = group_means(sums, counts)
-        half_means = np.stack([group_means(s, c) for s, c in zip(half_sums, half_counts)])
+        half_means = np.stack([group_means(s, c) for s, c in zip(half_sums, half_counts, strict=True)])
         profile = normalize_profiles(means, counts, weight_by_count, scale)
         layers[name] = LayerProfile(profile, means, counts, half_means, half_counts)
     if all(not layer.present.any() for layer in layers.values()):

@@ -164,7 +164,7 @@ class Profiles:
         absent = np.zeros(self.num_groups, dtype=bool)
         for result in layers:
             absent |= ~result.present
-        return [name for name, gone in zip(self.group_names, absent) if gone]
+        return [name for name, gone in zip(self.group_names, absent, strict=True) if gone]
 
     def method(self, method: str, missing_ok: bool = False) -> Profiles | None:
         """The profiles of one method of a file that holds several (see :meth:`combine`).

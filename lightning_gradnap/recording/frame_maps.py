@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Union
 
 import torch
 
@@ -88,8 +87,8 @@ class CustomFrameMap:
         return distance.argmin(dim=1)
 
 
-AnyFrameMap = Union[FrameMap, CustomFrameMap]
-FrameMapSpec = Union[AnyFrameMap, Callable[[int], torch.Tensor], "tuple[float, ...]", "list[float]"]
+AnyFrameMap = FrameMap | CustomFrameMap
+FrameMapSpec = AnyFrameMap | Callable[[int], torch.Tensor] | tuple[float, ...] | list[float]
 IDENTITY = FrameMap(1, 0.0, 0)
 
 

@@ -164,7 +164,7 @@ def _add_scores(writer, tag: str, layer: str, result, input_scores: dict[str, fl
     for name, baseline in result.scores.items():
         values = {"": baseline.value, "_chance": baseline.chance, "_chance_p95": baseline.chance_p95}
         values["_input"] = input_scores.get(name, float("nan"))
-        values.update(zip(("_half0", "_half1"), result.halves.get(name, (float("nan"),) * 2)))
+        values.update(zip(("_half0", "_half1"), result.halves.get(name, (float("nan"),) * 2), strict=True))
         for suffix, value in values.items():
             if np.isfinite(value):
                 writer.add_scalar(layer_tag(tag, f"{name}{suffix}", layer), value, step)

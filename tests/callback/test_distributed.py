@@ -6,6 +6,7 @@ process group with a timeout, so that nothing is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -82,10 +83,8 @@ def run_cli(tmp_path: Path, name: str, data_root: Path, command: str, devices: i
     try:
         output, _ = process.communicate(timeout=420)
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # rank 1 and any stragglers, also after a timeout
-        except ProcessLookupError:
-            pass
     assert process.returncode == 0, output[-3000:]
     files = sorted(out.glob("**/profiles/*.npz"))
     assert len(files) == 1, output[-3000:]

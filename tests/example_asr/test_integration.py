@@ -55,12 +55,12 @@ def test_synthetic_batches_carry_features_targets_and_phoneme_labels(synthetic_r
     features, labels, lengths = batch["features"], batch["phoneme_labels"], batch["feature_lengths"]
     assert features.shape[:2] == (4, 40) and labels.shape == (4, features.shape[2])
     assert len(data.group_names) == len(data.group_categories) == 39
-    for row, length in zip(labels, lengths):
+    for row, length in zip(labels, lengths, strict=True):
         assert (row[length:] == -1).all()  # padding is ignored
         assert (row[:length] >= 0).float().mean() > 0.5  # most of the utterance is speech
     decoded = [
         "".join(" 'abcdefghijklmnopqrstuvwxyz"[i - 1] for i in t[:n])
-        for t, n in zip(batch["targets"], batch["target_lengths"])
+        for t, n in zip(batch["targets"], batch["target_lengths"], strict=True)
     ]
     assert decoded == batch["transcripts"]
 
