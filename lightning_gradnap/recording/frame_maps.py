@@ -82,7 +82,8 @@ class CustomFrameMap:
         return (centres[None, :] >= 0) & (centres[None, :] < lengths[:, None])
 
     def nearest_frame(self, doubled_positions: torch.Tensor) -> torch.Tensor:
-        centres = self.input_frames(int(doubled_positions.max(initial=0)) + 2, doubled_positions.device)
+        last = int(doubled_positions.max().clamp(min=0)) if doubled_positions.numel() else 0
+        centres = self.input_frames(last + 2, doubled_positions.device)
         distance = (2 * centres[None, :] - doubled_positions[:, None]).abs()
         return distance.argmin(dim=1)
 
