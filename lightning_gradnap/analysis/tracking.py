@@ -117,7 +117,7 @@ def has_structure(profile: np.ndarray, permutations: int = PERMUTATIONS, seed: i
     return all(observed > _first_share(generator.permuted(rows, axis=0)) for _ in range(permutations))
 
 
-def preferred_neuron_order(profile: np.ndarray, group_order: Sequence[int]) -> np.ndarray:
+def preferred_neuron_order(profile: np.ndarray, group_order: Sequence[int] | np.ndarray) -> np.ndarray:
     """Neurons sorted by the row (in ``group_order``) of the group they support most, the
     strongest first within a row; neurons with no positive value (or no data) go last."""
     rows = _matrix(profile)[np.asarray(group_order, dtype=int)]

@@ -284,7 +284,7 @@ class Dashboard:
         saved = {} if self.recompute else self.header(file).metadata.get("scores", {})
         saved = saved.get(method, saved).get(layer, {}) if isinstance(saved, dict) else {}
         values = {name: float(value) for name, value in saved.items() if isinstance(value, (int, float))}
-        computed = {}
+        computed: dict[str, float] = {}
         if "silhouette" not in values or "ami" not in values:
             result = self.clustering(file, method, layer)
             computed.update(silhouette=result["silhouette"], ami=result["ami"])

@@ -87,7 +87,7 @@ def find_runs(root: str | os.PathLike) -> dict[str, Path]:
     return dict(sorted(runs.items()))
 
 
-def has_runs(root: str | os.PathLike) -> bool:
+def has_runs(root: str | os.PathLike[str]) -> bool:
     """Whether any folder under ``root`` holds an ``.npz`` file (stops at the first)."""
     if not root or not Path(root).is_dir():
         return False
@@ -110,11 +110,11 @@ def _run_name(root: Path, folder: Path) -> str:
 def list_files(folder: Path) -> list[ProfileFile]:
     """The run's profile files, by step (the callback's names), else in name order."""
     paths = sorted(path for path in folder.glob("*.npz") if not path.name.startswith("."))
-    parsed = [FILE_NAME.search(path.stem) for path in paths]
-    if paths and all(match is not None for match in parsed):
+    parsed = [(path, match) for path in paths if (match := FILE_NAME.search(path.stem))]
+    if paths and len(parsed) == len(paths):
         files = [
             ProfileFile(path, int(match["step"]), int(match["epoch"]) if match["epoch"] else None)
-            for path, match in zip(paths, parsed, strict=True)
+            for path, match in parsed
         ]
         return sorted(files, key=lambda file: (file.step, file.path.name))
     return [ProfileFile(path, index, None) for index, path in enumerate(paths)]

@@ -98,8 +98,8 @@ def _label_size(count: int) -> float:
 
 def _row_labels(
     axes,
-    rows: Sequence[float],
-    groups: Sequence[int],
+    rows: Sequence[float] | np.ndarray,
+    groups: Sequence[int] | np.ndarray,
     group_names: Sequence[str],
     group_categories: Sequence[str] | None,
     side: str = "left",
@@ -130,8 +130,8 @@ def _row_labels(
 def profile_heatmap(
     profile: np.ndarray,
     group_names: Sequence[str],
-    group_order: Sequence[int],
-    neuron_order: Sequence[int] | None = None,
+    group_order: Sequence[int] | np.ndarray,
+    neuron_order: Sequence[int] | np.ndarray | None = None,
     title: str = "",
     group_categories: Sequence[str] | None = None,
     value_label: str = "profile (centred)",
@@ -163,7 +163,7 @@ def profile_heatmap(
 def dendrogram_figure(
     linkage: np.ndarray,
     group_names: Sequence[str],
-    present: Sequence[int],
+    present: Sequence[int] | np.ndarray,
     title: str = "",
     group_categories: Sequence[str] | None = None,
 ) -> Figure:
@@ -189,7 +189,7 @@ def dendrogram_figure(
     return figure
 
 
-def _category_key(axes, categories: Sequence[str] | None, present: Sequence[int], side: str) -> None:
+def _category_key(axes, categories: Sequence[str] | None, present: Sequence[int] | np.ndarray, side: str) -> None:
     """The categories of the present groups in their colours, one per line, downwards from the
     top, in the margin left or right of ``axes`` (clear of anything drawn inside). Plain text: a
     legend box costs as much to lay out as the rest of the figure."""
@@ -215,7 +215,7 @@ def _category_key(axes, categories: Sequence[str] | None, present: Sequence[int]
 def groups_2d_figure(
     points: np.ndarray,
     group_names: Sequence[str],
-    present: Sequence[int],
+    present: Sequence[int] | np.ndarray,
     title: str = "",
     group_categories: Sequence[str] | None = None,
     method: str = "PCA",

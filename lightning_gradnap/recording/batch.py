@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
+from typing import overload
 
 import torch
 from torch import nn
@@ -28,7 +29,7 @@ class ProfileBatch:
     """
 
     inputs: torch.Tensor | tuple[torch.Tensor, ...]
-    labels: torch.Tensor
+    labels: torch.Tensor | None
     lengths: torch.Tensor | None = None
     targets: torch.Tensor | None = None
     target_lengths: torch.Tensor | None = None
@@ -91,13 +92,17 @@ def check_labels(labels: object, label_level: str, num_groups: int) -> torch.Ten
 
 def model_device(model: nn.Module) -> torch.device:
     """The device of the model's first parameter (or buffer); CPU for a model without either."""
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
+    for parameter in model.parameters():
+        return parameter.device
+    for buffer in model.buffers():
+        return buffer.device
     return torch.device("cpu")
 
 
+@overload
+def prepare_input(value: torch.Tensor, device: torch.device, requires_grad: bool) -> torch.Tensor: ...
+@overload
+def prepare_input(value: object, device: torch.device, requires_grad: bool) -> object: ...
 def prepare_input(value: object, device: torch.device, requires_grad: bool) -> object:
     """Move a tensor input to the model's device, out of inference mode, as a leaf that may need grad."""
     if not isinstance(value, torch.Tensor):
@@ -189,7 +194,7 @@ class BatchReader:
         labels = None if method is None or output is None else method(batch, output)
         if not isinstance(batch, Mapping):
             if method is not None:
-                return ProfileBatch(self.inputs(batch), labels)  # type: ignore[arg-type]
+                return ProfileBatch(self.inputs(batch), labels)
             return as_profile_batch(tuple(batch) if isinstance(batch, list) else batch)
         if method is None:
             labels = batch[self.keys["labels"]]

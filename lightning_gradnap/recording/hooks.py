@@ -147,9 +147,9 @@ class ActivationRecorder:
             # The network continues with a copy, so the in-place op after this layer cannot
             # change the recorded values (nor, with gradients, what they are taken against).
             replacement = tensor.clone()
-            if isinstance(output, torch.Tensor):
+            if not isinstance(output, (tuple, list)):  # the tensor itself (see _first_tensor)
                 return replacement
-            items = [replacement if item is tensor else item for item in output]  # type: ignore[union-attr]
+            items = [replacement if item is tensor else item for item in output]
             return type(output)(items)
 
         return hook
