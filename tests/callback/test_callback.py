@@ -14,9 +14,21 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from lightning_gradnap import GradNAPCallback, ProfileBatch, Profiles, compute_profiles
-from tests.helpers.callback import CATEGORIES, GROUPS, TinyFrameData, TinyFrameModel, read_events, trainer
+from tests.helpers.callback import (
+    CATEGORIES,
+    GROUPS,
+    LOW_RELIABILITY,
+    TinyFrameData,
+    TinyFrameModel,
+    read_events,
+    trainer,
+)
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [
+    LOW_RELIABILITY,
+    # the module whose step blocks gradients
+    pytest.mark.filterwarnings("ignore:`training_step` returned `None`:UserWarning"),
+]
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

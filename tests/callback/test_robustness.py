@@ -33,6 +33,7 @@ from lightning_gradnap.summary.views import write_views
 from tests.helpers.callback import (
     CATEGORIES,
     GROUPS,
+    LOW_RELIABILITY,
     LossSteps,
     TinyFrameData,
     TinyFrameModel,
@@ -41,7 +42,13 @@ from tests.helpers.callback import (
     trainer,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [
+    LOW_RELIABILITY,
+    # resumed runs write their checkpoints to one folder
+    pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty:UserWarning"),
+    # a setting that never profiles
+    pytest.mark.filterwarnings("ignore:You passed in a `val_dataloader` but have no `validation_step`:UserWarning"),
+]
 
 
 def profile_names(tmp_path: Path) -> list[str]:

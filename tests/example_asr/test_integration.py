@@ -12,9 +12,21 @@ from example_asr.data import LibriSpeechData, SyntheticSpeechData
 from example_asr.phonetics.arpabet import normalize_arpabet
 from lightning_gradnap import Profiles
 from tests.example_asr.test_librispeech import HELLO_WORLD_PHONES, SUBSET, write_corpus, write_textgrid
-from tests.helpers.callback import read_events
+from tests.helpers.callback import LOW_RELIABILITY, read_events
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [
+    LOW_RELIABILITY,
+    # the aligner's output covers one utterance of four
+    pytest.mark.filterwarnings("ignore:.* have no TextGrid below:UserWarning"),
+    # pytest's own command line arguments
+    pytest.mark.filterwarnings(
+        "ignore:LightningCLI's args parameter is intended to run from within Python:UserWarning"
+    ),
+    # 2 batches an epoch
+    pytest.mark.filterwarnings(
+        "ignore:The number of training batches .* is smaller than the logging interval:UserWarning"
+    ),
+]
 
 TINY = [
     "--model.channels",

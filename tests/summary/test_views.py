@@ -15,9 +15,9 @@ from lightning_gradnap import GradNAPCallback, Profiles
 from lightning_gradnap.analysis.emergence import Scores, emergence_matrix
 from lightning_gradnap.callback.history import METRICS
 from lightning_gradnap.summary import views
-from tests.helpers.callback import GROUPS, TinyFrameData, TinyFrameModel, read_events, trainer
+from tests.helpers.callback import GROUPS, LOW_RELIABILITY, TinyFrameData, TinyFrameModel, read_events, trainer
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = LOW_RELIABILITY  # tiny runs
 
 LAYERS = ["net.input_conv", "net.conv1", "net.dense"]  # network order; alphabetically conv1, dense, input_conv
 STEPS = [3, 6, 9]
