@@ -93,7 +93,8 @@ def main() -> None:
     p, b, f = (statistics.median(times[name]) for name in ("profile", "both", "floor"))
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}")
     print(
-        f"Wav2Letter 250/2000, {len(layers)} ReLU layers, batch {args.batch} x {args.frames} frames, {args.groups} groups"
+        f"Wav2Letter 250/2000, {len(layers)} ReLU layers, batch {args.batch} x {args.frames} frames, "
+        f"{args.groups} groups"
     )
     print(f"hooked forward + autograd.grad (floor): median {f * 1000:.0f} ms over {args.repeats}")
     print(f"probe of the frame maps (once per engine): {probe['gradnap'] * 1000:.0f} ms")

@@ -27,7 +27,8 @@ METRICS = ("silhouette", "neighbour", "rsa", "ami", "reliability", "stability")
 
 @dataclass
 class Scores:
-    """Each layer's scores over the profiling steps, as :class:`~lightning_gradnap.callback.history.ProfileHistory` keeps them.
+    """Each layer's scores over the profiling steps, as
+    :class:`~lightning_gradnap.callback.history.ProfileHistory` keeps them.
 
     Attributes:
         steps: The profiling steps.

@@ -110,7 +110,7 @@ def has_structure(profile: np.ndarray, permutations: int = PERMUTATIONS, seed: i
     return all(observed > _first_share(generator.permuted(rows, axis=0)) for _ in range(permutations))
 
 
-def preferred_neuron_order(profile: np.ndarray, group_order: Sequence[int]) -> np.ndarray:
+def preferred_neuron_order(profile: np.ndarray, group_order: Sequence[int] | np.ndarray) -> np.ndarray:
     """Neurons sorted by the row (in ``group_order``) of the group they support most, the
     strongest first within a row; neurons with no positive value (or no data) go last."""
     rows = window_mean(profile)[np.asarray(group_order, dtype=int)]
@@ -275,4 +275,4 @@ def track_orderings(
     if len(steps) != len(profiles_list):
         raise ValueError(f"{len(steps)} steps for {len(profiles_list)} profiles: give one step per profiles")
     tracker = OrderTracker(embedding, permutations)
-    return [tracker.update(profiles, step) for profiles, step in zip(profiles_list, steps)]
+    return [tracker.update(profiles, step) for profiles, step in zip(profiles_list, steps, strict=True)]

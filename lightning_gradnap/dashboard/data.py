@@ -17,8 +17,8 @@ and the offline report alike:
 A second method in one file (NAP beside GradNAP, ``method=["gradnap", "nap"]``) is a layer named
 ``"<method>/<layer>"`` with its arrays under that layer's index (see
 :meth:`~lightning_gradnap.Profiles.method`); metadata ``methods`` lists them, the first owning the
-plain names (a file of one method says it in metadata ``method``, default ``"gradnap"``). Time-resolved profiles ``[G, C, W]`` are shown as
-their mean over the window.
+plain names (a file of one method says it in metadata ``method``, default ``"gradnap"``).
+Time-resolved profiles ``[G, C, W]`` are shown as their mean over the window.
 """
 
 from __future__ import annotations
@@ -283,7 +283,7 @@ class Dashboard:
         saved = {} if self.recompute else self.header(file).metadata.get("scores", {})
         saved = saved.get(method, saved).get(layer, {}) if isinstance(saved, dict) else {}
         values = {name: float(value) for name, value in saved.items() if isinstance(value, (int, float))}
-        computed = {}
+        computed: dict[str, float] = {}
         if "silhouette" not in values or "ami" not in values:
             result = self.clustering(file, method, layer)
             computed.update(silhouette=result["silhouette"], ami=result["ami"])

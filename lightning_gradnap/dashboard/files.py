@@ -54,7 +54,7 @@ def find_runs(root: str | os.PathLike) -> dict[str, Path]:
     return dict(sorted(runs.items()))
 
 
-def has_runs(root: str | os.PathLike) -> bool:
+def has_runs(root: str | os.PathLike[str]) -> bool:
     """Whether any folder under ``root`` holds a profile file (stops at the first)."""
     if not root or not Path(root).is_dir():
         return False
@@ -98,7 +98,11 @@ def list_files(folder: Path) -> list[ProfileFile]:
     paths = sorted(path for path in folder.glob("*.npz") if not path.name.startswith("."))
     parsed = [parse_file_name(path) for path in paths]
     if paths and all(name is not None for name in parsed):
-        files = [ProfileFile(path, name.step, name.epoch) for path, name in zip(paths, parsed) if name is not None]
+        files = [
+            ProfileFile(path, name.step, name.epoch)
+            for path, name in zip(paths, parsed, strict=True)
+            if name is not None
+        ]
         return sorted(files, key=lambda file: (file.step, file.path.name))
     return [ProfileFile(path, index, None) for index, path in enumerate(paths)]
 

@@ -222,15 +222,16 @@ class ProfileEngine:
         gradients: dict[str, torch.Tensor] = {}
         input_gradient = None
         wants_input_gradient = "<input_x_grad>" in self.input_sums and inputs is not None and inputs.requires_grad
+        gradient_inputs = [inputs] if inputs is not None and wants_input_gradient else []
         if self.needs_gradients:
             with torch.enable_grad():  # the forward ran with gradients; the caller may not
                 scores = scores_of(output, self.output_transform, self.options.class_dim)
-                extra = ObjectiveInputs(None, batch.targets, batch.target_lengths, self.options.blank)  # type: ignore[arg-type]
+                extra_inputs = ObjectiveInputs(None, batch.targets, batch.target_lengths, self.options.blank)  # type: ignore[arg-type]
                 objective = masked_objective(
-                    self.objective, scores, fold_batch.lengths, fold_batch.frame_maps.get(OUTPUT), extra
+                    self.objective, scores, fold_batch.lengths, fold_batch.frame_maps.get(OUTPUT), extra_inputs
                 )
-            gradients, extra = recorder.gradients(objective, [inputs] if wants_input_gradient else [])
-            input_gradient = extra[0] if extra else None
+            gradients, input_gradients = recorder.gradients(objective, gradient_inputs)
+            input_gradient = input_gradients[0] if input_gradients else None
             gradients = {name: self._channels_first(name, g) for name, g in gradients.items()}
         if self.options.window is not None and self.options.window_center == "salient":
             fold_batch.saliency = {name: g.abs().sum(dim=1) for name, g in gradients.items()}

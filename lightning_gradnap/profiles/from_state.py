@@ -100,8 +100,8 @@ def profiles_from_state(
         None if group_categories is None else check_group_names(group_categories, num_groups, "group_categories")
     )
     layers = {}
-    for name, (half_sums, half_counts) in state.items():
-        half_sums, half_counts = half_sums.detach().cpu().numpy(), half_counts.detach().cpu().numpy()
+    for name, (sum_tensors, count_tensors) in state.items():
+        half_sums, half_counts = sum_tensors.detach().cpu().numpy(), count_tensors.detach().cpu().numpy()
         sums, counts = half_sums.sum(axis=0), half_counts.sum(axis=0)
         means = group_means(sums, counts)
         half_means = np.stack([group_means(s, c) for s, c in zip(half_sums, half_counts, strict=True)])

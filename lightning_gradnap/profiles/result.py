@@ -8,7 +8,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -162,8 +162,12 @@ class Profiles:
         absent = np.zeros(self.num_groups, dtype=bool)
         for result in layers:
             absent |= ~result.present
-        return [name for name, gone in zip(self.group_names, absent) if gone]
+        return [name for name, gone in zip(self.group_names, absent, strict=True) if gone]
 
+    @overload
+    def method(self, method: str, missing_ok: Literal[False] = False) -> Profiles: ...
+    @overload
+    def method(self, method: str, missing_ok: bool) -> Profiles | None: ...
     def method(self, method: str, missing_ok: bool = False) -> Profiles | None:
         """The profiles of one method of a file that holds several (see :meth:`combine`).
 

@@ -155,7 +155,8 @@ def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     temporary = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         with open(temporary, "xb") as file:
-            np.savez(file, **arrays)
+            # mypy lets a key of **arrays bind savez's bool allow_pickle; none is named so
+            np.savez(file, **arrays)  # type: ignore[arg-type]
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from functools import partial
-from typing import Any
+from typing import Any, overload
 
 import torch
 from torch import nn
@@ -38,7 +38,7 @@ class ProfileBatch:
     """
 
     inputs: torch.Tensor | tuple[torch.Tensor, ...]
-    labels: torch.Tensor
+    labels: torch.Tensor | None
     lengths: torch.Tensor | None = None
     targets: torch.Tensor | None = None
     target_lengths: torch.Tensor | None = None
@@ -109,13 +109,17 @@ def check_labels(labels: object, label_level: str, num_groups: int) -> torch.Ten
 
 def model_device(model: nn.Module) -> torch.device:
     """The device of the model's first parameter (or buffer); CPU for a model without either."""
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
+    for parameter in model.parameters():
+        return parameter.device
+    for buffer in model.buffers():
+        return buffer.device
     return torch.device("cpu")
 
 
+@overload
+def prepare_input(value: torch.Tensor, device: torch.device, requires_grad: bool) -> torch.Tensor: ...
+@overload
+def prepare_input(value: object, device: torch.device, requires_grad: bool) -> object: ...
 def prepare_input(value: object, device: torch.device, requires_grad: bool) -> object:
     """Move a tensor input to the model's device, out of inference mode, as a leaf that may need grad."""
     if not isinstance(value, torch.Tensor):
@@ -206,7 +210,7 @@ class BatchReader:
         label_fn = None if method is None else partial(method, batch)
         if not isinstance(batch, Mapping):
             if method is not None:
-                return ProfileBatch(self.inputs(batch), None), label_fn  # type: ignore[arg-type]
+                return ProfileBatch(self.inputs(batch), None), label_fn
             return as_profile_batch(tuple(batch) if isinstance(batch, list) else batch), None
         lengths_key = self.keys["lengths"]
         lengths = batch.get(lengths_key) if lengths_key else None
@@ -214,5 +218,5 @@ class BatchReader:
         inputs = self.input_tuple(batch)
         labels = None if method is not None else batch[self.keys["labels"]]  # None: computed from the output
         model_inputs = inputs if len(inputs) > 1 else inputs[0]
-        read = ProfileBatch(model_inputs, labels, _as_lengths(lengths), **extra)  # type: ignore[arg-type]
+        read = ProfileBatch(model_inputs, labels, _as_lengths(lengths), **extra)
         return read, label_fn

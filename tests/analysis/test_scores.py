@@ -32,7 +32,8 @@ def test_scores_by_hand_on_five_groups() -> None:
     categories = np.array([0, 0, 1, 1, 1])
     distances = cosine_distances(rows)
     assert distances[0, 1] == pytest.approx(1 - 1 / np.sqrt(1.01)) and distances[0, 2] == pytest.approx(1.0)
-    # nearest others: 0 -> 1, 1 -> 0, 2 -> 3, 3 -> 2, 4 -> 1 (cos 1.1 / sqrt(2.02) beats 0.1 + 1 ... tie broken by value)
+    # nearest others: 0 -> 1, 1 -> 0, 2 -> 3, 3 -> 2, 4 -> 1
+    # (cos 1.1 / sqrt(2.02) beats 0.1 + 1 ... tie broken by value)
     nearest = (distances + np.diag([np.inf] * 5)).argmin(axis=1)
     assert nearest.tolist() == [1, 0, 3, 2, 1]
     assert neighbour_agreement(distances, categories[None])[0] == pytest.approx(
