@@ -161,8 +161,9 @@ def time_replay(run_dir: Path, repeats: int) -> None:
             times.append(report.seconds)
             images = report.images
     print(
-        f"replay of {len(files)} profilings ({images} heatmaps) from {run_dir}: median {statistics.median(times):.2f} s "
-        f"of {repeats} ({', '.join(f'{t:.2f}' for t in times)}); {statistics.median(times) / max(images, 1) * 1000:.0f} ms per heatmap"
+        f"replay of {len(files)} profilings ({images} heatmaps) from {run_dir}: "
+        f"median {statistics.median(times):.2f} s of {repeats} ({', '.join(f'{t:.2f}' for t in times)}); "
+        f"{statistics.median(times) / max(images, 1) * 1000:.0f} ms per heatmap"
     )
 
 
@@ -208,7 +209,8 @@ def main() -> None:
     a1, b1 = statistics.median(sum(t[1:]) for t in plain), statistics.median(sum(t[1:]) for t in profiled)
     first = statistics.median(t[0] for t in profiled) - statistics.median(t[0] for t in plain)
     print(
-        f"torch {torch.__version__}, {args.accelerator}, threads {torch.get_num_threads()}, model {args.model} {model_args}"
+        f"torch {torch.__version__}, {args.accelerator}, threads {torch.get_num_threads()}, "
+        f"model {args.model} {model_args}"
     )
     print(f"{args.batches} validation batches of 16 utterances, median of {args.repeats} alternating runs")
     print(f"validation batches without callback: {a:.2f} s, with GradNAPCallback: {b:.2f} s")
@@ -224,9 +226,10 @@ def main() -> None:
             f"CPU time of the process per epoch without: {e:.1f} s, with: {f:.1f} s, ratio {f / e:.3f} "
             f"(less sensitive to other load on the machine)\n  without: {_list(cpu_plain)}; with: {_list(cpu_profiled)}"
         )
-        pairs = [d_ / c_ for c_, d_ in zip(epochs_plain, epochs_profiled)]
+        pairs = [d_ / c_ for c_, d_ in zip(epochs_plain, epochs_profiled, strict=True)]
         print(
-            f"  paired ratios (each pair back to back): {', '.join(f'{r:.3f}' for r in pairs)}; median {statistics.median(pairs):.3f}"
+            f"  paired ratios (each pair back to back): {', '.join(f'{r:.3f}' for r in pairs)}; "
+            f"median {statistics.median(pairs):.3f}"
         )
         where = (
             "all of its work, figures included"

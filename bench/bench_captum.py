@@ -1,8 +1,9 @@
 """Cost per profiled batch: plain forward (a), GradNAPCallback (b), Captum + grouping (c).
 
-Same batches (random features, labels in runs of 8 frames like phonemes), same run, alternating. (b) drives the callback's batch hooks around the module's
-validation step under ``torch.no_grad()``, as Lightning's validation loop does, at its default
-settings (a validation epoch profiles 8 batches, the first 2 of which also feed the feature view). (c) computes the same
+Same batches (random features, labels in runs of 8 frames like phonemes), same run, alternating.
+(b) drives the callback's batch hooks around the module's validation step under
+``torch.no_grad()``, as Lightning's validation loop does, at its default settings (a validation
+epoch profiles 8 batches, the first 2 of which also feed the feature view). (c) computes the same
 grouped gradient-times-activation profiles with Captum's ``LayerGradientXActivation`` over the
 same layers (it re-runs the forward), then groups with the same sums.
 
@@ -139,7 +140,9 @@ def with_captum(module, layers, engine, batches) -> None:
         fold_batch = FoldBatch.make(
             batch["labels"], batch["feature_lengths"], True, engine.frame_maps, relevance[0].device
         )
-        engine.accumulated.add(engine.fold.batch_sums(dict(zip(layers, relevance)), fold_batch, engine.sums))
+        engine.accumulated.add(
+            engine.fold.batch_sums(dict(zip(layers, relevance, strict=True)), fold_batch, engine.sums)
+        )
 
 
 def main() -> None:
@@ -168,7 +171,8 @@ def main() -> None:
             times[key].append(timed(run, device))
     a, f, b, c = (statistics.median(times[key]) for key in "afbc")
     print(
-        f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, model {args.model}, {len(layers)} layers, "
+        f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
+        f"model {args.model}, {len(layers)} layers, "
         f"{BATCHES} batches of {tuple(batches[0]['features'].shape)}, {groups} groups, median of {args.repeats}"
     )
     print(f"(a) plain validation forward:            {a:.2f} s")

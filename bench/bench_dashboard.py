@@ -105,7 +105,8 @@ def measure_tab(folder: Path, steps: int) -> None:
         Select(driver.find_element(By.CSS_SELECTOR, "select.layer")).select_by_index(5)
         wait(driver, "return document.body.dataset.drawn.includes('model.conv5')")
         print(
-            f"another layer, first view (cold): {driver.execute_script('return window.gradnap.timings.lastStep'):.0f} ms"
+            "another layer, first view (cold): "
+            f"{driver.execute_script('return window.gradnap.timings.lastStep'):.0f} ms"
         )
         times = slider_steps(driver, 3)
         print(f"slider step right after (prefetch still running): {', '.join(f'{t:.0f}' for t in times)} ms")
@@ -130,7 +131,8 @@ def measure_report(folder: Path, output: Path) -> None:
         wait(driver, "return document.body.dataset.drawn", timeout=300)
         first = driver.execute_script("return window.gradnap.timings.firstView")
         print(
-            f"report first view: {first:.0f} ms after the page started loading ({time.perf_counter() - started:.1f} s wall)"
+            f"report first view: {first:.0f} ms after the page started loading "
+            f"({time.perf_counter() - started:.1f} s wall)"
         )
         times = slider_steps(driver, 10)
         print(f"report slider step: median {statistics.median(times):.1f} ms, max {max(times):.1f} ms")

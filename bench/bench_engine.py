@@ -19,7 +19,7 @@ import time
 import torch
 from torchaudio.models import Wav2Letter
 
-from lightning_gradnap import ProfileEngine
+from lightning_gradnap import ProfileBatch, ProfileEngine
 
 
 def floor_pass(model, x, layers) -> torch.Tensor:
@@ -68,7 +68,8 @@ def main() -> None:
     engines = {m: ProfileEngine(layers, args.groups, method=m) for m in ("gradnap", ("gradnap", "nap"))}
     recorders = {m: engine.recorder(model) for m, engine in engines.items()}
     probe = {
-        m: timed(lambda m=m: engines[m].prepare(model, (x, labels), recorders[m].modules), device) for m in engines
+        m: timed(lambda m=m: engines[m].prepare(model, ProfileBatch(x, labels), recorders[m].modules), device)
+        for m in engines
     }
 
     def profiler(method):
@@ -92,7 +93,8 @@ def main() -> None:
     p, b, f = (statistics.median(times[name]) for name in ("profile", "both", "floor"))
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}")
     print(
-        f"Wav2Letter 250/2000, {len(layers)} ReLU layers, batch {args.batch} x {args.frames} frames, {args.groups} groups"
+        f"Wav2Letter 250/2000, {len(layers)} ReLU layers, batch {args.batch} x {args.frames} frames, "
+        f"{args.groups} groups"
     )
     print(f"hooked forward + autograd.grad (floor): median {f * 1000:.0f} ms over {args.repeats}")
     print(f"probe of the frame maps (once per engine): {probe['gradnap'] * 1000:.0f} ms")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import statistics
 
 import torch
@@ -86,9 +87,9 @@ def main() -> None:
     for repeat in range(args.repeats):
         order = (False, True) if repeat % 2 == 0 else (True, False)
         for masked in order:
-            times[masked].append(timed(lambda: steps(masked), device) / args.steps)
+            times[masked].append(timed(functools.partial(steps, masked), device) / args.steps)
     plain, masked = statistics.median(times[False]), statistics.median(times[True])
-    paired = statistics.median(m / p for m, p in zip(times[True], times[False]))
+    paired = statistics.median(m / p for m, p in zip(times[True], times[False], strict=True))
     frames = sum(int(b["lengths"].sum()) for b in batches) / sum(b["lengths"].numel() for b in batches)
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}")
     print(f"Wav2Letter demo 128/256, batch {args.batch}, mean {frames:.0f} frames, {args.steps} steps per timing")

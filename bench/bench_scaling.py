@@ -54,7 +54,7 @@ def main() -> None:
         "groups": [(g, relus, 400, g) for g in (10, 25, 50, 100, 200)],
     }
     figure = Figure(figsize=(12, 3.6), layout="constrained")
-    for axes, (label, runs) in zip(figure.subplots(1, 3), sweeps.items()):
+    for axes, (label, runs) in zip(figure.subplots(1, 3), sweeps.items(), strict=True):
         xs, per_frame = [], []
         for x, layers, frames, groups in runs:
             t = seconds(model, layers, frames, groups, args.repeats)

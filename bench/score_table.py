@@ -34,19 +34,26 @@ def read_scalars(log_dir: str) -> dict[str, list[tuple[int, float]]]:
     return {tag: sorted(set(values)) for tag, values in series.items()}
 
 
+def logged_values(series: dict[str, list[tuple[int, float]]], tag: str, name: str, layer: str) -> list[float]:
+    """The values logged under ``<tag>/<name>/<layer>``, in step order (none if it was not logged)."""
+    return [v for _, v in series.get(f"{tag}/{name}/{layer}", [])]
+
+
 def layer_rows(series: dict[str, list[tuple[int, float]]], tag: str) -> list[dict[str, object]]:
     """One row per layer and score, layers in network order (the tags' ``NN_`` prefix)."""
     layers = sorted(t.split("/", 2)[2] for t in series if t.startswith(f"{tag}/reliability/"))
     rows = []
     for layer in layers:
-        values_of = lambda name: [v for _, v in series.get(f"{tag}/{name}/{layer}", [])]  # noqa: E731
-        reliability = values_of("reliability")
+        reliability = logged_values(series, tag, "reliability", layer)
         for score in SCORES:
-            values = values_of(score)
+            values = logged_values(series, tag, score, layer)
             if not values:
                 continue
-            last = lambda kind: (values_of(f"{score}_{kind}") or [float("nan")])[-1]  # noqa: E731
-            halves = [np.array(values_of(f"{score}_half{h}")) for h in (0, 1)]
+            last = {
+                kind: (logged_values(series, tag, f"{score}_{kind}", layer) or [float("nan")])[-1]
+                for kind in ("chance", "chance_p95", "input")
+            }
+            halves = [np.array(logged_values(series, tag, f"{score}_half{h}", layer)) for h in (0, 1)]
             gap = (
                 np.median(np.abs(halves[0] - halves[1]))
                 if len(halves[0]) and len(halves[0]) == len(halves[1])
@@ -58,9 +65,9 @@ def layer_rows(series: dict[str, list[tuple[int, float]]], tag: str) -> list[dic
                     "score": score,
                     "first": values[0],
                     "last": values[-1],
-                    "chance": last("chance"),
-                    "chance_p95": last("chance_p95"),
-                    "input": last("input"),
+                    "chance": last["chance"],
+                    "chance_p95": last["chance_p95"],
+                    "input": last["input"],
                     "reliability": reliability[-1] if reliability else float("nan"),
                     "step_change": float(np.median(np.abs(np.diff(values)))) if len(values) > 1 else float("nan"),
                     "half_gap": float(gap),

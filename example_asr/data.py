@@ -180,7 +180,8 @@ class SpeechDataModule(L.LightningDataModule):
 
     @property
     def group_features(self) -> list[list[float]] | None:
-        """Articulatory features of each phoneme group (:mod:`example_asr.phonetics.articulatory`); none for characters."""
+        """Articulatory features of each phoneme group (:mod:`example_asr.phonetics.articulatory`);
+        none for characters."""
         return articulatory_features(self.inventory.names) if self.has_phoneme_labels else None
 
     def _loader(self, split: str, train: bool = False) -> DataLoader:

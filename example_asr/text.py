@@ -62,4 +62,4 @@ class CharTokenizer:
         keep[:, 1:] = best[:, 1:] != best[:, :-1]
         keep &= best != self.blank
         keep &= torch.arange(best.shape[1], device=best.device)[None, :] < lengths[:, None].to(best.device)
-        return [self.decode(row[mask]) for row, mask in zip(best.cpu(), keep.cpu())]
+        return [self.decode(row[mask]) for row, mask in zip(best.cpu(), keep.cpu(), strict=True)]

@@ -1,25 +1,26 @@
 """Gradient-adjusted Neuron Activation Profiles (GradNAPs) and NAPs for PyTorch and Lightning.
 
 The core (recording, profiles, analysis, plots) needs no Trainer and never imports ``lightning``;
-the Lightning callback (:class:`GradNAPCallback`) is a thin adapter over it.
+the Lightning callback (:class:`GradNAPCallback`) is a thin adapter over it. The subpackages follow
+one profiling down the data path, each importing only those below it: ``callback``, ``summary``,
+``figures``, ``analysis``, ``engine``, ``recording``, ``profiles`` (and ``dashboard``, which reads
+the files through ``profiles``); each one's ``__init__`` names what it offers.
 """
+
+from importlib.metadata import PackageNotFoundError, version
 
 from lightning_gradnap.analysis.profile_analysis import analyze
 from lightning_gradnap.analysis.tracking import OrderTracker, track_orderings
 from lightning_gradnap.api import compute_profiles
 from lightning_gradnap.engine.engine import ProfileEngine
 from lightning_gradnap.profiles.result import FeatureViews, LayerProfile, Profiles
-from lightning_gradnap.recording.batch import BatchReader, ProfileBatch
+from lightning_gradnap.recording.batch import ProfileBatch
 from lightning_gradnap.recording.frame_maps import FrameMap
-from lightning_gradnap.recording.hooks import ActivationRecorder
 from lightning_gradnap.recording.objectives import OBJECTIVES, ObjectiveInputs
-from lightning_gradnap.summary.step_views import write_tensorboard
 from lightning_gradnap.summary.views import write_views
 
 __all__ = [
     "OBJECTIVES",
-    "ActivationRecorder",
-    "BatchReader",
     "FeatureViews",
     "FrameMap",
     "GradNAPCallback",
@@ -32,11 +33,13 @@ __all__ = [
     "analyze",
     "compute_profiles",
     "track_orderings",
-    "write_tensorboard",
     "write_views",
 ]
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("lightning-gradnap")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 
 def __getattr__(name: str):

@@ -9,8 +9,18 @@ from typing import Any
 import torch
 from torch import nn
 
+from lightning_gradnap.config import (
+    AnalysisOptions,
+    EngineOptions,
+    LabelLevel,
+    Method,
+    Objective,
+    Scale,
+    WindowCenter,
+)
 from lightning_gradnap.engine.engine import ProfileEngine
 from lightning_gradnap.profiles.result import Profiles
+from lightning_gradnap.recording.batch import as_profile_batch
 from lightning_gradnap.recording.frame_maps import FrameMapSpec
 
 __all__ = ["compute_profiles"]
@@ -21,16 +31,16 @@ def compute_profiles(
     batches: Iterable[Any],
     layers: Sequence[str],
     num_groups: int,
-    method: str = "gradnap",
-    objective: str | Callable[..., torch.Tensor] = "predicted_logit",
+    method: Method = "gradnap",
+    objective: Objective | Callable[..., torch.Tensor] = "predicted_logit",
     absolute: bool = False,
-    label_level: str = "frame",
+    label_level: LabelLevel = "frame",
     window: int | None = None,
-    window_center: str = "segment",
+    window_center: WindowCenter = "segment",
     group_names: Sequence[str] | None = None,
     group_categories: Sequence[str] | None = None,
     weight_by_count: bool = False,
-    scale: str | None = None,
+    scale: Scale | None = None,
     class_dim: int = 1,
     channels_last: bool = False,
     blank: int = 0,
@@ -42,30 +52,23 @@ def compute_profiles(
     """NAPs or GradNAPs of ``layers`` over ``batches`` (docs/METHOD.md §1).
 
     Each batch is a :class:`~lightning_gradnap.ProfileBatch`, a dict with its field names, or a
-    tuple ``(inputs, labels[, lengths])``. One forward and one backward pass per batch give the
-    gradients of all layers; sums stream in float64 on the model's device. The model's
-    train/eval mode is left as it is (call ``model.eval()`` first, as for any evaluation).
+    tuple ``(inputs, labels[, lengths])``; it is read as a ``ProfileBatch`` once, as it enters.
+    One forward and one backward pass per batch give the gradients of all layers; sums stream in
+    float64 on the model's device. The model's train/eval mode is left as it is (call
+    ``model.eval()`` first, as for any evaluation).
+
+    The options are flat keywords here, for a call in a notebook; they are those of
+    :class:`~lightning_gradnap.config.EngineOptions` (``method`` ... ``output_transform``, where each
+    is documented and checked) and of :class:`~lightning_gradnap.config.AnalysisOptions`
+    (``weight_by_count``, ``scale``).
 
     Args:
         model: Any ``nn.Module``; its output holds scores ``[B, K, T]`` or ``[B, K]``.
         batches: Iterable of batches (e.g. a ``DataLoader`` mapped to ``ProfileBatch``).
         layers: Module names from ``model.named_modules()``.
         num_groups: ``G``; labels lie in ``0 .. G-1`` (``-1`` = ignore).
-        method: ``"gradnap"`` or ``"nap"``.
-        objective: ``"predicted_logit"`` (default), ``"predicted_logprob"``,
-            ``"target_logprob"``, ``"ctc"``, or a callable ``(scores, ObjectiveInputs) -> scalar``.
-        absolute: Profile ``|a * g|`` (``|a|`` for NAPs).
-        label_level: ``"frame"`` or ``"utterance"``.
-        window: Time-resolved profiles of ``window`` layer frames per labelled segment.
-        window_center: ``"segment"`` or ``"salient"``.
         group_names: ``G`` names (default ``"0" .. "G-1"``).
         group_categories: ``G`` categories, or ``None``.
-        weight_by_count: Count-weighted centring.
-        scale: ``None`` or ``"std"``.
-        class_dim: Axis of the classes in the scores.
-        channels_last: Layer outputs are ``[B, T, C]``.
-        blank: CTC blank index.
-        output_transform: Picks the scores from the model's output.
         frame_maps: Where layer frames sit on the input, by layer (``"<output>"``: the scores);
             layers not given are probed (see :class:`~lightning_gradnap.ProfileEngine`).
         label_rate: Input time steps per frame label (e.g. 160 for 10 ms labels of 16 kHz audio);
@@ -76,14 +79,15 @@ def compute_profiles(
         :class:`~lightning_gradnap.Profiles`; groups without frames stay NaN and are reported
         with a warning.
 
+    Raises:
+        ValueError: for an option out of its range (the message names it and what it allows).
+
     Example::
 
         profiles = compute_profiles(model, [(x, frame_labels)], layers=["conv1", "conv2"], num_groups=3)
         profiles["conv2"].profile  # [3, channels]
     """
-    engine = ProfileEngine(
-        layers,
-        num_groups,
+    options = EngineOptions(
         method=method,
         objective=objective,
         absolute=absolute,
@@ -94,9 +98,10 @@ def compute_profiles(
         channels_last=channels_last,
         blank=blank,
         output_transform=output_transform,
-        frame_maps=frame_maps,
         label_rate=label_rate,
     )
+    normalisation = AnalysisOptions(weight_by_count=weight_by_count, scale=scale)
+    engine = ProfileEngine(layers, num_groups, options, frame_maps)
     recorder = engine.recorder(model)  # layer names are checked here, once
     if model.training:
         warnings.warn(
@@ -106,8 +111,8 @@ def compute_profiles(
             stacklevel=2,
         )
     for batch in _maybe_progress(batches, progress):
-        engine.run_batch(model, batch, recorder=recorder)
-    profiles = engine.result(group_names, group_categories, weight_by_count, scale)
+        engine.run_batch(model, as_profile_batch(batch), recorder=recorder)
+    profiles = engine.result(group_names, group_categories, normalisation.weight_by_count, normalisation.scale)
     absent = profiles.absent_groups()
     if absent:
         warnings.warn(

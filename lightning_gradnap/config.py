@@ -1,45 +1,258 @@
-"""Options: the values the engine allows, and callback arguments given as text in YAML (a function
-named by its dotted path)."""
+"""The options of one profiling, as dataclasses with their allowed values and checks.
+
+Each option is documented here, once. The boundaries take them as flat, typed arguments and build
+these objects: :class:`~lightning_gradnap.GradNAPCallback` (whose ``Literal`` types LightningCLI
+reads) and :func:`~lightning_gradnap.compute_profiles`; inside, the engine takes
+:class:`EngineOptions`, the analysis :class:`AnalysisOptions` and the views :class:`ViewOptions`.
+An option out of its range fails when the object is made, with a ``ValueError`` that names the
+option and what it allows. Callback arguments given as text in YAML (a function named by its
+dotted path) are resolved by :func:`resolve_callable`. This module imports nothing else of the
+package, so every stage may import it.
+"""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Literal, get_args
 
-__all__ = ["LABEL_LEVELS", "METHODS", "WINDOW_CENTRES", "check_engine_options", "resolve_callable"]
+__all__ = [
+    "CLUSTERINGS",
+    "DEFAULT_VIEWS",
+    "EMBEDDINGS",
+    "LABEL_LEVELS",
+    "METHODS",
+    "OBJECTIVE_NAMES",
+    "SCALES",
+    "VIEWS",
+    "WINDOW_CENTRES",
+    "AnalysisOptions",
+    "Clustering",
+    "Embedding",
+    "EngineOptions",
+    "LabelLevel",
+    "Method",
+    "Objective",
+    "Scale",
+    "ViewOptions",
+    "WindowCenter",
+    "as_plain_dict",
+    "check_clustering",
+    "resolve_callable",
+]
 
-METHODS = ("gradnap", "nap")
-LABEL_LEVELS = ("frame", "utterance")
-WINDOW_CENTRES = ("segment", "salient")
+Method = Literal["gradnap", "nap"]
+Objective = Literal["predicted_logit", "predicted_logprob", "target_logprob", "ctc"]
+LabelLevel = Literal["frame", "utterance"]
+WindowCenter = Literal["segment", "salient"]
+Clustering = Literal["hierarchical", "kmeans"]
+Scale = Literal["std"]
+Embedding = Literal["pca", "tsne"]
+
+METHODS: tuple[str, ...] = get_args(Method)
+OBJECTIVE_NAMES: tuple[str, ...] = get_args(Objective)
+LABEL_LEVELS: tuple[str, ...] = get_args(LabelLevel)
+WINDOW_CENTRES: tuple[str, ...] = get_args(WindowCenter)
+CLUSTERINGS: tuple[str, ...] = get_args(Clustering)
+SCALES: tuple[str | None, ...] = (None, *get_args(Scale))
+EMBEDDINGS: tuple[str, ...] = get_args(Embedding)
+#: What can be logged; ``views`` picks from these.
+VIEWS = (
+    "profile",
+    "profile_clustered",
+    "profile_replay",
+    "dendrogram",
+    "groups_2d",
+    "agreement",
+    "features",
+    "scalars",
+    "projector",
+    "emergence",
+)
+DEFAULT_VIEWS = tuple(view for view in VIEWS if view != "profile_clustered")
 
 
-def check_engine_options(
-    num_groups: int,
-    methods: list[str],
-    label_level: str,
-    window: int | None,
-    window_center: str,
-    input_window: int | None,
-) -> None:
-    """Raise a ``ValueError`` that says what is allowed, for an option out of its range."""
-    if not methods or len(set(methods)) != len(methods):
-        raise ValueError(f"`method` should name each of {list(METHODS)} at most once, got {methods!r}")
-    for name, value, allowed in (
-        *(("method", m, METHODS) for m in methods),
-        ("label_level", label_level, LABEL_LEVELS),
-        ("window_center", window_center, WINDOW_CENTRES),
-    ):
-        if value not in allowed:
-            raise ValueError(f"`{name}` should be one of {list(allowed)}, got {value!r}")
-    if num_groups < 1:
-        raise ValueError(f"`num_groups` must be at least 1, got {num_groups}")
-    if window is not None and (window < 1 or label_level != "frame"):
-        raise ValueError("`window` must be a positive number of frames, with label_level='frame'")
-    if input_window is not None and (input_window < 1 or label_level != "frame"):
-        raise ValueError("`input_window` must be a positive number of frames, with label_level='frame'")
-    if window_center == "salient" and "gradnap" not in methods:
-        raise ValueError("window_center='salient' needs gradients: use method='gradnap'")
+def _check_choice(name: str, value: object, allowed: Sequence[object]) -> None:
+    if value not in allowed:
+        raise ValueError(f"`{name}` should be one of {list(allowed)}, got {value!r}")
+
+
+def _check_frames(name: str, value: int | None, label_level: str) -> None:
+    if value is not None and (value < 1 or label_level != "frame"):
+        raise ValueError(f"`{name}` must be a positive number of frames, with label_level='frame'")
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How each batch becomes relevance and group sums (:class:`~lightning_gradnap.ProfileEngine`).
+
+    Attributes:
+        method: ``"gradnap"`` (relevance ``a * dy/da``), ``"nap"`` (relevance ``a``), or both
+            (``["gradnap", "nap"]``: one forward and backward give both; the first is the default
+            of results). A list is kept as a tuple.
+        objective: The scalar ``y`` whose gradient GradNAPs use: ``"predicted_logit"`` (the score of
+            the predicted class at each valid frame), ``"predicted_logprob"``, ``"target_logprob"``
+            (needs ``targets``), ``"ctc"`` (the negative CTC loss; needs ``targets`` and
+            ``target_lengths``), or a callable ``(scores [B, K, T], ObjectiveInputs) -> scalar``.
+        absolute: Profile ``|a * g|`` (``|a|`` for NAPs).
+        label_level: ``"frame"`` (labels ``[B, T]``) or ``"utterance"`` (labels ``[B]``: a class
+            per example, its relevance averaged over its valid frames first).
+        window: Time-resolved profiles: this many layer frames around each labelled segment
+            (frame level only), giving ``[G, C, window]`` profiles; ``None``: one profile per group.
+        window_center: Centre of the window: ``"segment"`` (the segment's centre) or ``"salient"``
+            (its frame of largest ``sum_c |dy/da|``; GradNAP only).
+        class_dim: Axis of the classes in the model's scores (``[B, K, T]``: 1; ``[B, T, K]``: 2);
+            ``None``: found by probing.
+        channels_last: Layer outputs (and the input) are ``[B, T, C]`` (True) or ``[B, C, T]`` (False);
+            a dict says it per layer (``"<input>"``: the first input); ``None`` (or a layer not in the
+            dict): each layer's layout found by probing (the axis that grows with the input's length
+            is time, the one of size B the batch, the rest neurons).
+        blank: CTC blank index (``objective="ctc"``).
+        output_transform: Picks the scores from the model's output; default: the tensor, the first
+            tensor of a tuple with a class axis, or ``output["logits"]``.
+        input_window: Input-domain feature views (frame level): also average windows of this many
+            input frames of the first input ``x`` (``[B, F, T]``), and of ``x * dy/dx``, around
+            each labelled segment; ``None``: none.
+        label_rate: Input time steps per frame label (160 for 10 ms labels of 16 kHz audio); lengths
+            count input time steps.
+        skip_failing_input_views: Leave the input views out with a warning where they cannot be cut.
+
+    Raises:
+        ValueError: for a value out of its range (the message names the option and what it allows).
+    """
+
+    method: Method | Sequence[Method] = "gradnap"
+    objective: Objective | Callable[..., Any] = "predicted_logit"
+    absolute: bool = False
+    label_level: LabelLevel = "frame"
+    window: int | None = None
+    window_center: WindowCenter = "segment"
+    class_dim: int | None = 1
+    channels_last: bool | Mapping[str, bool] | None = False
+    blank: int = 0
+    output_transform: Callable[[Any], Any] | None = None
+    input_window: int | None = None
+    label_rate: int = 1
+    skip_failing_input_views: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.method, str):
+            object.__setattr__(self, "method", tuple(self.method))
+        methods = self.methods
+        if not methods or len(set(methods)) != len(methods):
+            raise ValueError(f"`method` should name each of {list(METHODS)} at most once, got {list(methods)!r}")
+        for method in methods:
+            _check_choice("method", method, METHODS)
+        if not callable(self.objective) and self.objective not in OBJECTIVE_NAMES:
+            raise ValueError(
+                f"Unknown objective {self.objective!r}: `objective` should be one of {list(OBJECTIVE_NAMES)} "
+                "or a callable (scores, ObjectiveInputs) -> scalar"
+            )
+        _check_choice("label_level", self.label_level, LABEL_LEVELS)
+        _check_choice("window_center", self.window_center, WINDOW_CENTRES)
+        _check_frames("window", self.window, self.label_level)
+        _check_frames("input_window", self.input_window, self.label_level)
+        rate = self.label_rate
+        if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
+            raise ValueError(f"label_rate must be a positive integer (input time steps per label frame), got {rate!r}")
+        if self.window_center == "salient" and "gradnap" not in methods:
+            raise ValueError("window_center='salient' needs gradients: use method='gradnap'")
+        if self.output_transform is not None and not callable(self.output_transform):
+            raise ValueError(f"`output_transform` should be a callable or None, got {self.output_transform!r}")
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The methods, first (the default of results) first."""
+        return (self.method,) if isinstance(self.method, str) else tuple(self.method)
+
+    @property
+    def needs_gradients(self) -> bool:
+        return "gradnap" in self.methods
+
+    @property
+    def objective_name(self) -> str:
+        """The objective's name (a callable's ``__name__``), for the files' metadata."""
+        return self.objective if isinstance(self.objective, str) else getattr(self.objective, "__name__", "custom")
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """How profiles are normalised and clustered (see :func:`~lightning_gradnap.analyze`).
+
+    Attributes:
+        num_clusters: Flat clusters of groups (for AMI and the layer agreement); at least 2.
+        clustering: ``"hierarchical"`` (a cut of the average-linkage tree, cosine distance) or ``"kmeans"``.
+        weight_by_count: Centre the profiles on the count-weighted mean of the groups (default: unweighted).
+        scale: ``None``, or ``"std"``: also divide each neuron by its standard deviation over groups.
+
+    Raises:
+        ValueError: for an unknown clustering or scale, or fewer than 2 clusters.
+    """
+
+    num_clusters: int = 6
+    clustering: Clustering = "hierarchical"
+    weight_by_count: bool = False
+    scale: Scale | None = None
+
+    def __post_init__(self) -> None:
+        check_clustering(self.num_clusters, self.clustering)
+        _check_choice("scale", self.scale, SCALES)
+
+
+def check_clustering(num_clusters: int, clustering: str) -> None:
+    """Raise a ``ValueError`` that lists what is allowed for an unknown clustering or ``num_clusters < 2``."""
+    _check_choice("clustering", clustering, CLUSTERINGS)
+    if num_clusters < 2:
+        raise ValueError(f"`num_clusters` should be at least 2, got {num_clusters}")
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """What each profiling logs to TensorBoard, and how.
+
+    Attributes:
+        views: What to log, from :data:`VIEWS` (``None``: :data:`DEFAULT_VIEWS`, all but
+            ``profile_clustered``): ``profile`` (the heatmaps in the order tracked over the run),
+            ``profile_clustered`` (in each step's own clustered order), ``profile_replay`` (every
+            step again under the final order, at the end of ``fit``), ``dendrogram``, ``groups_2d``,
+            ``agreement`` (of the layers' clusterings), ``features`` (input-domain views),
+            ``scalars``, ``projector``, ``emergence``. Kept as a tuple.
+        embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
+        feature_window: Input frames of the feature view around each segment.
+        feature_groups: Groups shown in the feature view.
+        feature_batches: The first this many profiled batches feed the feature view.
+        background_figures: Draw the figures in a worker thread while training goes on (done when
+            ``fit`` returns).
+
+    Raises:
+        ValueError: for an unknown view or embedding, or a window or count below 1 (0 batches allowed).
+    """
+
+    views: Sequence[str] | None = None
+    embedding: Embedding = "pca"
+    feature_window: int = 31
+    feature_groups: int = 6
+    feature_batches: int = 2
+    background_figures: bool = True
+
+    def __post_init__(self) -> None:
+        views = DEFAULT_VIEWS if self.views is None else tuple(self.views)
+        unknown = sorted(set(views) - set(VIEWS))
+        if unknown:
+            raise ValueError(f"`views` has {unknown}; allowed: {list(VIEWS)}")
+        object.__setattr__(self, "views", views)
+        _check_choice("embedding", self.embedding, EMBEDDINGS)
+        for name in ("feature_window", "feature_groups"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"`{name}` should be at least 1, got {getattr(self, name)}")
+        if self.feature_batches < 0:
+            raise ValueError(f"`feature_batches` should be at least 0, got {self.feature_batches}")
+
+
+def as_plain_dict(options: EngineOptions | AnalysisOptions | ViewOptions) -> dict[str, Any]:
+    """The fields of ``options`` by name (shallow: callables stay themselves)."""
+    return {field.name: getattr(options, field.name) for field in fields(options)}
 
 
 def resolve_callable(value: Callable[..., Any] | str | None, name: str) -> Callable[..., Any] | None:

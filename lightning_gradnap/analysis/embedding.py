@@ -1,23 +1,45 @@
 """2-D views of the groups that move rather than flip from step to step (docs/METHOD.md §2).
 
-PCA and t-SNE fix their axes only up to rotation and reflection, so two steps' embeddings of
-nearly the same profiles can look mirrored. :func:`aligned_embedding` rotates (or reflects) each
-step's embedding onto the previous step's by orthogonal Procrustes over the groups present in
-both (:func:`align_points`). t-SNE's arbitrary scale is set to an RMS radius of
-:data:`TSNE_RADIUS` first; PCA keeps its scale, which is the spread of the groups.
+:func:`embed_2d` places the groups in 2-D (PCA or t-SNE). PCA and t-SNE fix their axes only up
+to rotation and reflection, so two steps' embeddings of nearly the same profiles can look
+mirrored. :func:`aligned_embedding` rotates (or reflects) each step's embedding onto the previous
+step's by orthogonal Procrustes over the groups present in both (:func:`align_points`). t-SNE's
+arbitrary scale is set to an RMS radius of :data:`TSNE_RADIUS` first; PCA keeps its scale, which
+is the spread of the groups.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.linalg import orthogonal_procrustes
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
 
-from lightning_gradnap.summary.step_views import embed_2d
-
-__all__ = ["TSNE_RADIUS", "align_points", "aligned_embedding"]
+__all__ = ["TSNE_RADIUS", "align_points", "aligned_embedding", "embed_2d"]
 
 #: RMS radius that t-SNE coordinates are scaled to before alignment.
 TSNE_RADIUS = 0.5
+
+
+def embed_2d(rows: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """2-D coordinates of the rows (PCA, or t-SNE with a perplexity that suits few points).
+
+    Rows are scaled to unit length first, as the clustering compares them by cosine distance. A
+    one-neuron layer has no second axis (and no direction but the sign): its values are shown on
+    the first axis as they are.
+    """
+    if rows.shape[1] < 2:
+        return np.pad(rows, ((0, 0), (0, 2 - rows.shape[1])))
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    rows = rows / np.where(norms > 0, norms, 1.0)
+    if len(rows) < 3:
+        return np.pad(rows[:, :2], ((0, 0), (0, max(0, 2 - rows.shape[1]))))
+    if method == "tsne":
+        perplexity = max(2.0, min(30.0, (len(rows) - 1) / 3))
+        return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(rows)
+    if np.allclose(rows, rows[0]):
+        return np.zeros((len(rows), 2))  # all groups alike (e.g. an untrained model): nothing to spread
+    return PCA(2, random_state=seed).fit_transform(rows)
 
 
 def align_points(points: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
@@ -36,7 +58,7 @@ def align_points(points: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
 
 def aligned_embedding(profile: np.ndarray, previous: np.ndarray | None = None, embedding: str = "pca") -> np.ndarray:
     """``[G, 2]`` coordinates of the groups (NaN rows for absent ones; see
-    :func:`~lightning_gradnap.summary.step_views.embed_2d`), aligned to ``previous`` if given."""
+    :func:`embed_2d`), aligned to ``previous`` if given."""
     rows = profile.reshape(len(profile), -1)
     present = np.isfinite(rows).all(axis=1)
     points = np.full((len(rows), 2), np.nan)

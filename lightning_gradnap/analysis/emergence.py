@@ -17,13 +17,18 @@ from typing import Any
 import numpy as np
 
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
+from lightning_gradnap.analysis.score_keys import score_key
 
-__all__ = ["Scores", "emergence_matrix", "scalars_layout"]
+__all__ = ["METRICS", "Scores", "emergence_matrix", "scalars_layout"]
+
+#: Per-layer scores kept for every profiling: the emergence maps and the custom-scalars charts.
+METRICS = ("silhouette", "neighbour", "rsa", "ami", "reliability", "stability")
 
 
 @dataclass
 class Scores:
-    """Each layer's scores over the profiling steps, as :class:`~lightning_gradnap.callback.history.ProfileHistory` keeps them.
+    """Each layer's scores over the profiling steps, as
+    :class:`~lightning_gradnap.callback.history.ProfileHistory` keeps them.
 
     Attributes:
         steps: The profiling steps.
@@ -62,6 +67,6 @@ def scalars_layout(metrics: Sequence[str], tag: str = "gradnap") -> dict[str, An
     ``_input``), so that a layer can be read above chance and above its input."""
     charts = {}
     for metric in metrics:
-        against = [f"{tag}/{metric}_{kind}/" for kind in ("chance_p95", "input")]
+        against = [f"{tag}/{score_key(metric, kind)}/" for kind in ("chance_p95", "input")]
         charts[metric] = ["Multiline", [re.escape(prefix) + ".*" for prefix in (f"{tag}/{metric}/", *against)]]
     return {tag: charts}

@@ -15,6 +15,7 @@ from scipy.spatial.distance import pdist
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_mutual_info_score
 
+from lightning_gradnap.analysis.score_keys import LAYER_METRICS
 from lightning_gradnap.analysis.scores import (
     PERMUTATIONS,
     SCORES,
@@ -23,12 +24,20 @@ from lightning_gradnap.analysis.scores import (
     score_with_chance,
     split_half_reliability,
 )
+from lightning_gradnap.config import check_clustering
 from lightning_gradnap.profiles.result import Profiles
 
-__all__ = ["LayerAnalysis", "ProfileAnalysis", "analyze", "cosine_linkage", "layer_agreement", "stability"]
+__all__ = [
+    "LayerAnalysis",
+    "ProfileAnalysis",
+    "analyze",
+    "clustered_order",
+    "cosine_linkage",
+    "layer_agreement",
+    "neuron_dendrogram_order",
+    "stability",
+]
 
-
-CLUSTERINGS = ("hierarchical", "kmeans")
 #: Above this many leaves, optimal leaf ordering (cubic time) is skipped for the neuron order.
 OPTIMAL_ORDERING_LIMIT = 512
 
@@ -52,6 +61,30 @@ def cosine_linkage(rows: np.ndarray, optimal_ordering: bool = True) -> np.ndarra
     if optimal_ordering and len(rows) <= OPTIMAL_ORDERING_LIMIT:
         linkage = hierarchy.optimal_leaf_ordering(linkage, distances)
     return linkage
+
+
+def neuron_dendrogram_order(present_profile: np.ndarray) -> np.ndarray:
+    """``[C]`` neurons in the dendrogram order of the columns of the present groups' ``[g, C]`` (or
+    ``[g, C, W]``) profile: each neuron is compared by its values over the groups (and the window)."""
+    num_neurons = present_profile.shape[1]
+    neurons = present_profile.swapaxes(0, 1).reshape(num_neurons, -1)
+    columns = cosine_linkage(neurons) if len(present_profile) else None
+    return hierarchy.leaves_list(columns) if columns is not None else np.arange(num_neurons)
+
+
+def clustered_order(profile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A ``[G, C]`` (or ``[G, C, W]``) profile's own dendrogram orders ``(present groups, neurons)``, as
+    :func:`analyze` orders a layer (its ``group_order`` and ``neuron_order``)."""
+    present, _, group_order = _group_clustering(_flat(profile))
+    return group_order, neuron_dendrogram_order(profile[present])
+
+
+def _group_clustering(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """``(present, linkage, group order)`` of ``[G, D]`` rows: the groups without NaN, their cosine
+    linkage (None for fewer than 2) and their indices in dendrogram order."""
+    present = np.flatnonzero(~np.isnan(rows).any(axis=1))
+    linkage = cosine_linkage(rows[present])
+    return present, linkage, present[hierarchy.leaves_list(linkage)] if linkage is not None else present
 
 
 def stability(previous: np.ndarray, current: np.ndarray) -> float:
@@ -113,7 +146,7 @@ class LayerAnalysis:
 
     def metric(self, name: str) -> float:
         """A score's value, or ``reliability`` / ``stability`` / ``method_agreement``."""
-        if name in ("reliability", "stability", "method_agreement"):
+        if name in LAYER_METRICS:
             return getattr(self, name)
         return self.scores.get(name, Baseline()).value
 
@@ -126,14 +159,6 @@ class ProfileAnalysis:
     layers: dict[str, LayerAnalysis]
     agreement: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     input_scores: dict[str, float] = field(default_factory=dict)
-
-
-def check_clustering(num_clusters: int, clustering: str) -> None:
-    """Raise a ``ValueError`` that lists what is allowed for an unknown clustering or ``num_clusters < 2``."""
-    if clustering not in CLUSTERINGS:
-        raise ValueError(f"`clustering` should be one of {list(CLUSTERINGS)}, got {clustering!r}")
-    if num_clusters < 2:
-        raise ValueError(f"`num_clusters` should be at least 2, got {num_clusters}")
 
 
 def analyze(
@@ -222,14 +247,9 @@ def _analyze_layer(
     """One layer's ``[G, C]`` or time-resolved ``[G, C, W]`` profile: groups are compared by all their
     values, neurons (``C``, the heatmap's columns) by their values over groups and time."""
     profile = _flat(layer_profile)
-    present = np.flatnonzero(~np.isnan(profile).any(axis=1))
+    present, linkage, group_order = _group_clustering(profile)
+    neuron_order = neuron_dendrogram_order(layer_profile[present])
     rows = profile[present]
-    linkage = cosine_linkage(rows)
-    group_order = present[hierarchy.leaves_list(linkage)] if linkage is not None else present
-    num_neurons = layer_profile.shape[1]
-    neurons = layer_profile[present].swapaxes(0, 1).reshape(num_neurons, -1)
-    columns = cosine_linkage(neurons) if len(present) else None
-    neuron_order = hierarchy.leaves_list(columns) if columns is not None else np.arange(num_neurons)
     clusters = np.full(len(profile), -1)
     k = min(num_clusters, len(present))
     if k >= 2:

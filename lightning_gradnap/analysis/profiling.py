@@ -13,14 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis, analyze, check_clustering
+from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis, analyze
+from lightning_gradnap.analysis.score_keys import layer_scores
 from lightning_gradnap.analysis.scores import profile_correlation
-from lightning_gradnap.engine.engine import ProfileEngine
-from lightning_gradnap.engine.reduction import State
+from lightning_gradnap.config import AnalysisOptions
+from lightning_gradnap.profiles.from_state import State, StateContents, feature_views_from_state, profiles_of_method
 from lightning_gradnap.profiles.groups import Groups
 from lightning_gradnap.profiles.result import FeatureViews, Profiles, normalize_profiles
 
-__all__ = ["AnalysisOptions", "Profiling", "profile_state"]
+__all__ = ["Profiling", "profile_state"]
 
 
 @dataclass
@@ -48,34 +49,18 @@ class Profiling:
         return self.profiles.method(method), self.analyses[method]
 
 
-@dataclass
-class AnalysisOptions:
-    """How profiles are normalised and clustered (see :func:`~lightning_gradnap.analysis.profile_analysis.analyze`).
-
-    Raises:
-        ValueError: for an unknown clustering or fewer than 2 clusters.
-    """
-
-    num_clusters: int = 6
-    clustering: str = "hierarchical"
-    weight_by_count: bool = False
-    scale: str | None = None
-
-    def __post_init__(self) -> None:
-        check_clustering(self.num_clusters, self.clustering)
-
-
 def profile_state(
-    engine: ProfileEngine,
+    contents: StateContents,
     state: State,
     groups: Groups,
     options: AnalysisOptions | None = None,
     previous: Profiles | None = None,
 ) -> Profiling:
-    """Profiles and analysis of every method the engine profiles, from a (reduced) ``state``.
+    """Profiles and analysis of every method in a (reduced) ``state``.
 
     Args:
-        engine: The engine that filled ``state``.
+        contents: What ``state`` holds (methods, layers, groups) and the options that filled it, as
+            the engine that filled it says (``ProfileEngine.contents``).
         state: Its sums and counts, e.g. summed over all processes.
         groups: Names, categories and features (for the ``rsa`` score) of the groups.
         options: Normalisation and clustering.
@@ -83,8 +68,11 @@ def profile_state(
     """
     options = options or AnalysisOptions()
     norm = (options.weight_by_count, options.scale)
-    feature_views = engine.feature_views(state)
-    by_method = {m: engine.result(groups.names, groups.categories, *norm, state, m) for m in engine.methods}
+    feature_views = feature_views_from_state(state)
+    by_method = {
+        method: profiles_of_method(state, contents, method, groups.names, groups.categories, *norm)
+        for method in contents.methods
+    }
     analyses = {}
     for method, profiles in by_method.items():
         before = None if previous is None else previous.method(method, missing_ok=True)
@@ -108,18 +96,10 @@ def profile_state(
 
 def _saved_scores(analysis: ProfileAnalysis) -> dict[str, dict[str, float | None]]:
     """Each layer's scores for the file's metadata (JSON: NaN as null), as the dashboard reads them:
-    ``<score>``, ``<score>_chance``, ``<score>_chance_p95``, ``<score>_input``, reliability, stability."""
+    :func:`~lightning_gradnap.analysis.score_keys.layer_scores` without the halves."""
     saved = {}
     for layer, result in analysis.layers.items():
-        values: dict[str, float] = {}
-        for name, baseline in result.scores.items():
-            values.update(
-                {name: baseline.value, f"{name}_chance": baseline.chance, f"{name}_chance_p95": baseline.chance_p95}
-            )
-            values[f"{name}_input"] = analysis.input_scores.get(name, float("nan"))
-        values.update(
-            reliability=result.reliability, stability=result.stability, method_agreement=result.method_agreement
-        )
+        values = layer_scores(result, analysis.input_scores, halves=False)
         saved[layer] = {name: (float(v) if np.isfinite(v) else None) for name, v in values.items()}
     return saved
 

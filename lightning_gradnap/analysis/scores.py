@@ -179,7 +179,7 @@ def profile_correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def ami_with_chance(
-    categories: Sequence[object], clusters: np.ndarray, permutations: int = PERMUTATIONS, seed: int = 0
+    categories: Sequence[object] | np.ndarray, clusters: np.ndarray, permutations: int = PERMUTATIONS, seed: int = 0
 ) -> Baseline:
     """Adjusted mutual information of flat ``clusters`` with ``categories`` (as scikit-learn's
     ``adjusted_mutual_info_score``, arithmetic normalisation), and its chance level.

@@ -45,12 +45,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.cluster import hierarchy
 
 from lightning_gradnap.analysis.embedding import aligned_embedding
-from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis, cosine_linkage
-from lightning_gradnap.profiles.result import Profiles
-from lightning_gradnap.summary.step_views import EMBEDDINGS
+from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis, clustered_order
+from lightning_gradnap.config import EMBEDDINGS
+from lightning_gradnap.profiles.result import Profiles, window_mean
 
 __all__ = [
     "PERMUTATIONS",
@@ -58,7 +57,6 @@ __all__ = [
     "OrderTracker",
     "TrackedOrder",
     "category_order",
-    "clustered_order",
     "has_structure",
     "preferred_neuron_order",
     "track_orderings",
@@ -69,11 +67,6 @@ __all__ = [
 TRACKED_LIMIT = 3.0
 #: Shuffled copies that a layer's first principal component must beat to count as structure.
 PERMUTATIONS = 20
-
-
-def _matrix(profile: np.ndarray) -> np.ndarray:
-    """``[G, C]``: a time-resolved ``[G, C, W]`` profile averaged over its window (as the heatmaps show it)."""
-    return profile.mean(axis=2) if profile.ndim == 3 else profile
 
 
 def category_order(num_groups: int, group_categories: Sequence[str] | None = None) -> np.ndarray:
@@ -108,7 +101,7 @@ def has_structure(profile: np.ndarray, permutations: int = PERMUTATIONS, seed: i
     keeps each neuron's values and breaks what the groups share). False positives: about
     ``1 / (permutations + 1)``. Needs 3 present groups; deterministic for a ``seed``.
     """
-    matrix = _matrix(profile)
+    matrix = window_mean(profile)
     rows = matrix[np.isfinite(matrix).all(axis=1)]
     if len(rows) < 3 or not np.any(rows - rows.mean(axis=0)):
         return False
@@ -117,26 +110,14 @@ def has_structure(profile: np.ndarray, permutations: int = PERMUTATIONS, seed: i
     return all(observed > _first_share(generator.permuted(rows, axis=0)) for _ in range(permutations))
 
 
-def preferred_neuron_order(profile: np.ndarray, group_order: Sequence[int]) -> np.ndarray:
+def preferred_neuron_order(profile: np.ndarray, group_order: Sequence[int] | np.ndarray) -> np.ndarray:
     """Neurons sorted by the row (in ``group_order``) of the group they support most, the
     strongest first within a row; neurons with no positive value (or no data) go last."""
-    rows = _matrix(profile)[np.asarray(group_order, dtype=int)]
+    rows = window_mean(profile)[np.asarray(group_order, dtype=int)]
     filled = np.where(np.isfinite(rows), rows, -np.inf)
     peak = filled.max(axis=0) if len(rows) else np.full(rows.shape[1], -np.inf)
     position = np.where(peak > 0, filled.argmax(axis=0) if len(rows) else 0, len(rows))
     return np.lexsort((np.arange(rows.shape[1]), -np.where(peak > 0, peak, 0.0), position))
-
-
-def clustered_order(profile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """This profile's own dendrogram orders ``(present groups, neurons)`` (as :func:`~lightning_gradnap.analyze`)."""
-    rows = profile.reshape(len(profile), -1)
-    present = np.flatnonzero(np.isfinite(rows).all(axis=1))
-    linkage = cosine_linkage(rows[present])
-    groups = present[hierarchy.leaves_list(linkage)] if linkage is not None else present
-    matrix = _matrix(profile)[present]
-    columns = cosine_linkage(matrix.T) if len(present) else None
-    neurons = hierarchy.leaves_list(columns) if columns is not None else np.arange(matrix.shape[1])
-    return groups, neurons
 
 
 @dataclass
@@ -185,7 +166,7 @@ class TrackedOrder:
             np.asarray(arrays["tracked_groups"]),
             np.asarray(arrays["tracked_neurons"]),
             None if anchor < 0 else anchor,
-            unit_rms(_matrix(profile))[1],
+            unit_rms(window_mean(profile))[1],
             arrays.get("groups_2d"),
             arrays.get("cluster_groups"),
             arrays.get("cluster_neurons"),
@@ -253,7 +234,7 @@ class OrderTracker:
                 )
             else:
                 cluster_groups, cluster_neurons = clustered_order(profile)
-            rms = unit_rms(_matrix(profile))[1]
+            rms = unit_rms(window_mean(profile))[1]
             orders[layer] = TrackedOrder(groups, neurons, anchor_step, rms, points, cluster_groups, cluster_neurons)
         profiles.orderings = {layer: order.to_arrays() for layer, order in orders.items()}
         return orders
@@ -294,4 +275,4 @@ def track_orderings(
     if len(steps) != len(profiles_list):
         raise ValueError(f"{len(steps)} steps for {len(profiles_list)} profiles: give one step per profiles")
     tracker = OrderTracker(embedding, permutations)
-    return [tracker.update(profiles, step) for profiles, step in zip(profiles_list, steps)]
+    return [tracker.update(profiles, step) for profiles, step in zip(profiles_list, steps, strict=True)]

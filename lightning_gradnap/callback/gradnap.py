@@ -1,19 +1,12 @@
 """GradNAPCallback: profiles of validation batches into TensorBoard and ``.npz`` files.
 
 A thin adapter over the core, in the order data flows: :mod:`~lightning_gradnap.callback.shared_forward` (the
-validation step's own forward, with hooks), :mod:`~lightning_gradnap.engine.engine` (group sums),
-:mod:`~lightning_gradnap.engine.reduction` (across processes), :mod:`~lightning_gradnap.analysis.profile_analysis`,
-:mod:`~lightning_gradnap.summary.writer` (files and TensorBoard) and :mod:`~lightning_gradnap.callback.history`
-(what a checkpoint keeps); :mod:`~lightning_gradnap.callback.schedule` says which validations and batches
-are profiled. Only this module and :mod:`~lightning_gradnap.callback.loggers` import ``lightning``. A Trainer
-of the ``pytorch_lightning`` namespace works too (for its LightningCLI, see
-:mod:`lightning_gradnap.pytorch_lightning`).
-
-Labels (see :class:`~lightning_gradnap.recording.batch.BatchReader`): a dict batch carries frame labels
-under ``labels``; or the LightningModule has a method of that name, called as
-``method(batch, output)``; or the batch is a tuple ``(x, y)`` (``label_level="utterance"``).
-Group names and categories are lists, or names of attributes of the data module or the
-LightningModule (default ``"group_names"`` / ``"group_categories"``).
+step's own forward, with hooks), :mod:`~lightning_gradnap.engine.engine` (group sums), ``engine.reduction`` (across
+processes), :mod:`~lightning_gradnap.analysis.profiling`, :mod:`~lightning_gradnap.summary.writer` (files and
+TensorBoard), ``callback.history`` (what a checkpoint keeps); ``callback.schedule`` says which validations and
+batches are profiled. Only this module and ``callback.loggers`` import ``lightning``; a ``pytorch_lightning``
+Trainer works too (:mod:`lightning_gradnap.pytorch_lightning`). Labels: ``recording.batch.BatchReader``, which
+reads each batch once, where it enters; groups: ``profiles.groups.GroupSources``.
 """
 
 from __future__ import annotations
@@ -21,7 +14,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -30,16 +23,17 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 from typing_extensions import override
 
-from lightning_gradnap.analysis.profiling import AnalysisOptions, profile_state
+from lightning_gradnap import config
+from lightning_gradnap.analysis.profiling import profile_state
 from lightning_gradnap.callback.history import ProfileHistory
 from lightning_gradnap.callback.loggers import NO_TENSORBOARD, log_dir, summary_writer
 from lightning_gradnap.callback.schedule import ProfilingSchedule
 from lightning_gradnap.callback.shared_forward import SharedForward, forward_module, profiled_layers
-from lightning_gradnap.config import resolve_callable
+from lightning_gradnap.config import AnalysisOptions, EngineOptions, ViewOptions, as_plain_dict, resolve_callable
 from lightning_gradnap.engine.engine import ProfileEngine
 from lightning_gradnap.engine.reduction import NothingProfiled, reduce_state
 from lightning_gradnap.profiles.groups import Groups, GroupSources
-from lightning_gradnap.recording.batch import BatchReader
+from lightning_gradnap.recording.batch import BatchReader, LabelFn, ProfileBatch
 from lightning_gradnap.recording.frame_maps import as_frame_map
 from lightning_gradnap.summary.replay import replay_history
 from lightning_gradnap.summary.writer import ProfileWriter, check_writable
@@ -55,6 +49,12 @@ class GradNAPCallback(Callback):
     all layers' gradients. Under ``trainer.validate()`` (inference mode) the callback re-runs the
     forward on cloned inputs instead. Training steps and unprofiled batches pay nothing. Labels
     and group names: see the module's docstring.
+
+    The arguments are flat and typed, as LightningCLI reads them. Those of
+    :class:`~lightning_gradnap.config.EngineOptions` (``method`` ... ``window_center``),
+    :class:`~lightning_gradnap.config.AnalysisOptions` and :class:`~lightning_gradnap.config.ViewOptions`
+    build those objects, which check and document them under the same names; ``output_transform``
+    may also be a dotted path (for YAML).
 
     Args:
         layers: Module names (as in ``named_modules()`` of the LightningModule); default: the
@@ -94,24 +94,10 @@ class GradNAPCallback(Callback):
         absolute: Profile ``|a * g|``.
         targets: Batch key of the objective's targets (``target_logprob``, ``ctc``).
         target_lengths: Batch key of the target lengths (``ctc``).
-        window: Time-resolved profiles: this many layer frames around each labelled segment.
-        window_center: Centre of the window: ``"segment"`` or ``"salient"`` (its most salient frame).
         every_n_epochs: Profile every n-th validation run of ``fit`` (every ``validate()``).
         max_batches: Profile the first ``max_batches`` validation batches (``None``: all).
-        num_clusters: Flat clusters of groups (for AMI and the layer agreement).
-        clustering: ``"hierarchical"`` or ``"kmeans"``.
-        views: What to log (default: all but ``profile_clustered``): ``profile`` (tracked), ``profile_clustered``,
-            ``profile_replay`` (at the end of ``fit``), ``dendrogram``, ``groups_2d``, ``agreement``,
-            ``features``, ``scalars``, ``projector``, ``emergence``.
-        embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
-        feature_window: Input frames of the feature view around each segment.
-        feature_groups: Groups shown in the feature view.
-        feature_batches: The first this many profiled batches feed the feature view.
-        weight_by_count: Count-weighted centring of the profiles.
-        scale: ``None`` or ``"std"`` (per-neuron standardisation).
         reliability_threshold: Warn once per layer whose split-half reliability is below this.
         save_profiles: Write ``profiles/epoch=NNN-step=NNNNNN.npz`` under the log directory.
-        background_figures: Draw the figures in a worker thread while training goes on (done when ``fit`` returns).
 
     Raises:
         ValueError: For an argument outside its allowed values (listed), or an unimportable path.
@@ -132,41 +118,44 @@ class GradNAPCallback(Callback):
         group_categories: list[str] | str | None = None,
         group_features: list[list[float]] | str | None = None,
         num_groups: int | None = None,
-        label_level: Literal["frame", "utterance"] = "frame",
+        label_level: config.LabelLevel = "frame",
         channels_last: bool | dict[str, bool] | None = None,
         class_dim: int | None = None,
         output_transform: str | Callable[[Any], torch.Tensor] | None = None,
         frame_maps: dict[str, list[float]] | None = None,
         label_rate: int = 1,
-        method: Literal["gradnap", "nap"] | list[Literal["gradnap", "nap"]] = "gradnap",
-        objective: Literal["predicted_logit", "predicted_logprob", "target_logprob", "ctc"] = "predicted_logit",
+        method: config.Method | list[config.Method] = "gradnap",
+        objective: config.Objective = "predicted_logit",
         absolute: bool = False,
         targets: str | None = "targets",
         target_lengths: str | None = "target_lengths",
         window: int | None = None,
-        window_center: Literal["segment", "salient"] = "segment",
+        window_center: config.WindowCenter = "segment",
         every_n_epochs: int = 1,
         max_batches: int | None = 8,
         num_clusters: int = 6,
-        clustering: Literal["hierarchical", "kmeans"] = "hierarchical",
+        clustering: config.Clustering = "hierarchical",
         views: list[str] | None = None,
-        embedding: Literal["pca", "tsne"] = "pca",
+        embedding: config.Embedding = "pca",
         feature_window: int = 31,
         feature_groups: int = 6,
         feature_batches: int = 2,
         weight_by_count: bool = False,
-        scale: Literal["std"] | None = None,
+        scale: config.Scale | None = None,
         reliability_threshold: float = 0.8,
         save_profiles: bool = True,
         background_figures: bool = True,
     ) -> None:
         super().__init__()
-        self.writer = ProfileWriter(views, feature_groups, embedding, background_figures)  # checks views, embedding
+        self.view_options = ViewOptions(
+            views, embedding, feature_window, feature_groups, feature_batches, background_figures
+        )
+        self.writer = ProfileWriter(self.view_options)
         self.schedule = ProfilingSchedule(every_n_epochs, max_batches, feature_batches)
         self.layers = layers
         self.reader = BatchReader(inputs, labels, lengths, targets, target_lengths)
         self.group_sources = GroupSources(group_names, group_categories, group_features, num_groups)
-        self.engine_options = dict(
+        self._engine_options = EngineOptions(
             method=method,
             objective=objective,
             absolute=absolute,
@@ -181,26 +170,30 @@ class GradNAPCallback(Callback):
             skip_failing_input_views=True,  # a view that cannot be drawn is left out, never aborts fit
         )
         self.frame_maps = {name: as_frame_map(name, spec) for name, spec in (frame_maps or {}).items()}  # checked now
-        # Fail now, not at the first validation, on options the engine rejects.
-        ProfileEngine(["_"], 1, **self.engine_options)  # type: ignore[arg-type]
         self.analysis_options = AnalysisOptions(num_clusters, clustering, weight_by_count, scale)
         self.save_profiles = save_profiles
         self.reliability_threshold = reliability_threshold
-        self._embedding = embedding
-        self._history = ProfileHistory(embedding)
+        self._history = ProfileHistory(self.view_options.embedding)
         self.tracker = self._history.tracker  # the tracked views' orders: ``tracker.reanchor()`` on request
         self._trainer: weakref.ref | None = None  # the Trainer of the last setup: another one starts a fresh run
         self.engine: ProfileEngine | None = None
         self.groups = Groups([])
         self._capture: SharedForward | None = None
+        self._batch: tuple[ProfileBatch, LabelFn | None] | None = None  # read at the batch's start, until its end
         self._model: Any = None  # the module whose forward gives the scores
+
+    @property
+    def engine_options(self) -> dict[str, Any]:
+        """The engine's options (:class:`~lightning_gradnap.config.EngineOptions`) as plain data, by name."""
+        return as_plain_dict(self._engine_options)
 
     @property
     @override
     def state_key(self) -> str:
         # Not the layers: a run resumed with other layers keeps the history of those it still profiles.
-        kept = ("method", "objective", "absolute", "label_level", "window")
-        return self._generate_state_key(labels=self.reader.keys["labels"], **{k: self.engine_options[k] for k in kept})
+        kept = {k: self.engine_options[k] for k in ("method", "objective", "absolute", "label_level", "window")}
+        kept["method"] = kept["method"] if isinstance(kept["method"], str) else list(kept["method"])  # as given
+        return self._generate_state_key(labels=self.reader.keys["labels"], **kept)
 
     # ------------------------------------------------------------------ setup
     @override
@@ -209,14 +202,9 @@ class GradNAPCallback(Callback):
         layers = profiled_layers(pl_module, self.layers)
         owners = [getattr(trainer, "datamodule", None), pl_module]
         self.groups = self.group_sources.resolve(owners)
-        self.engine = ProfileEngine(
-            layers,
-            len(self.groups.names),
-            **self.engine_options,  # type: ignore[arg-type]
-            frame_maps=self.frame_maps,
-        )
+        self.engine = ProfileEngine(layers, len(self.groups.names), self._engine_options, self.frame_maps)
         self._model = forward_module(pl_module, layers)[1]
-        self._capture = SharedForward(self.engine, self.reader, self.engine.recorder(pl_module))  # layers resolved once
+        self._capture = SharedForward(self.engine, self.engine.recorder(pl_module))  # layers resolved once
         self._warn(self._history.keep_layers(layers))
         self._history.set_root(log_dir(trainer))
         folder = log_dir(trainer) / "profiles"  # a broadcast: on every rank, or the ranks' collectives go astray
@@ -233,7 +221,7 @@ class GradNAPCallback(Callback):
         self._trainer = weakref.ref(trainer)
         if stage != "fit" or previous is None or previous is trainer or trainer.ckpt_path is not None:
             return
-        self._history = ProfileHistory(self._embedding)
+        self._history = ProfileHistory(self.view_options.embedding)
         self.tracker = self._history.tracker
         self.schedule.reset()
         self.writer.reset()
@@ -253,10 +241,13 @@ class GradNAPCallback(Callback):
     def on_validation_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
-        if not self.schedule.profiles_batch(batch_idx, dataloader_idx) or torch.is_inference_mode_enabled():
+        if not self.schedule.profiles_batch(batch_idx, dataloader_idx):
+            return
+        self._batch = self.reader.read(batch, pl_module)  # once, where the batch enters
+        if torch.is_inference_mode_enabled():
             return  # in inference mode the batch is profiled afterwards, by a separate forward
         assert self._capture is not None
-        self._capture.start(self._model, batch)
+        self._capture.start(self._model, self._batch[0])
 
     @override
     def on_validation_batch_end(
@@ -268,13 +259,16 @@ class GradNAPCallback(Callback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
+        read, self._batch = self._batch, None
         if self.schedule.profiles_batch(batch_idx, dataloader_idx):
             assert self._capture is not None and self.engine is not None
+            profile_batch, label_fn = read if read is not None else self.reader.read(batch, pl_module)
             feeds_features = bool(self.engine.input_sums) and self.schedule.feeds_features(batch_idx)
-            self._capture.finish(self._model, batch, feeds_features, owner=pl_module)
+            self._capture.finish(self._model, profile_batch, label_fn, feeds_features)
 
     @override
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self._batch = None
         if self._capture is not None:  # the framework has restored its grad mode: keep it
             self._capture.release(restore_grad_mode=False)
         self.writer.close(raise_errors=False)  # the training error is the one to report
@@ -305,7 +299,9 @@ class GradNAPCallback(Callback):
             if not run:
                 self._history.add(step, epoch)
             return
-        profiling = profile_state(self.engine, state, self.groups, self.analysis_options, self._history.previous)
+        profiling = profile_state(
+            self.engine.contents, state, self.groups, self.analysis_options, self._history.previous
+        )
         first, analysis = profiling.first
         scores = None
         if not run:  # orders of the views watched over steps (first method), into the file; scores so far

@@ -13,15 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from lightning_gradnap.analysis.emergence import Scores
+from lightning_gradnap.analysis.emergence import METRICS, Scores
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
 from lightning_gradnap.analysis.tracking import OrderTracker
 from lightning_gradnap.profiles.result import Profiles
 
-__all__ = ["METRICS", "ProfileHistory"]
-
-#: Per-layer scores kept for every profiling.
-METRICS = ("silhouette", "neighbour", "rsa", "ami", "reliability", "stability")
+__all__ = ["ProfileHistory"]
 
 
 class ProfileHistory:

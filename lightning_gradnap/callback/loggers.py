@@ -22,8 +22,8 @@ NO_TENSORBOARD = (
 )
 
 
-def _tensorboard_logger_classes() -> tuple[type, ...]:
-    classes: list[type] = [TensorBoardLogger]
+def _tensorboard_logger_classes() -> tuple[type[Any], ...]:
+    classes: list[type[Any]] = [TensorBoardLogger]
     other = sys.modules.get("pytorch_lightning.loggers.tensorboard")  # only if already imported
     if other is not None and isinstance(getattr(other, "TensorBoardLogger", None), type):
         classes.append(other.TensorBoardLogger)

@@ -28,5 +28,7 @@ from lightning_gradnap.callback.gradnap import GradNAPCallback as _GradNAPCallba
 __all__ = ["GradNAPCallback"]
 
 
-class GradNAPCallback(_GradNAPCallback, pytorch_lightning.Callback):
+# The two namespaces' Callback classes are copies whose hooks name their own Trainer and module
+# types, so mypy sees every hook defined twice, incompatibly; the callback accepts either at runtime.
+class GradNAPCallback(_GradNAPCallback, pytorch_lightning.Callback):  # type: ignore[misc]
     __doc__ = _GradNAPCallback.__doc__

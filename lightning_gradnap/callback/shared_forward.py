@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from lightning_gradnap.engine.engine import ProfileEngine
-from lightning_gradnap.recording.batch import BatchReader
+from lightning_gradnap.recording.batch import LabelFn, ProfileBatch
 from lightning_gradnap.recording.hooks import ActivationRecorder
 
 __all__ = ["SharedForward", "forward_module", "profiled_layers"]
@@ -79,22 +79,24 @@ def forward_module(module: nn.Module, layers: Sequence[str]) -> tuple[str, nn.Mo
 class SharedForward:
     """Hooks around ``module.forward`` during one batch, and the grad mode they change.
 
+    The framework's batch is read once, as a :class:`ProfileBatch`, before :meth:`start`; both
+    calls take that one.
+
     Args:
         engine: Folds the batch into its sums.
-        reader: Reads inputs and labels from the framework's batch.
         recorder: The engine's hooks on the module's layers (made once, reused for every batch).
 
     Example::
 
-        capture = SharedForward(engine, reader, engine.recorder(module))
-        capture.start(module, batch)
-        validation_step(batch)          # calls module(x) once
-        capture.finish(module, batch)   # shares that forward, or runs a separate one
+        capture = SharedForward(engine, engine.recorder(module))
+        profile_batch, label_fn = reader.read(batch, module)
+        capture.start(module, profile_batch)
+        validation_step(batch)                            # calls module(x) once
+        capture.finish(module, profile_batch, label_fn)   # shares that forward, or runs a separate one
     """
 
-    def __init__(self, engine: ProfileEngine, reader: BatchReader, recorder: ActivationRecorder) -> None:
+    def __init__(self, engine: ProfileEngine, recorder: ActivationRecorder) -> None:
         self.engine = engine
-        self.reader = reader
         self.layer_recorder = recorder
         self.needs_gradients = engine.needs_gradients
         self.recorder: ActivationRecorder | None = None
@@ -105,13 +107,13 @@ class SharedForward:
         self._called_again = False
         self._input: torch.Tensor | None = None
 
-    def start(self, module: nn.Module, batch: Any) -> None:
+    def start(self, module: nn.Module, batch: ProfileBatch) -> None:
         """Attach the hooks before the validation step of ``batch`` runs (the first time, the engine
         finds its frame maps first, before any hook is attached)."""
         self.release()
-        self.engine.prepare(module, self.reader.read(batch, module), self.layer_recorder.modules)
+        self.engine.prepare(module, batch, self.layer_recorder.modules)
         self.recorder = recorder = self.layer_recorder
-        x = self.reader.inputs(batch)
+        x = batch.input_tuple[0]
         self._handles = [
             module.register_forward_pre_hook(self._enter_forward),
             module.register_forward_hook(self._leave_forward),
@@ -149,30 +151,29 @@ class SharedForward:
             torch.set_grad_enabled(self._grad_was_enabled)
             self._grad_was_enabled = None
 
-    def finish(self, module: nn.Module, batch: Any, input_views: bool = True, owner: nn.Module | None = None) -> None:
+    def finish(
+        self, module: nn.Module, batch: ProfileBatch, label_fn: LabelFn | None = None, input_views: bool = True
+    ) -> None:
         """Fold ``batch`` into the engine's sums, from the step's forward if it can be used, else
         from a separate forward (inference mode, or a step that did not call the module just once).
         Always removes the hooks.
 
         Args:
             module: The module whose forward was hooked by :meth:`start` (or is to be run).
-            batch: The framework's batch.
+            batch: The batch as read before :meth:`start`.
+            label_fn: Computes the labels from the module's output (when the batch carries none).
             input_views: Let this batch feed the engine's input views.
-            owner: Where the labels method lives (the LightningModule); default ``module``.
         """
-        owner = module if owner is None else owner
         try:
             captured = self.result()
             if captured is not None:
                 recorder, output = captured
-                inputs = self.reader.inputs(batch) if input_views else None
-                self.engine.accumulate(recorder, output, self.reader.read(batch, owner, output), inputs)
+                inputs = batch.input_tuple[0] if input_views else None
+                self.engine.accumulate(recorder, output, batch, inputs, label_fn)
         finally:
             self.release()
         if captured is None:
-            label_method = self.reader.label_method(batch, owner)
-            label_fn = None if label_method is None else (lambda output: label_method(batch, output))
-            self.engine.run_batch(module, self.reader.read(batch, owner), label_fn, input_views, self.layer_recorder)
+            self.engine.run_batch(module, batch, label_fn, input_views, self.layer_recorder)
 
     def result(self) -> tuple[ActivationRecorder, Any] | None:
         """The recorder and module output of the batch's forward, or None if they cannot be used.

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from lightning_gradnap.dashboard.files import Header, open_profile_file, read_header
+from lightning_gradnap.profiles.npz import Header, open_profile_file, read_header
 
 __all__ = ["ArrayCache"]
 

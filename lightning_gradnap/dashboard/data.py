@@ -9,7 +9,7 @@ and the offline report alike:
   (``{"scores": {layer: {name: value, "<name>_chance": value}}}``); they are used as they are.
 - **Computed otherwise,** with :mod:`lightning_gradnap.analysis.profile_analysis`: group order, flat clusters,
   silhouette and AMI from :func:`~lightning_gradnap.analysis.profile_analysis.analyze`, the neuron order from
-  :func:`~lightning_gradnap.analysis.profile_analysis.cosine_linkage` of the columns (as ``analyze`` orders them),
+  :func:`~lightning_gradnap.analysis.profile_analysis.neuron_dendrogram_order` (as ``analyze`` orders them),
   the stability from :func:`~lightning_gradnap.analysis.profile_analysis.stability`.
 - **Tracked across the run,** when no file carries a tracked ordering: the final step's
   clustering, applied to every step (the ANN-topomaps idea: lay out once, at the newest profiling).
@@ -17,8 +17,8 @@ and the offline report alike:
 A second method in one file (NAP beside GradNAP, ``method=["gradnap", "nap"]``) is a layer named
 ``"<method>/<layer>"`` with its arrays under that layer's index (see
 :meth:`~lightning_gradnap.Profiles.method`); metadata ``methods`` lists them, the first owning the
-plain names (a file of one method says it in metadata ``method``, default ``"gradnap"``). Time-resolved profiles ``[G, C, W]`` are shown as
-their mean over the window.
+plain names (a file of one method says it in metadata ``method``, default ``"gradnap"``).
+Time-resolved profiles ``[G, C, W]`` are shown as their mean over the window.
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ from typing import Any
 import numpy as np
 from scipy.cluster import hierarchy
 
-from lightning_gradnap.analysis.profile_analysis import analyze, cosine_linkage, stability
+from lightning_gradnap.analysis.profile_analysis import analyze, neuron_dendrogram_order, stability
+from lightning_gradnap.analysis.score_keys import split_score_key
 from lightning_gradnap.dashboard.cache import ArrayCache
-from lightning_gradnap.dashboard.files import Header, ProfileFile, RunIndex
-from lightning_gradnap.profiles.result import LayerProfile, Profiles
+from lightning_gradnap.dashboard.files import ProfileFile, RunIndex
+from lightning_gradnap.profiles.npz import Header, layer_key, stored_methods
+from lightning_gradnap.profiles.result import LayerProfile, Profiles, window_mean
 
 __all__ = ["DEFAULT_NUM_CLUSTERS", "ORDERINGS", "Dashboard"]
 
@@ -91,7 +93,7 @@ class Dashboard:
 
     def methods(self, header: Header) -> list[str]:
         """The profile methods in a file, the one that owns the plain layer names first."""
-        return [str(m) for m in header.metadata.get("methods", [header.metadata.get("method", "gradnap")])]
+        return stored_methods(header.metadata)
 
     def layer_names(self, header: Header) -> list[str]:
         others = tuple(f"{m}/" for m in self.methods(header)[1:])
@@ -101,7 +103,7 @@ class Dashboard:
     def key(self, header: Header, method: str, base: str, layer: str) -> str:
         """The array key of ``base`` (``profile``, ``tracked_groups``, ...) for a method and layer."""
         own = self.methods(header)[0]
-        return f"{base}_{header.layers.index(layer if method == own else f'{method}/{layer}')}"
+        return layer_key(base, header.layers.index(layer if method == own else f"{method}/{layer}"))
 
     def method_files(self, run: str, method: str, layer: str | None = None) -> list[ProfileFile]:
         """The run's files that hold ``method`` (and ``layer``), in step order."""
@@ -126,8 +128,7 @@ class Dashboard:
     # ------------------------------------------------------------------ matrices
     def profile(self, file: ProfileFile, method: str, layer: str) -> np.ndarray:
         """The float64 profile ``[G, C]`` as saved (time-resolved ones: mean over the window)."""
-        array = self.cache.array(file.path, self.key(self.header(file), method, "profile", layer))
-        return array.mean(axis=2) if array.ndim == 3 else array
+        return window_mean(self.cache.array(file.path, self.key(self.header(file), method, "profile", layer)))
 
     def matrix(self, run: str, method: str, layer: str, step: int) -> np.ndarray:
         """``[G, C]`` float32 profile at ``step``, groups and neurons in the file's order (NaN = absent)."""
@@ -188,9 +189,7 @@ class Dashboard:
 
         def compute() -> list[int]:
             profile = self.profile(file, method, layer)
-            rows = profile[~np.isnan(profile).any(axis=1)]
-            linkage = cosine_linkage(rows.T) if len(rows) else None
-            return (hierarchy.leaves_list(linkage) if linkage is not None else np.arange(profile.shape[1])).tolist()
+            return neuron_dendrogram_order(profile[~np.isnan(profile).any(axis=1)]).tolist()
 
         return self.cache.get(file.path, f"neurons:{method}:{layer}", compute)
 
@@ -266,9 +265,9 @@ class Dashboard:
                         table[row][column] = value if value is not None and np.isfinite(value) else None
                 if progress is not None:
                     progress()
-        for name in [n for n in scores if n.endswith(("_chance_p95", "_input", "_half0", "_half1"))]:
+        for name in [n for n in scores if split_score_key(n)[1] not in ("", "chance")]:
             scores.pop(name)  # read against in TensorBoard's scalars; the map shows each score and its chance
-        chance = {name[: -len("_chance")]: scores.pop(name) for name in list(scores) if name.endswith("_chance")}
+        chance = {split_score_key(n)[0]: scores.pop(n) for n in list(scores) if split_score_key(n)[1] == "chance"}
         return {
             "layers": layers,
             "steps": [f.step for f in files],
@@ -284,7 +283,7 @@ class Dashboard:
         saved = {} if self.recompute else self.header(file).metadata.get("scores", {})
         saved = saved.get(method, saved).get(layer, {}) if isinstance(saved, dict) else {}
         values = {name: float(value) for name, value in saved.items() if isinstance(value, (int, float))}
-        computed = {}
+        computed: dict[str, float] = {}
         if "silhouette" not in values or "ami" not in values:
             result = self.clustering(file, method, layer)
             computed.update(silhouette=result["silhouette"], ami=result["ami"])

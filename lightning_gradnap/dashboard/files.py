@@ -3,32 +3,24 @@
 A *run* is a folder of ``.npz`` profile files: a logger's ``<log_dir>/profiles/`` (the run is then
 named by ``<log_dir>`` relative to the root), or any folder that holds ``.npz`` files directly (files
 saved by hand with ``Profiles.save``; the run is named by that folder). Nothing is ever written.
+File names and headers are read through :mod:`lightning_gradnap.profiles.npz`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import threading
 import time
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from lightning_gradnap.profiles.npz import Header, parse_file_name
 
-from lightning_gradnap.profiles.result import FORMAT_VERSION
-
-__all__ = ["Header", "ProfileFile", "RunIndex", "find_runs", "list_files", "open_profile_file", "read_header"]
-
-#: ``epoch=NNN-step=NNNNNN.npz``, as the callback names its files.
-FILE_NAME = re.compile(r"(?:epoch=(?P<epoch>\d+))?.*?step=(?P<step>\d+)")
+__all__ = ["ProfileFile", "RunIndex", "find_runs", "has_runs", "list_files", "printable_name"]
 
 
-#: Above this many folders the search for runs stops going deeper (a log directory is small).
 @dataclass(frozen=True)
 class ProfileFile:
     """One profiling of a run.
@@ -42,27 +34,6 @@ class ProfileFile:
     path: Path
     step: int
     epoch: int | None
-
-
-@dataclass(frozen=True)
-class Header:
-    """The small part of a profile file: names, metadata and which keys it holds.
-
-    Attributes:
-        layers: Layer names, in the file's order (``profile_<i>`` is ``layers[i]``).
-        group_names: ``[G]`` names.
-        group_categories: ``[G]`` categories (``""`` where none were given).
-        metadata: The file's JSON metadata.
-        keys: Every array key in the file.
-        shapes: Key -> array shape, for the profile keys.
-    """
-
-    layers: list[str]
-    group_names: list[str]
-    group_categories: list[str]
-    metadata: dict[str, Any]
-    keys: frozenset[str]
-    shapes: dict[str, tuple[int, ...]]
 
 
 def find_runs(root: str | os.PathLike) -> dict[str, Path]:
@@ -83,7 +54,7 @@ def find_runs(root: str | os.PathLike) -> dict[str, Path]:
     return dict(sorted(runs.items()))
 
 
-def has_runs(root: str | os.PathLike) -> bool:
+def has_runs(root: str | os.PathLike[str]) -> bool:
     """Whether any folder under ``root`` holds a profile file (stops at the first)."""
     if not root or not Path(root).is_dir():
         return False
@@ -125,11 +96,12 @@ def _run_folder_name(root: Path, folder: Path) -> str:
 def list_files(folder: Path) -> list[ProfileFile]:
     """The run's profile files, by step (the callback's names), else in name order."""
     paths = sorted(path for path in folder.glob("*.npz") if not path.name.startswith("."))
-    parsed = [FILE_NAME.search(path.stem) for path in paths]
-    if paths and all(match is not None for match in parsed):
+    parsed = [parse_file_name(path) for path in paths]
+    if paths and all(name is not None for name in parsed):
         files = [
-            ProfileFile(path, int(match["step"]), int(match["epoch"]) if match["epoch"] else None)
-            for path, match in zip(paths, parsed)
+            ProfileFile(path, name.step, name.epoch)
+            for path, name in zip(paths, parsed, strict=True)
+            if name is not None
         ]
         return sorted(files, key=lambda file: (file.step, file.path.name))
     return [ProfileFile(path, index, None) for index, path in enumerate(paths)]
@@ -204,47 +176,3 @@ class RunIndex:
         if listing is not None and file.path in listing.headers:
             return listing.headers[file.path]
         return self.cache.header(file.path)
-
-
-def open_profile_file(path: Path) -> Any:
-    """``numpy.load`` of a profile file (lazy per key); a ``ValueError`` naming the file if it is unreadable."""
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{str(path)!r} is not a readable profile file ({type(error).__name__}: {error})") from error
-
-
-def read_header(path: Path) -> Header:
-    """The file's :class:`Header`, reading only its small arrays."""
-    try:
-        with open_profile_file(path) as data:
-            keys = frozenset(data.files)
-            version = int(data["format_version"])
-            if version != FORMAT_VERSION:
-                raise ValueError(f"format version {version}, this dashboard reads {FORMAT_VERSION}")
-            group_names = [str(name) for name in data["group_names"]]
-            categories = [str(c) for c in data["group_categories"]] if "group_categories" in keys else []
-            header = Header(
-                layers=[str(name) for name in data["layers"]],
-                group_names=group_names,
-                group_categories=categories or [""] * len(group_names),
-                metadata=json.loads(str(data["metadata"])) if "metadata" in keys else {},
-                keys=keys,
-                shapes={key: _shape(data, key) for key in keys if "profile_" in key or key.startswith("feature_")},
-            )
-    except (KeyError, ValueError, json.JSONDecodeError, zipfile.BadZipFile, EOFError) as error:
-        raise ValueError(
-            f"{str(path)!r} is not a readable profile file ({type(error).__name__}: {error}); "
-            "write it again with Profiles.save"
-        ) from error
-    return header
-
-
-def _shape(data: Any, key: str) -> tuple[int, ...]:
-    """An array's shape from its ``.npy`` header, without reading the array."""
-    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-    with data.zip.open(f"{key}.npy") as member:
-        reader = readers.get(np.lib.format.read_magic(member))
-        if reader is not None:
-            return tuple(reader(member)[0])
-    return tuple(data[key].shape)

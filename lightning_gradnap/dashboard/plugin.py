@@ -54,7 +54,7 @@ class GradNAPPlugin(base_plugin.TBPlugin):
     def get_plugin_apps(self) -> dict[str, Callable]:
         apps: dict[str, Callable] = {f"/{route}": self._route_app(route) for route in ROUTES}
         # Each front-end file at the top level, so that the modules' "./heatmap.js" imports resolve.
-        apps.update({f"/{path.name}": self._serve_static for path in STATIC.iterdir() if path.is_file()})
+        apps.update({f"/{path.name}": _serve_static for path in STATIC.iterdir() if path.is_file()})
         return apps
 
     def is_active(self) -> bool:
@@ -85,21 +85,22 @@ class GradNAPPlugin(base_plugin.TBPlugin):
 
         return app
 
-    @Request.application
-    def _serve_static(self, request: Request) -> Response:
-        name = request.path.rsplit("/", 1)[-1]
-        path = STATIC / name  # only names routed in get_plugin_apps arrive here
-        if not path.is_file():
-            return _error(404, f"no static file {name!r}")
-        content_type = "text/javascript" if name.endswith(".js") else mimetypes.guess_type(name)[0] or "text/plain"
-        return Response(path.read_bytes(), content_type=f"{content_type}; charset=utf-8", headers=HEADERS)
-
 
 class GradNAPLoader(base_plugin.TBLoader):
     """Loads :class:`GradNAPPlugin` (the ``tensorboard_plugins`` entry point names this class)."""
 
     def load(self, context: base_plugin.TBContext) -> GradNAPPlugin:
         return GradNAPPlugin(context)
+
+
+@Request.application
+def _serve_static(request: Request) -> Response:
+    name = request.path.rsplit("/", 1)[-1]
+    path = STATIC / name  # only names routed in get_plugin_apps arrive here
+    if not path.is_file():
+        return _error(404, f"no static file {name!r}")
+    content_type = "text/javascript" if name.endswith(".js") else mimetypes.guess_type(name)[0] or "text/plain"
+    return Response(path.read_bytes(), content_type=f"{content_type}; charset=utf-8", headers=HEADERS)
 
 
 def _error(status: int, message: str) -> Response:

@@ -38,7 +38,9 @@ PAGE = """<!DOCTYPE html>
 {payloads}
 <script type="module">
 {script}
-modules["index.js"].render(document.getElementById("gradnap-root"), modules["source.js"].inlineSource(), {{ stylesheet: false }});
+modules["index.js"].render(
+  document.getElementById("gradnap-root"), modules["source.js"].inlineSource(), {{ stylesheet: false }}
+);
 </script>
 </body>
 </html>

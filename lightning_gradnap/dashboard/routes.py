@@ -100,7 +100,7 @@ def run_info(dashboard: Dashboard, name: str) -> dict[str, Any]:
     methods: list[str] = []
     layers: dict[str, int] = {}
     steps = []
-    for file, header in zip(files, headers):
+    for file, header in zip(files, headers, strict=True):
         file_methods = dashboard.methods(header)
         methods += [m for m in file_methods if m not in methods]
         names = dashboard.layer_names(header)

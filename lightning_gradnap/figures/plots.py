@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from scipy.cluster import hierarchy
 
 from lightning_gradnap.figures.canvas import CachingCanvas
+from lightning_gradnap.profiles.result import window_mean
 
 __all__ = [
     "agreement_figure",
@@ -98,8 +99,8 @@ def _label_size(count: int) -> float:
 
 def _row_labels(
     axes,
-    rows: Sequence[float],
-    groups: Sequence[int],
+    rows: Sequence[float] | np.ndarray,
+    groups: Sequence[int] | np.ndarray,
     group_names: Sequence[str],
     group_categories: Sequence[str] | None,
     side: str = "left",
@@ -112,7 +113,7 @@ def _row_labels(
     colours = category_colours(group_categories)
     transform = axes.get_yaxis_transform()  # x in axes fractions, y in data
     x, align = (-0.01, "right") if side == "left" else (1.01, "left")
-    for row, g in zip(rows, groups):
+    for row, g in zip(rows, groups, strict=True):
         colour = colours[group_categories[g]] if group_categories else "black"
         axes.text(
             x,
@@ -130,8 +131,8 @@ def _row_labels(
 def profile_heatmap(
     profile: np.ndarray,
     group_names: Sequence[str],
-    group_order: Sequence[int],
-    neuron_order: Sequence[int] | None = None,
+    group_order: Sequence[int] | np.ndarray,
+    neuron_order: Sequence[int] | np.ndarray | None = None,
     title: str = "",
     group_categories: Sequence[str] | None = None,
     value_label: str = "profile (centred)",
@@ -141,7 +142,7 @@ def profile_heatmap(
 
     A time-resolved ``[G, C, W]`` profile is shown averaged over its window.
     """
-    matrix = profile.mean(axis=2) if profile.ndim == 3 else profile
+    matrix = window_mean(profile)
     order = np.asarray(group_order, dtype=int)
     columns = np.arange(matrix.shape[1]) if neuron_order is None else np.asarray(neuron_order, dtype=int)
     data = matrix[order][:, columns]
@@ -163,7 +164,7 @@ def profile_heatmap(
 def dendrogram_figure(
     linkage: np.ndarray,
     group_names: Sequence[str],
-    present: Sequence[int],
+    present: Sequence[int] | np.ndarray,
     title: str = "",
     group_categories: Sequence[str] | None = None,
 ) -> Figure:
@@ -172,7 +173,9 @@ def dendrogram_figure(
     (leaf ``k`` at height ``10 k + 5``, as in :func:`scipy.cluster.hierarchy.dendrogram`)."""
     figure, axes = _fixed_figure(7, max(3.5, 0.16 * len(present) + 1.2), left=1.2, bottom=0.55, right=0.7, top=0.4)
     tree = hierarchy.dendrogram(linkage, no_plot=True)
-    links = [np.column_stack([distances, heights]) for heights, distances in zip(tree["icoord"], tree["dcoord"])]
+    links = [
+        np.column_stack([distances, heights]) for heights, distances in zip(tree["icoord"], tree["dcoord"], strict=True)
+    ]
     axes.add_collection(LineCollection(links, colors="#555555", linewidths=1.0))
     highest = max((max(distances) for distances in tree["dcoord"]), default=0.0) or 1.0
     axes.set_xlim(1.05 * highest, 0)
@@ -187,7 +190,7 @@ def dendrogram_figure(
     return figure
 
 
-def _category_key(axes, categories: Sequence[str] | None, present: Sequence[int], side: str) -> None:
+def _category_key(axes, categories: Sequence[str] | None, present: Sequence[int] | np.ndarray, side: str) -> None:
     """The categories of the present groups in their colours, one per line, downwards from the
     top, in the margin left or right of ``axes`` (clear of anything drawn inside). Plain text: a
     legend box costs as much to lay out as the rest of the figure."""
@@ -213,7 +216,7 @@ def _category_key(axes, categories: Sequence[str] | None, present: Sequence[int]
 def groups_2d_figure(
     points: np.ndarray,
     group_names: Sequence[str],
-    present: Sequence[int],
+    present: Sequence[int] | np.ndarray,
     title: str = "",
     group_categories: Sequence[str] | None = None,
     method: str = "PCA",
@@ -225,7 +228,7 @@ def groups_2d_figure(
     colours = category_colours(group_categories)
     point_colours = [colours[group_categories[g]] for g in present] if group_categories else "#1f77b4"
     axes.scatter(points[:, 0], points[:, 1], c=point_colours, s=30)
-    for point, g in zip(points, present):
+    for point, g in zip(points, present, strict=True):
         axes.text(point[0], point[1], f" {group_names[g]}", fontsize=8, va="bottom")
     _category_key(axes, group_categories, present, side="right")
     if limit is not None:

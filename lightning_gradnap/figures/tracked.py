@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from lightning_gradnap.analysis.tracking import TRACKED_LIMIT, unit_rms
 from lightning_gradnap.figures.canvas import CachingCanvas
 from lightning_gradnap.figures.plots import _axes_inches, _colourbar, _fixed_figure, _row_labels
+from lightning_gradnap.profiles.result import window_mean
 
 __all__ = ["LayerFrames", "emergence_figure", "rms_title", "scaled_matrix", "tracked_heatmap", "tracked_heatmap_panels"]
 
@@ -26,15 +27,16 @@ _SEQUENTIAL = colormaps["viridis"].with_extremes(bad="#e4e4e4")
 
 
 def scaled_matrix(
-    profile: np.ndarray, group_order: Sequence[int], neuron_order: Sequence[int]
+    profile: np.ndarray, group_order: Sequence[int] | np.ndarray, neuron_order: Sequence[int] | np.ndarray
 ) -> tuple[np.ndarray, float]:
     """``(cells, rms)``: the (window-averaged) profile divided by its RMS, in the given orders."""
-    matrix = profile.mean(axis=2) if profile.ndim == 3 else profile
-    scaled, rms = unit_rms(matrix)
+    scaled, rms = unit_rms(window_mean(profile))
     return scaled[np.asarray(group_order, dtype=int)][:, np.asarray(neuron_order, dtype=int)], rms
 
 
-def _draw(axes, data: np.ndarray, groups: Sequence[int], categories: Sequence[str] | None, separators: bool):
+def _draw(
+    axes, data: np.ndarray, groups: Sequence[int] | np.ndarray, categories: Sequence[str] | None, separators: bool
+):
     image = axes.imshow(
         data, aspect="auto", cmap=_DIVERGING, vmin=-TRACKED_LIMIT, vmax=TRACKED_LIMIT, interpolation="nearest"
     )
@@ -58,8 +60,8 @@ def _height(rows: int) -> float:
 def tracked_heatmap(
     profile: np.ndarray,
     group_names: Sequence[str],
-    group_order: Sequence[int],
-    neuron_order: Sequence[int],
+    group_order: Sequence[int] | np.ndarray,
+    neuron_order: Sequence[int] | np.ndarray,
     title: str = "",
     group_categories: Sequence[str] | None = None,
     value_label: str = "profile",
@@ -93,8 +95,8 @@ def tracked_heatmap(
 def tracked_heatmap_panels(
     profiles: Sequence[np.ndarray],
     group_names: Sequence[str],
-    group_order: Sequence[int],
-    neuron_order: Sequence[int],
+    group_order: Sequence[int] | np.ndarray,
+    neuron_order: Sequence[int] | np.ndarray,
     titles: Sequence[str],
     group_categories: Sequence[str] | None = None,
     value_label: str = "profile",
@@ -140,8 +142,8 @@ class LayerFrames:
         self,
         profile: np.ndarray,
         group_names: Sequence[str],
-        group_order: Sequence[int],
-        neuron_order: Sequence[int],
+        group_order: Sequence[int] | np.ndarray,
+        neuron_order: Sequence[int] | np.ndarray,
         **heatmap: Any,
     ) -> None:
         self.orders = (group_order, neuron_order)

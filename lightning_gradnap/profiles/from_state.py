@@ -1,8 +1,14 @@
-"""From summed state (per process, or reduced over all) to :class:`Profiles` and feature views."""
+"""From summed state (per process, or reduced over all) to :class:`Profiles` and feature views.
+
+A state maps names to ``(sums, counts)`` by half. :class:`StateContents` says which names hold
+which method's layers (:func:`state_key`, the one place that names them), so that whoever holds a
+state (the engine, or the analysis after a reduction over processes) turns it into profiles here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,9 +23,61 @@ from lightning_gradnap.profiles.result import (
     normalize_profiles,
 )
 
-__all__ = ["feature_views_from_state", "profiles_from_state"]
+__all__ = ["StateContents", "feature_views_from_state", "profiles_from_state", "profiles_of_method", "state_key"]
 
 State = Mapping[str, tuple[torch.Tensor, torch.Tensor]]
+
+
+def state_key(methods: Sequence[str], method: str, layer: str) -> str:
+    """Name of a layer's sums in a state: the layer for the first method, else ``method/layer``."""
+    return layer if method == methods[0] else f"{method}/{layer}"
+
+
+@dataclass(frozen=True)
+class StateContents:
+    """What a state holds, and the options that made it.
+
+    Attributes:
+        methods: The methods profiled, first (the default) first; names by :func:`state_key`.
+        layers: The layers profiled.
+        num_groups: Number of groups ``G``.
+        metadata: What the files keep of the options that filled the state (and e.g. ``skipped_batches``).
+    """
+
+    methods: tuple[str, ...]
+    layers: tuple[str, ...]
+    num_groups: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def profiles_of_method(
+    state: State,
+    contents: StateContents,
+    method: str | None = None,
+    group_names: Sequence[str] | None = None,
+    group_categories: Sequence[str] | None = None,
+    weight_by_count: bool = False,
+    scale: str | None = None,
+) -> Profiles:
+    """Normalised profiles of ``method`` (default: the first) from ``state`` (:func:`profiles_from_state`).
+
+    Raises:
+        ValueError: for a method the state does not hold, if no batch has been profiled, or if every
+            group is absent.
+    """
+    method = method or contents.methods[0]
+    if method not in contents.methods:
+        raise ValueError(f"this engine profiles {list(contents.methods)}, not {method!r}")
+    keys = {state_key(contents.methods, method, name): name for name in contents.layers}
+    layers = {keys[key]: value for key, value in state.items() if key in keys}
+    if not layers:
+        skipped = contents.metadata.get("skipped_batches", 0)
+        note = f" ({skipped} skipped as NaN or inf)" if skipped else ""
+        raise ValueError(f"no batch has been profiled{note}: give at least one batch with labelled frames")
+    metadata = {**contents.metadata, "weight_by_count": weight_by_count, "scale": scale, "method": method}
+    return profiles_from_state(
+        layers, contents.num_groups, group_names, group_categories, weight_by_count, scale, metadata
+    )
 
 
 def profiles_from_state(
@@ -42,11 +100,11 @@ def profiles_from_state(
         None if group_categories is None else check_group_names(group_categories, num_groups, "group_categories")
     )
     layers = {}
-    for name, (half_sums, half_counts) in state.items():
-        half_sums, half_counts = half_sums.detach().cpu().numpy(), half_counts.detach().cpu().numpy()
+    for name, (sum_tensors, count_tensors) in state.items():
+        half_sums, half_counts = sum_tensors.detach().cpu().numpy(), count_tensors.detach().cpu().numpy()
         sums, counts = half_sums.sum(axis=0), half_counts.sum(axis=0)
         means = group_means(sums, counts)
-        half_means = np.stack([group_means(s, c) for s, c in zip(half_sums, half_counts)])
+        half_means = np.stack([group_means(s, c) for s, c in zip(half_sums, half_counts, strict=True)])
         profile = normalize_profiles(means, counts, weight_by_count, scale)
         layers[name] = LayerProfile(profile, means, counts, half_means, half_counts)
     if all(not layer.present.any() for layer in layers.values()):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ class GroupSources:
     def _features(self, owners: list[object], count: int) -> np.ndarray | None:
         value = self.features
         if value is None or isinstance(value, str):
-            value = _attribute(self.features or "group_features", owners)
+            value = _attribute(value or "group_features", owners)
             if value is None:
                 if self.features is not None:
                     raise ValueError(f"GradNAPCallback found no group features under {self.features!r}")
@@ -89,5 +90,5 @@ def lookup_names(source: str | Iterable[object] | None, owners: Iterable[object]
     return None if value is None else [str(s) for s in value]
 
 
-def _attribute(name: str, owners: Iterable[object]) -> object:
+def _attribute(name: str, owners: Iterable[object]) -> Any:
     return next((getattr(o, name) for o in owners if o is not None and getattr(o, name, None) is not None), None)

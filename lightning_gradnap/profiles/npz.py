@@ -1,11 +1,17 @@
-"""The ``.npz`` file of :class:`~lightning_gradnap.profiles.result.Profiles`: written atomically, checked when read.
+"""The ``.npz`` file of :class:`~lightning_gradnap.profiles.result.Profiles`: the one owner of its format.
+
+Here are the format version, the array keys (:func:`layer_key`), the file names
+(:func:`profile_file_name`, :func:`parse_file_name`), the methods a file holds
+(:func:`stored_methods`) and the reading of a file's small part (:func:`read_header`, as the
+dashboard reads it). :mod:`lightning_gradnap.profiles.store` writes and reads whole files through
+it. It imports nothing of the package.
 
 Layout, readable with plain ``numpy.load(path)`` (no pickle):
 
 =====================  ==================================================================
 key                    content
 =====================  ==================================================================
-``format_version``     int, currently 1
+``format_version``     int, :data:`FORMAT_VERSION`
 ``layers``             ``[L]`` str, layer names in order
 ``group_names``        ``[G]`` str
 ``group_categories``   ``[G]`` str (empty strings when no categories were given)
@@ -23,166 +29,184 @@ key                    content
                        :mod:`lightning_gradnap.analysis.tracking`): also ``tracked_neurons``,
                        ``tracked_anchor``, ``groups_2d``, ``cluster_groups``, ``cluster_neurons``
 
-``<i>`` is the index of the layer in ``layers``. Profiles of two methods in one file name the
-second method's layers ``"<method>/<layer>"`` and list the methods in the metadata.
+``<i>`` is the index of the layer in ``layers`` (:func:`layer_key`). Profiles of two methods in one
+file name the second method's layers ``"<method>/<layer>"`` and list the methods in the metadata
+(:func:`stored_methods`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import uuid
+import re
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lightning_gradnap.profiles.result import FORMAT_VERSION, ORDERING_KEYS, FeatureViews, LayerProfile, Profiles
+__all__ = [
+    "FORMAT_VERSION",
+    "ORDERING_KEYS",
+    "FileName",
+    "Header",
+    "check_version",
+    "layer_key",
+    "open_profile_file",
+    "parse_file_name",
+    "profile_file_name",
+    "read_header",
+    "read_strings",
+    "stored_methods",
+    "unreadable",
+]
 
-__all__ = ["load_profiles", "save_profiles"]
+FORMAT_VERSION = 1
+#: Optional per-layer arrays of the views, saved as ``<key>_<i>`` (see :mod:`lightning_gradnap.analysis.tracking`).
+ORDERING_KEYS = (
+    "tracked_groups",
+    "tracked_neurons",
+    "tracked_anchor",
+    "groups_2d",
+    "cluster_groups",
+    "cluster_neurons",
+)
+#: ``epoch=NNN-step=NNNNNN[-run].npz``, as :func:`profile_file_name` names the callback's files.
+FILE_NAME = re.compile(r"(?:epoch=(?P<epoch>\d+))?.*?step=(?P<step>\d+)")
 
 
-def save_profiles(profiles: Profiles, path: str | os.PathLike) -> Path:
-    """Write ``profiles`` to ``path`` (``.npz``) atomically: a temporary file beside it, then a rename."""
+@dataclass(frozen=True)
+class FileName:
+    """What a profile file's name says: its global step, and its epoch (None if the name has none)."""
+
+    step: int
+    epoch: int | None
+
+
+def profile_file_name(epoch: int, step: int, run: str = "") -> str:
+    """``epoch=NNN-step=NNNNNN.npz``, or ``...-<run>.npz`` for a repeated profiling at a step."""
+    return f"epoch={epoch:03d}-step={step:06d}{'-' + run if run else ''}.npz"
+
+
+def parse_file_name(path: str | os.PathLike) -> FileName | None:
+    """The step and epoch in a file's name (as :func:`profile_file_name` writes it), or None."""
+    found = FILE_NAME.search(Path(path).stem)
+    if found is None:
+        return None
+    return FileName(int(found["step"]), int(found["epoch"]) if found["epoch"] else None)
+
+
+def layer_key(base: str, index: int) -> str:
+    """The key of a per-layer array: ``<base>_<i>`` (``profile_0``, ``tracked_groups_3``, ...)."""
+    return f"{base}_{index}"
+
+
+def stored_methods(metadata: dict[str, Any]) -> list[str]:
+    """The methods a file holds, the one that owns the plain layer names first (metadata
+    ``methods``, else ``method``, default ``"gradnap"``)."""
+    return [str(method) for method in metadata.get("methods", [metadata.get("method", "gradnap")])]
+
+
+@dataclass(frozen=True)
+class Header:
+    """The small part of a profile file: names, metadata and which keys it holds.
+
+    Attributes:
+        layers: Layer names, in the file's order (``profile_<i>`` is ``layers[i]``).
+        group_names: ``[G]`` names.
+        group_categories: ``[G]`` categories (``""`` where none were given).
+        metadata: The file's JSON metadata.
+        keys: Every array key in the file.
+        shapes: Key -> array shape, for the profile keys.
+    """
+
+    layers: list[str]
+    group_names: list[str]
+    group_categories: list[str]
+    metadata: dict[str, Any]
+    keys: frozenset[str]
+    shapes: dict[str, tuple[int, ...]]
+
+
+def read_header(path: str | os.PathLike) -> Header:
+    """The file's :class:`Header`, reading only its small arrays (the format version is checked).
+
+    Raises:
+        FileNotFoundError: if there is no such file.
+        ValueError: if it is not a readable profile file of this format (names the file).
+    """
     path = Path(path)
-    if path.suffix != ".npz":
-        raise ValueError(f"profile files end in .npz, got {str(path)!r}")
-    arrays: dict[str, np.ndarray] = {
-        "format_version": np.array(FORMAT_VERSION),
-        "layers": np.array(profiles.layer_names, dtype=str),
-        "group_names": np.array(profiles.group_names, dtype=str),
-        "group_categories": np.array(profiles.group_categories or [""] * profiles.num_groups, dtype=str),
-        "metadata": np.array(json.dumps(profiles.metadata)),
-    }
-    for i, result in enumerate(profiles.layers.values()):
-        arrays[f"profile_{i}"] = result.profile
-        arrays[f"means_{i}"] = result.means
-        arrays[f"counts_{i}"] = result.counts
-        if result.half_means is not None and result.half_counts is not None:
-            arrays[f"half_means_{i}"] = result.half_means
-            arrays[f"half_counts_{i}"] = result.half_counts
-    arrays.update(_ordering_arrays(profiles.orderings, profiles.layer_names))
-    if profiles.features is not None:
-        views = profiles.features
-        arrays.update(feature_means=views.means, feature_counts=views.counts, feature_overall=views.overall)
-        if views.weighted_means is not None:
-            arrays["feature_weighted_means"] = views.weighted_means
-    _atomic_savez(path, arrays)
-    return path
+    with open_profile_file(path) as data:
+        try:
+            check_version(data)
+            keys = frozenset(data.files)
+            group_names = read_strings(data, "group_names")
+            categories = read_strings(data, "group_categories") if "group_categories" in keys else []
+            return Header(
+                layers=read_strings(data, "layers"),
+                group_names=group_names,
+                group_categories=categories or [""] * len(group_names),
+                metadata=json.loads(str(data["metadata"])) if "metadata" in keys else {},
+                keys=keys,
+                shapes={key: _shape(data, key) for key in keys if "profile_" in key or key.startswith("feature_")},
+            )
+        except (OSError, KeyError, ValueError, json.JSONDecodeError, zipfile.BadZipFile, EOFError) as error:
+            raise unreadable(path, error) from error
 
 
-def load_profiles(path: str | os.PathLike) -> Profiles:
-    """Read a file written by :func:`save_profiles` (see :meth:`Profiles.load`)."""
+def open_profile_file(path: str | os.PathLike) -> Any:
+    """The open ``.npz`` archive (``numpy.load``, lazy per key; use it as a context manager).
+
+    Raises:
+        FileNotFoundError: if there is no such file.
+        ValueError: if it is no readable ``.npz`` archive (names the file).
+    """
     path = Path(path)
     try:
         loaded = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise _unreadable(path, error) from error
+        raise unreadable(path, error) from error
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise ValueError(
             f"{str(path)!r} holds a single array (a .npy file), not a profile file: profile files "
             "are .npz archives written by Profiles.save"
         )
-    try:
-        with loaded as data:
-            return _from_arrays(data)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
-        raise _unreadable(path, error) from error
+    return loaded
 
 
-def _from_arrays(data: Any) -> Profiles:
-    """The profiles in an open ``.npz`` archive, after checking that its parts agree."""
+def check_version(data: Any) -> None:
+    """Raise a ``ValueError`` unless the archive's ``format_version`` is :data:`FORMAT_VERSION`."""
     version = data["format_version"]
     if version.shape != () or version.dtype.kind not in "iu":
         raise ValueError(f"format_version should be one integer, got {version.dtype} {version.shape}")
     if int(version) != FORMAT_VERSION:
         raise ValueError(f"format version {int(version)}, this library reads {FORMAT_VERSION}")
-    group_names = _strings(data, "group_names")
-    categories = _strings(data, "group_categories")
-    if len(categories) != len(group_names):
-        raise ValueError(f"{len(categories)} group categories for {len(group_names)} group names")
-    layers = {name: _layer(data, i, name, len(group_names)) for i, name in enumerate(_strings(data, "layers"))}
-    features = None
-    if "feature_means" in data:
-        features = FeatureViews(
-            data["feature_means"], data.get("feature_weighted_means"), data["feature_counts"], data["feature_overall"]
-        )
-    metadata = json.loads(str(data["metadata"]))
-    orderings = _read_orderings(data, list(layers))
-    return Profiles(layers, group_names, categories if any(categories) else None, metadata, features, orderings)
 
 
-def _ordering_arrays(orderings: dict[str, dict[str, np.ndarray]], layer_names: list[str]) -> dict[str, np.ndarray]:
-    """The views' orderings as ``<key>_<i>`` arrays (``<i>``: the layer's index)."""
-    return {
-        f"{key}_{layer_names.index(layer)}": np.asarray(value)
-        for layer, arrays in orderings.items()
-        if layer in layer_names
-        for key, value in arrays.items()
-        if key in ORDERING_KEYS
-    }
-
-
-def _read_orderings(data: Any, layer_names: list[str]) -> dict[str, dict[str, np.ndarray]]:
-    """The optional ``<key>_<i>`` arrays of an open archive (none in older files)."""
-    orderings: dict[str, dict[str, np.ndarray]] = {}
-    for i, layer in enumerate(layer_names):
-        found = {key: data[f"{key}_{i}"] for key in ORDERING_KEYS if f"{key}_{i}" in data.files}
-        if found:
-            orderings[layer] = found
-    return orderings
-
-
-def _strings(data: Any, key: str) -> list[str]:
+def read_strings(data: Any, key: str) -> list[str]:
+    """The 1-D string array ``key`` of an open archive as a list (a ``ValueError`` for any other array)."""
     values = data[key]
     if values.ndim != 1 or values.dtype.kind != "U":
         raise ValueError(f"{key!r} should be a list of strings, got {values.dtype} {values.shape}")
     return [str(value) for value in values]
 
 
-def _layer(data: Any, index: int, name: str, num_groups: int) -> LayerProfile:
-    """Layer ``index``'s arrays, checked against each other and the number of groups."""
-    profile, means, counts = (data[f"{key}_{index}"] for key in ("profile", "means", "counts"))
-    if profile.ndim not in (2, 3) or profile.shape[0] != num_groups:
-        raise ValueError(
-            f"layer {name!r}: profile of shape {profile.shape}, expected [{num_groups}, channels] "
-            f"(or [{num_groups}, channels, window]) for the file's {num_groups} group names"
-        )
-    if means.shape != profile.shape:
-        raise ValueError(f"layer {name!r}: means of shape {means.shape}, its profile {profile.shape}")
-    if counts.shape != (num_groups,):
-        raise ValueError(f"layer {name!r}: {counts.shape} counts, expected one per group ({num_groups},)")
-    half_means, half_counts = data.get(f"half_means_{index}"), data.get(f"half_counts_{index}")
-    fits = half_means is None or (
-        half_means.shape == (2, *means.shape) and getattr(half_counts, "shape", None) == (2, num_groups)
-    )
-    if not fits:
-        raise ValueError(
-            f"layer {name!r}: half means {half_means.shape} or half counts do not match its means {means.shape}"
-        )
-    return LayerProfile(profile, means, counts, half_means, half_counts)
+def _shape(data: Any, key: str) -> tuple[int, ...]:
+    """An array's shape from its ``.npy`` header, without reading the array."""
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    with data.zip.open(f"{key}.npy") as member:
+        reader = readers.get(np.lib.format.read_magic(member))
+        if reader is not None:
+            return tuple(reader(member)[0])
+    return tuple(data[key].shape)
 
 
-def _unreadable(path: Path, error: BaseException) -> ValueError:
+def unreadable(path: Path, error: BaseException) -> ValueError:
+    """The error for a file that is no profile file of this format: names it, the cause, and the fix."""
     return ValueError(
         f"{str(path)!r} is not a readable profile file ({type(error).__name__}: {error}); "
         "it may be truncated, corrupt or written by other code: write it again with Profiles.save"
     )
-
-
-def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write to a temporary file beside ``path`` (created with the umask's permissions), then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with open(temporary, "xb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

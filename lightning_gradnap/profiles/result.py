@@ -1,5 +1,5 @@
 """Group means, normalised profiles, and the :class:`Profiles` result (its ``.npz`` file:
-:mod:`lightning_gradnap.profiles.npz`).
+:mod:`lightning_gradnap.profiles.npz` owns the format, :mod:`lightning_gradnap.profiles.store` writes and reads it).
 """
 
 from __future__ import annotations
@@ -8,31 +8,22 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
+from lightning_gradnap.config import SCALES
+from lightning_gradnap.profiles.npz import stored_methods
+from lightning_gradnap.profiles.store import load_arrays, save_profiles
+
 __all__ = [
-    "FORMAT_VERSION",
-    "ORDERING_KEYS",
     "FeatureViews",
     "LayerProfile",
     "Profiles",
     "group_means",
     "normalize_profiles",
+    "window_mean",
 ]
-
-FORMAT_VERSION = 1
-#: Optional per-layer arrays of the views, saved as ``<key>_<i>`` (see :mod:`lightning_gradnap.analysis.tracking`).
-ORDERING_KEYS = (
-    "tracked_groups",
-    "tracked_neurons",
-    "tracked_anchor",
-    "groups_2d",
-    "cluster_groups",
-    "cluster_neurons",
-)
-SCALES = (None, "std")
 
 
 def group_means(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -73,6 +64,12 @@ def normalize_profiles(
         centred = centred / np.where(spread > 0, spread, 1.0)
     profile[present] = centred
     return profile
+
+
+def window_mean(profile: np.ndarray) -> np.ndarray:
+    """``[G, C]``: a time-resolved ``[G, C, W]`` profile averaged over its window (as the heatmaps show
+    it); a ``[G, C]`` profile as it is."""
+    return profile.mean(axis=2) if profile.ndim == 3 else profile
 
 
 @dataclass
@@ -127,8 +124,9 @@ class Profiles:
         group_categories: ``[G]`` categories (e.g. "vowel"), or ``None``.
         metadata: How the profiles were made (method, objective, options; JSON-serialisable).
         features: The input-domain feature views of the same profiling, or None.
-        orderings: Layer name -> the views' orderings (keys of :data:`ORDERING_KEYS` -> arrays),
-            set by :class:`~lightning_gradnap.analysis.tracking.OrderTracker`; empty if none were made.
+        orderings: Layer name -> the views' orderings (keys of
+            :data:`~lightning_gradnap.profiles.npz.ORDERING_KEYS` -> arrays), set by
+            :class:`~lightning_gradnap.analysis.tracking.OrderTracker`; empty if none were made.
     """
 
     layers: dict[str, LayerProfile]
@@ -164,15 +162,19 @@ class Profiles:
         absent = np.zeros(self.num_groups, dtype=bool)
         for result in layers:
             absent |= ~result.present
-        return [name for name, gone in zip(self.group_names, absent) if gone]
+        return [name for name, gone in zip(self.group_names, absent, strict=True) if gone]
 
+    @overload
+    def method(self, method: str, missing_ok: Literal[False] = False) -> Profiles: ...
+    @overload
+    def method(self, method: str, missing_ok: bool) -> Profiles | None: ...
     def method(self, method: str, missing_ok: bool = False) -> Profiles | None:
         """The profiles of one method of a file that holds several (see :meth:`combine`).
 
         Raises:
             KeyError: if the profiles hold no such method (unless ``missing_ok``: then None).
         """
-        methods = self.metadata.get("methods", [self.metadata.get("method", "gradnap")])
+        methods = stored_methods(self.metadata)
         if method not in methods:
             if missing_ok:
                 return None
@@ -234,8 +236,6 @@ class Profiles:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the ``.npz`` file atomically (temporary file in the same folder, then rename); see
         :mod:`lightning_gradnap.profiles.npz` for its layout."""
-        from lightning_gradnap.profiles.npz import save_profiles
-
         return save_profiles(self, path)
 
     @classmethod
@@ -247,9 +247,10 @@ class Profiles:
             ValueError: if the file is truncated, corrupt, inconsistent or not a profile file
                 (names the file and the part).
         """
-        from lightning_gradnap.profiles.npz import load_profiles
-
-        return load_profiles(path)
+        parts = load_arrays(path)
+        layers = {name: LayerProfile(**arrays) for name, arrays in parts.pop("layers").items()}
+        features = parts.pop("features")
+        return cls(layers, **parts, features=None if features is None else FeatureViews(**features))
 
 
 def check_group_names(names: Sequence[str] | None, num_groups: int, what: str = "group_names") -> list[str]:

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
+from functools import partial
+from typing import Any, overload
 
 import torch
 from torch import nn
 
-__all__ = ["BatchReader", "ProfileBatch", "as_profile_batch", "check_labels", "model_device", "prepare_input"]
+__all__ = [
+    "BatchReader",
+    "LabelFn",
+    "ProfileBatch",
+    "as_profile_batch",
+    "check_labels",
+    "model_device",
+    "prepare_input",
+]
 
 
 @dataclass
@@ -28,7 +38,7 @@ class ProfileBatch:
     """
 
     inputs: torch.Tensor | tuple[torch.Tensor, ...]
-    labels: torch.Tensor
+    labels: torch.Tensor | None
     lengths: torch.Tensor | None = None
     targets: torch.Tensor | None = None
     target_lengths: torch.Tensor | None = None
@@ -39,6 +49,7 @@ class ProfileBatch:
 
 
 _FIELDS = [f.name for f in fields(ProfileBatch)]
+LabelFn = Callable[[Any], torch.Tensor]  # the model's output -> labels
 
 
 def as_profile_batch(batch: object) -> ProfileBatch:
@@ -60,7 +71,14 @@ def as_profile_batch(batch: object) -> ProfileBatch:
         )
     if result.lengths is None or isinstance(result.lengths, torch.Tensor):
         return result
-    return replace(result, lengths=torch.as_tensor(result.lengths, dtype=torch.long))
+    return replace(result, lengths=_as_lengths(result.lengths))
+
+
+def _as_lengths(lengths: object) -> torch.Tensor | None:
+    """Lengths given as a list or an array, as a tensor (a tensor or None as it is)."""
+    if lengths is None or isinstance(lengths, torch.Tensor):
+        return lengths
+    return torch.as_tensor(lengths, dtype=torch.long)
 
 
 def check_labels(labels: object, label_level: str, num_groups: int) -> torch.Tensor:
@@ -91,13 +109,17 @@ def check_labels(labels: object, label_level: str, num_groups: int) -> torch.Ten
 
 def model_device(model: nn.Module) -> torch.device:
     """The device of the model's first parameter (or buffer); CPU for a model without either."""
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
+    for parameter in model.parameters():
+        return parameter.device
+    for buffer in model.buffers():
+        return buffer.device
     return torch.device("cpu")
 
 
+@overload
+def prepare_input(value: torch.Tensor, device: torch.device, requires_grad: bool) -> torch.Tensor: ...
+@overload
+def prepare_input(value: object, device: torch.device, requires_grad: bool) -> object: ...
 def prepare_input(value: object, device: torch.device, requires_grad: bool) -> object:
     """Move a tensor input to the model's device, out of inference mode, as a leaf that may need grad."""
     if not isinstance(value, torch.Tensor):
@@ -179,28 +201,22 @@ class BatchReader:
             return (batch[0],)
         raise TypeError(f"cannot read the inputs of a {type(batch).__name__} batch: use a dict or a tuple (x, y)")
 
-    def read(self, batch: object, owner: object = None, output: object = None) -> ProfileBatch:
-        """The :class:`ProfileBatch` of ``batch``.
-
-        When a method of ``owner`` gives the labels, it is called with ``output``; without an
-        ``output`` the labels are left ``None``, to be computed after the forward pass.
+    def read(self, batch: object, owner: object = None) -> tuple[ProfileBatch, LabelFn | None]:
+        """The :class:`ProfileBatch` of ``batch``, read once where it enters, and the function that
+        computes its labels from the model's output when a method of ``owner`` gives them (the
+        batch's labels are ``None`` until then; the method is called as ``method(batch, output)``).
         """
         method = self.label_method(batch, owner)
-        labels = None if method is None or output is None else method(batch, output)
+        label_fn = None if method is None else partial(method, batch)
         if not isinstance(batch, Mapping):
             if method is not None:
-                return ProfileBatch(self.inputs(batch), labels)  # type: ignore[arg-type]
-            return as_profile_batch(tuple(batch) if isinstance(batch, list) else batch)
-        if method is None:
-            labels = batch[self.keys["labels"]]
+                return ProfileBatch(self.inputs(batch), None), label_fn
+            return as_profile_batch(tuple(batch) if isinstance(batch, list) else batch), None
         lengths_key = self.keys["lengths"]
+        lengths = batch.get(lengths_key) if lengths_key else None
         extra = {name: batch.get(key) for name, key in self.optional.items() if key}
         inputs = self.input_tuple(batch)
-        return as_profile_batch(
-            ProfileBatch(
-                inputs if len(inputs) > 1 else inputs[0],
-                labels,
-                batch.get(lengths_key) if lengths_key else None,
-                **extra,
-            )
-        )
+        labels = None if method is not None else batch[self.keys["labels"]]  # None: computed from the output
+        model_inputs = inputs if len(inputs) > 1 else inputs[0]
+        read = ProfileBatch(model_inputs, labels, _as_lengths(lengths), **extra)
+        return read, label_fn

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Union
 
 import torch
 
@@ -83,13 +82,14 @@ class CustomFrameMap:
         return (centres[None, :] >= 0) & (centres[None, :] < lengths[:, None])
 
     def nearest_frame(self, doubled_positions: torch.Tensor) -> torch.Tensor:
-        centres = self.input_frames(int(doubled_positions.max(initial=0)) + 2, doubled_positions.device)
+        last = int(doubled_positions.max().clamp(min=0)) if doubled_positions.numel() else 0
+        centres = self.input_frames(last + 2, doubled_positions.device)
         distance = (2 * centres[None, :] - doubled_positions[:, None]).abs()
         return distance.argmin(dim=1)
 
 
-AnyFrameMap = Union[FrameMap, CustomFrameMap]
-FrameMapSpec = Union[AnyFrameMap, Callable[[int], torch.Tensor], "tuple[float, ...]", "list[float]"]
+AnyFrameMap = FrameMap | CustomFrameMap
+FrameMapSpec = AnyFrameMap | Callable[[int], torch.Tensor] | tuple[float, ...] | list[float]
 IDENTITY = FrameMap(1, 0.0, 0)
 
 

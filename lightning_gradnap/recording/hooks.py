@@ -147,9 +147,9 @@ class ActivationRecorder:
             # The network continues with a copy, so the in-place op after this layer cannot
             # change the recorded values (nor, with gradients, what they are taken against).
             replacement = tensor.clone()
-            if isinstance(output, torch.Tensor):
+            if not isinstance(output, (tuple, list)):  # the tensor itself (see _first_tensor)
                 return replacement
-            items = [replacement if item is tensor else item for item in output]  # type: ignore[union-attr]
+            items = [replacement if item is tensor else item for item in output]
             return type(output)(items)
 
         return hook
@@ -201,7 +201,9 @@ class ActivationRecorder:
         names = list(self.modules)
         extra = list(extra_inputs)
         targets = [self.activations[name] for name in names] + extra
-        not_differentiable = [name for name, t in zip(names + ["<input>"] * len(extra), targets) if not t.requires_grad]
+        not_differentiable = [
+            name for name, t in zip(names + ["<input>"] * len(extra), targets, strict=True) if not t.requires_grad
+        ]
         if not_differentiable or not objective.requires_grad:
             raise RuntimeError(
                 f"Cannot take gradients: outputs of {not_differentiable or names} do not require grad. "
@@ -217,10 +219,10 @@ class ActivationRecorder:
                 "of the same forward pass (with gradients enabled) that ran through those layers"
             )
         owned: list[torch.Tensor] = []
-        for target, grad in zip(targets, grads):
+        for target, grad in zip(targets, grads, strict=True):
             if grad is None:
                 grad = torch.zeros_like(target)
             elif any(grad is other for other in owned):  # one tensor recorded for two layers
                 grad = grad.clone()
             owned.append(grad)
-        return dict(zip(names, owned[: len(names)])), owned[len(names) :]
+        return dict(zip(names, owned[: len(names)], strict=True)), owned[len(names) :]

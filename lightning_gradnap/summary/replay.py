@@ -16,18 +16,18 @@ Each layer's figure is drawn once; for every step only its cells and title are d
 from __future__ import annotations
 
 import os
-import re
 import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lightning_gradnap.analysis.tracking import category_order, clustered_order
+from lightning_gradnap.analysis.profile_analysis import clustered_order
+from lightning_gradnap.analysis.tracking import category_order
 from lightning_gradnap.figures.tracked import LayerFrames
+from lightning_gradnap.profiles.npz import parse_file_name, stored_methods
 from lightning_gradnap.profiles.result import Profiles
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 
@@ -53,8 +53,8 @@ class ReplayReport:
 
 def step_of(path: str | os.PathLike) -> int | None:
     """The global step in a profile file's name (``epoch=NNN-step=NNNNNN.npz``), or None."""
-    found = re.search(r"step=(\d+)", Path(path).name)
-    return int(found.group(1)) if found else None
+    name = parse_file_name(path)
+    return None if name is None else name.step
 
 
 def final_orders(profiles: Profiles) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -94,8 +94,7 @@ def replay(
         step = steps[index] if steps is not None else step_of(path)
         try:
             profiles = Profiles.load(path)
-            methods = profiles.metadata.get("methods")
-            profiles = profiles.method(methods[0]) if methods else profiles  # the views of the first method
+            profiles = profiles.method(stored_methods(profiles.metadata)[0])  # the views of the first method
         except (OSError, ValueError):
             report.missing.append(str(path))
             continue

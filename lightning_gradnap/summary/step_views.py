@@ -12,51 +12,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
-from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
 
+from lightning_gradnap.analysis.embedding import embed_2d
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
+from lightning_gradnap.analysis.score_keys import layer_scores
+from lightning_gradnap.config import VIEWS  # what can be logged (the callback's `views`)
 from lightning_gradnap.figures import plots
 from lightning_gradnap.profiles.result import FeatureViews, Profiles
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 
-__all__ = ["VIEWS", "embed_2d", "feature_groups", "write_tensorboard"]
-
-#: What can be logged; the callback's ``views`` picks from these.
-VIEWS = (
-    "profile",
-    "profile_clustered",
-    "profile_replay",
-    "dendrogram",
-    "groups_2d",
-    "agreement",
-    "features",
-    "scalars",
-    "projector",
-    "emergence",
-)
-EMBEDDINGS = ("pca", "tsne")
-
-
-def embed_2d(rows: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
-    """2-D coordinates of the rows (PCA, or t-SNE with a perplexity that suits few points).
-
-    Rows are scaled to unit length first, as the clustering compares them by cosine distance. A
-    one-neuron layer has no second axis (and no direction but the sign): its values are shown on
-    the first axis as they are.
-    """
-    if rows.shape[1] < 2:
-        return np.pad(rows, ((0, 0), (0, 2 - rows.shape[1])))
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    rows = rows / np.where(norms > 0, norms, 1.0)
-    if len(rows) < 3:
-        return np.pad(rows[:, :2], ((0, 0), (0, max(0, 2 - rows.shape[1]))))
-    if method == "tsne":
-        perplexity = max(2.0, min(30.0, (len(rows) - 1) / 3))
-        return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(rows)
-    if np.allclose(rows, rows[0]):
-        return np.zeros((len(rows), 2))  # all groups alike (e.g. an untrained model): nothing to spread
-    return PCA(2, random_state=seed).fit_transform(rows)
+__all__ = ["feature_groups", "write_tensorboard"]
 
 
 def feature_groups(views: FeatureViews, categories: Sequence[str] | None, count: int) -> list[int]:
@@ -158,19 +123,12 @@ def write_tensorboard(
 
 
 def _add_scores(writer, tag: str, layer: str, result, input_scores: dict[str, float], step: int) -> None:
-    """Each score with what it is read against, as ``<tag>/<score>[_<against>]/NN_<layer>``:
-    ``_chance``, ``_chance_p95``, ``_input``, ``_half0``, ``_half1``; then ``reliability``,
-    ``stability`` and ``method_agreement``."""
-    for name, baseline in result.scores.items():
-        values = {"": baseline.value, "_chance": baseline.chance, "_chance_p95": baseline.chance_p95}
-        values["_input"] = input_scores.get(name, float("nan"))
-        values.update(zip(("_half0", "_half1"), result.halves.get(name, (float("nan"),) * 2)))
-        for suffix, value in values.items():
-            if np.isfinite(value):
-                writer.add_scalar(layer_tag(tag, f"{name}{suffix}", layer), value, step)
-    for name in ("reliability", "stability", "method_agreement"):
-        if np.isfinite(result.metric(name)):
-            writer.add_scalar(layer_tag(tag, name, layer), result.metric(name), step)
+    """Each finite number of :func:`~lightning_gradnap.analysis.score_keys.layer_scores` as
+    ``<tag>/<key>/NN_<layer>``: each score with what it is read against (``_chance``, ``_chance_p95``,
+    ``_input``, ``_half0``, ``_half1``), then ``reliability``, ``stability`` and ``method_agreement``."""
+    for key, value in layer_scores(result, input_scores).items():
+        if np.isfinite(value):
+            writer.add_scalar(layer_tag(tag, key, layer), value, step)
 
 
 @contextmanager

@@ -17,20 +17,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lightning_gradnap.analysis.emergence import Scores, emergence_matrix, scalars_layout
+from lightning_gradnap.analysis.emergence import METRICS, Scores, emergence_matrix, scalars_layout
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
 from lightning_gradnap.analysis.tracking import OrderTracker, TrackedOrder
-from lightning_gradnap.callback.history import METRICS
+from lightning_gradnap.config import DEFAULT_VIEWS  # by default all views but the per-step clustered heatmap
 from lightning_gradnap.figures import plots
 from lightning_gradnap.figures.tracked import LayerFrames, emergence_figure
 from lightning_gradnap.profiles.result import FeatureViews, Profiles
-from lightning_gradnap.summary.step_views import VIEWS, write_tensorboard
+from lightning_gradnap.summary.step_views import write_tensorboard
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 
 __all__ = ["DEFAULT_VIEWS", "tracked_orders", "write_emergence", "write_tracked", "write_views"]
-
-#: The views logged by default: all but the per-step clustered heatmap (its own view, on request).
-DEFAULT_VIEWS = tuple(view for view in VIEWS if view != "profile_clustered")
 
 
 def tracked_orders(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from functools import partial
@@ -17,16 +16,12 @@ from typing import Any
 
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
 from lightning_gradnap.analysis.profiling import Profiling
+from lightning_gradnap.config import ViewOptions
+from lightning_gradnap.profiles.npz import profile_file_name
 from lightning_gradnap.profiles.result import FeatureViews, Profiles
-from lightning_gradnap.summary.step_views import EMBEDDINGS, VIEWS
-from lightning_gradnap.summary.views import DEFAULT_VIEWS, Scores, write_views
+from lightning_gradnap.summary.views import Scores, write_views
 
-__all__ = ["ProfileWriter", "check_writable", "profile_file_name", "tag_of"]
-
-
-def profile_file_name(epoch: int, step: int, run: str = "") -> str:
-    """``epoch=NNN-step=NNNNNN.npz``, or ``...-<run>.npz`` for a repeated profiling at a step."""
-    return f"epoch={epoch:03d}-step={step:06d}{'-' + run if run else ''}.npz"
+__all__ = ["ProfileWriter", "check_writable", "tag_of"]
 
 
 def tag_of(run: str = "", method: str = "gradnap") -> str:
@@ -39,32 +34,22 @@ class ProfileWriter:
     """Writes each profiling's file and views.
 
     Args:
-        views: The views to log (see :data:`~lightning_gradnap.summary.step_views.VIEWS`; ``None``: all but
-            ``profile_clustered``).
-        num_feature_groups: Groups shown in the feature view.
-        embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
-        background: Draw the figures in a worker thread (complete after :meth:`close`). At most
-            :attr:`max_queued` drawings wait for it: a further one first waits for the oldest, so
-            that the views never fall far behind training and nothing piles up in memory.
-
-    Raises:
-        ValueError: for an unknown view or embedding (the message lists the allowed ones).
+        options: The views to log and how (:class:`~lightning_gradnap.config.ViewOptions`, which
+            checks them); with ``background_figures`` the figures are drawn in a worker thread
+            (complete after :meth:`close`). At most :attr:`max_queued` drawings wait for it: a
+            further one first waits for the oldest, so that the views never fall far behind
+            training and nothing piles up in memory.
     """
 
     #: Drawings (one per method and profiling) that may wait while the figure thread draws another.
     max_queued = 4
 
-    def __init__(self, views: Sequence[str] | None, num_feature_groups: int, embedding: str, background: bool) -> None:
-        views = list(DEFAULT_VIEWS) if views is None else list(views)
-        unknown = sorted(set(views) - set(VIEWS))
-        if unknown:
-            raise ValueError(f"`views` has {unknown}; allowed: {list(VIEWS)}")
-        if embedding not in EMBEDDINGS:
-            raise ValueError(f"`embedding` should be one of {list(EMBEDDINGS)}, got {embedding!r}")
-        self.views = views
-        self.num_feature_groups = num_feature_groups
-        self.embedding = embedding
-        self.background = background
+    def __init__(self, options: ViewOptions) -> None:
+        self.options = options
+        self.views = list(options.views or ())
+        self.num_feature_groups = options.feature_groups
+        self.embedding = options.embedding
+        self.background = options.background_figures
         self._executor: ThreadPoolExecutor | None = None
         self._pending: list[Future] = []
         self._layout_written = False  # the custom-scalars layout, once per writer

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -36,7 +38,7 @@ def test_clear_clusters_score_high_and_noise_scores_low() -> None:
     assert noisy.ami < 0.5 and noisy.silhouette < 0.2
     # dendrogram order keeps each category contiguous
     order_categories = [CATEGORIES[g] for g in clean.group_order]
-    assert sum(a != b for a, b in zip(order_categories, order_categories[1:])) == 2
+    assert sum(a != b for a, b in itertools.pairwise(order_categories)) == 2
     assert sorted(clean.neuron_order) == list(range(16))
     assert analysis.agreement[0, 1] == pytest.approx(1.0) and analysis.agreement[0, 2] < 0.5
 

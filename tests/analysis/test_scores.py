@@ -32,7 +32,8 @@ def test_scores_by_hand_on_five_groups() -> None:
     categories = np.array([0, 0, 1, 1, 1])
     distances = cosine_distances(rows)
     assert distances[0, 1] == pytest.approx(1 - 1 / np.sqrt(1.01)) and distances[0, 2] == pytest.approx(1.0)
-    # nearest others: 0 -> 1, 1 -> 0, 2 -> 3, 3 -> 2, 4 -> 1 (cos 1.1 / sqrt(2.02) beats 0.1 + 1 ... tie broken by value)
+    # nearest others: 0 -> 1, 1 -> 0, 2 -> 3, 3 -> 2, 4 -> 1
+    # (cos 1.1 / sqrt(2.02) beats 0.1 + 1 ... tie broken by value)
     nearest = (distances + np.diag([np.inf] * 5)).argmin(axis=1)
     assert nearest.tolist() == [1, 0, 3, 2, 1]
     assert neighbour_agreement(distances, categories[None])[0] == pytest.approx(
@@ -177,7 +178,7 @@ def test_a_profiling_file_holds_both_methods_scores_and_feature_views(tmp_path) 
     x, labels, lengths = frame_batch(7)
     engine = ProfileEngine(["conv", "relu"], 3, method=["gradnap", "nap"], input_window=3)
     engine.run_batch(frame_model(), (x, labels, lengths))
-    profiling = profile_state(engine, engine.state(), Groups(["a", "b", "c"], ["v", "v", "c"]))
+    profiling = profile_state(engine.contents, engine.state(), Groups(["a", "b", "c"], ["v", "v", "c"]))
     loaded = Profiles.load(profiling.profiles.save(tmp_path / "p.npz"))
     assert loaded.metadata["methods"] == ["gradnap", "nap"] and set(loaded.metadata["scores"]) == {"gradnap", "nap"}
     assert set(loaded.metadata["scores"]["nap"]["relu"]) >= {"reliability", "stability", "silhouette_chance_p95"}

@@ -128,11 +128,11 @@ def test_offline_tracking_equals_incremental_and_is_saved_in_the_file(tmp_path) 
     runs = [profiles_of({"a": structured(s), "b": structured(s + 10, neurons=5)}) for s in range(3)]
     history = ProfileHistory()
     saved = []
-    for step, profiles in zip([10, 20, 30], runs):
+    for step, profiles in zip([10, 20, 30], runs, strict=True):
         history.track(profiles, step, analyze(profiles, 2))
         saved.append(profiles.save(tmp_path / f"epoch=000-step={step:06d}.npz"))
     offline = track_orderings([Profiles.load(path) for path in saved], [10, 20, 30])
-    for path, orders in zip(saved, offline):
+    for path, orders in zip(saved, offline, strict=True):
         loaded = Profiles.load(path)
         for layer, order in orders.items():
             back = TrackedOrder.from_arrays(loaded.orderings[layer], loaded[layer].profile)

@@ -14,9 +14,21 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from lightning_gradnap import GradNAPCallback, ProfileBatch, Profiles, compute_profiles
-from tests.helpers.callback import CATEGORIES, GROUPS, TinyFrameData, TinyFrameModel, read_events, trainer
+from tests.helpers.callback import (
+    CATEGORIES,
+    GROUPS,
+    LOW_RELIABILITY,
+    TinyFrameData,
+    TinyFrameModel,
+    read_events,
+    trainer,
+)
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [
+    LOW_RELIABILITY,
+    # the module whose step blocks gradients
+    pytest.mark.filterwarnings("ignore:`training_step` returned `None`:UserWarning"),
+]
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -57,7 +69,9 @@ def test_every_view_lands_in_tensorboard_at_global_step(tmp_path) -> None:
     config = (log_dir / "projector_config.pbtxt").read_text()
     assert config.count("tensor_path") == 4 and "gradnap/net.conv2" in config
     metadata = next(log_dir.glob("00006/gradnap*net.conv2/metadata.tsv")).read_text().splitlines()
-    assert metadata[0] == "group\tcategory" and set(metadata[1:]) == {f"{g}\t{c}" for g, c in zip(GROUPS, CATEGORIES)}
+    assert metadata[0] == "group\tcategory" and set(metadata[1:]) == {
+        f"{g}\t{c}" for g, c in zip(GROUPS, CATEGORIES, strict=True)
+    }
     tensors = np.loadtxt(next(log_dir.glob("00006/gradnap*net.conv2/tensors.tsv")), delimiter="\t")
     assert tensors.shape == (4, 8)
     # hooks are gone and grad mode is back to normal
@@ -103,7 +117,7 @@ def test_callback_does_not_change_training(tmp_path) -> None:
     random_state_with = (torch.get_rng_state(), np.random.get_state()[1].copy())
     _, without, _ = fit(tmp_path / "b")
     random_state_without = (torch.get_rng_state(), np.random.get_state()[1].copy())
-    for (name, p), q in zip(with_callback.named_parameters(), without.parameters()):
+    for (name, p), q in zip(with_callback.named_parameters(), without.parameters(), strict=True):
         assert torch.equal(p, q), name
     # the callback draws no random numbers from the global generators (its k-means, PCA, t-SNE are seeded)
     assert torch.equal(random_state_with[0], random_state_without[0])
@@ -159,7 +173,7 @@ def test_non_speech_classifier_with_utterance_labels(tmp_path) -> None:
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(24, 1, 6, 6, generator=generator)
     y = torch.arange(24) % 3
-    loader = DataLoader(list(zip(x, y)), batch_size=8)
+    loader = DataLoader(list(zip(x, y, strict=True)), batch_size=8)
     callback = GradNAPCallback(
         layers=["features.0", "head"],
         label_level="utterance",

@@ -15,10 +15,25 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from lightning_gradnap import GradNAPCallback, ProfileBatch, Profiles, compute_profiles
-from tests.helpers.callback import GROUPS, LossSteps, TinyFrameData, TinyFrameModel, event_steps, frame_batches, trainer
+from tests.helpers.callback import (
+    GROUPS,
+    LOW_RELIABILITY,
+    LossSteps,
+    TinyFrameData,
+    TinyFrameModel,
+    event_steps,
+    frame_batches,
+    trainer,
+)
 from tests.helpers.views import view_warnings
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [
+    LOW_RELIABILITY,
+    # resumed runs write their checkpoints to one folder
+    pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty:UserWarning"),
+    # a setting that never profiles
+    pytest.mark.filterwarnings("ignore:You passed in a `val_dataloader` but have no `validation_step`:UserWarning"),
+]
 
 
 # ---------------------------------------------------------------- batch-first models

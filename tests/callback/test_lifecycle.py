@@ -13,9 +13,15 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from lightning_gradnap import GradNAPCallback, Profiles, compute_profiles
-from tests.helpers.callback import TinyFrameData, TinyFrameModel, event_steps, frame_batches, trainer
+from tests.helpers.callback import LOW_RELIABILITY, TinyFrameData, TinyFrameModel, event_steps, frame_batches, trainer
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [
+    LOW_RELIABILITY,
+    # resumed runs write their checkpoints to one folder
+    pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty:UserWarning"),
+    # a setting that never profiles
+    pytest.mark.filterwarnings("ignore:You passed in a `val_dataloader` but have no `validation_step`:UserWarning"),
+]
 
 
 def profile_names(tmp_path: Path) -> list[str]:

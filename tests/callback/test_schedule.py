@@ -9,9 +9,15 @@ import lightning as L
 import pytest
 
 from lightning_gradnap import GradNAPCallback
-from tests.helpers.callback import TinyFrameData, TinyFrameModel, trainer
+from tests.helpers.callback import LOW_RELIABILITY, TinyFrameData, TinyFrameModel, trainer
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [
+    LOW_RELIABILITY,
+    # resumed runs write their checkpoints to one folder
+    pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty:UserWarning"),
+    # a setting that never profiles
+    pytest.mark.filterwarnings("ignore:You passed in a `val_dataloader` but have no `validation_step`:UserWarning"),
+]
 
 
 def test_every_n_epochs_counts_validation_runs_not_training_epochs(tmp_path) -> None:

@@ -10,10 +10,16 @@ from torch import nn
 
 from lightning_gradnap import GradNAPCallback
 from lightning_gradnap.figures import plots
-from tests.helpers.callback import GROUPS, TinyFrameData, TinyFrameModel, event_steps, trainer
+from tests.helpers.callback import GROUPS, LOW_RELIABILITY, TinyFrameData, TinyFrameModel, event_steps, trainer
 from tests.helpers.views import view_warnings
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [
+    LOW_RELIABILITY,
+    # resumed runs write their checkpoints to one folder
+    pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty:UserWarning"),
+    # a setting that never profiles
+    pytest.mark.filterwarnings("ignore:You passed in a `val_dataloader` but have no `validation_step`:UserWarning"),
+]
 
 
 class OneChannelLayer(TinyFrameModel):

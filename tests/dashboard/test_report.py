@@ -66,7 +66,7 @@ def test_report_inlines_the_routes_payloads_and_needs_nothing_outside(logdir: Pa
             at = (run, "gradnap", "model.dense", step)
             for kind in ("tracked", "step", "final"):
                 assert report.payload(
-                    "order", **dict(zip(("run", "method", "layer", "step"), at)), kind=kind
+                    "order", **dict(zip(("run", "method", "layer", "step"), at, strict=True)), kind=kind
                 ) == dashboard.order(*at, kind)
     assert report.payload("emergence", run="version_1", method="gradnap")["steps"] == list(STEPS[:2])
     for group in range(6):
@@ -166,7 +166,8 @@ def test_bundle_inlines_the_modules_and_refuses_forms_it_does_not_handle(tmp_pat
     (tmp_path / "b.js").write_text("export const b = () => 1;\n")
     assert bundle(tmp_path, "a.js") == (
         'const modules = {};\nmodules["b.js"] = (() => {\nconst b = () => 1;\n\nreturn { b };\n})();\n'
-        'modules["a.js"] = (() => {\nconst { b: c } = modules["b.js"];\nfunction a() { return c(); }\n\nreturn { a };\n})();'
+        'modules["a.js"] = (() => {\nconst { b: c } = modules["b.js"];\nfunction a() { return c(); }\n'
+        "\nreturn { a };\n})();"
     )
     (tmp_path / "b.js").write_text("export default 1;\n")
     with pytest.raises(ValueError, match="b.js: the report's bundler handles"):

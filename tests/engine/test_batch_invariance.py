@@ -40,7 +40,7 @@ def batches(items, size: int, reverse: bool = False, utterance_labels: bool = Fa
         if utterance_labels:
             labels = torch.tensor([u for _, _, u in chosen])
         else:
-            labels = pad_sequence([l for _, l, _ in chosen], batch_first=True, padding_value=-1)
+            labels = pad_sequence([frame_labels for _, frame_labels, _ in chosen], batch_first=True, padding_value=-1)
         result.append(ProfileBatch((features, lengths), labels, lengths))  # the model masks with lengths
     return result
 

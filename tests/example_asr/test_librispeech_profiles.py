@@ -79,7 +79,7 @@ def write_mfa_textgrid(path: Path, utterance: Utterance) -> None:
     seconds = lambda sample: float(sample) / SAMPLE_RATE  # noqa: E731
     duration = seconds(len(utterance.waveform))
     phones, cursor = [], 0
-    spans = list(zip(utterance.phonemes, utterance.phoneme_starts, utterance.phoneme_ends))
+    spans = list(zip(utterance.phonemes, utterance.phoneme_starts, utterance.phoneme_ends, strict=True))
     for index, (name, start, end) in enumerate(spans):
         if end <= start:
             continue
@@ -92,7 +92,7 @@ def write_mfa_textgrid(path: Path, utterance: Utterance) -> None:
     speech = [phone for phone in phones if phone[2] != "sil"]
     edges = np.linspace(speech[0][0], speech[-1][1], len(words) + 1)
     grid = textgrid.Textgrid()
-    grid.addTier(IntervalTier("words", list(zip(edges[:-1], edges[1:], words)), 0.0, duration))
+    grid.addTier(IntervalTier("words", list(zip(edges[:-1], edges[1:], words, strict=True)), 0.0, duration))
     grid.addTier(IntervalTier("phones", phones, 0.0, duration))
     path.parent.mkdir(parents=True, exist_ok=True)
     grid.save(str(path), format="long_textgrid", includeBlankSpaces=True)
@@ -194,5 +194,5 @@ def test_without_textgrids_the_same_yaml_profiles_forced_characters(librispeech,
     # CTC forced alignment gives every character of a transcript at least one frame, and nothing else.
     spoken = {"␣" if char == " " else char for utterance_id in profiled for char in transcripts[utterance_id]}
     for layer in profiles.layer_names:
-        present = {name for name, count in zip(profiles.group_names, profiles[layer].counts) if count > 0}
+        present = {name for name, count in zip(profiles.group_names, profiles[layer].counts, strict=True) if count > 0}
         assert present == spoken, layer

@@ -177,7 +177,7 @@ def test_alignment_is_ordered_inside_and_covers_the_speech(corpora: Corpora) -> 
             assert starts[0] >= 0 and ends[-1] <= len(utterance.waveform)
             sound = sound_frames(utterance.waveform)
             covered = np.zeros_like(sound)
-            for start, end in zip(starts, ends):
+            for start, end in zip(starts, ends, strict=True):
                 covered[start // FRAME : -(-end // FRAME)] = True
             assert (sound & covered).sum() >= 0.9 * sound.sum(), utterance.utterance_id
             onset = int(np.flatnonzero(sound)[0]) * FRAME

@@ -9,10 +9,16 @@ import numpy as np
 import pytest
 
 from lightning_gradnap import Profiles
-from tests.helpers.callback import CATEGORIES, GROUPS
+from tests.helpers.callback import CATEGORIES, GROUPS, LOW_RELIABILITY
 from tests.helpers.views import small_profiles
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [
+    LOW_RELIABILITY,
+    # resumed runs write their checkpoints to one folder
+    pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty:UserWarning"),
+    # a setting that never profiles
+    pytest.mark.filterwarnings("ignore:You passed in a `val_dataloader` but have no `validation_step`:UserWarning"),
+]
 
 
 def test_a_npy_file_is_refused_at_load(tmp_path) -> None:

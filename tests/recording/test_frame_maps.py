@@ -10,7 +10,7 @@ from torch import nn
 from example_asr.model import Wav2Letter
 from lightning_gradnap import ProfileBatch, compute_profiles
 from lightning_gradnap.engine.engine import OUTPUT, ProfileEngine
-from lightning_gradnap.recording.frame_maps import FrameMap
+from lightning_gradnap.recording.frame_maps import CustomFrameMap, FrameMap
 from lightning_gradnap.recording.objectives import default_output_transform
 from lightning_gradnap.recording.probe import find_frame_maps
 from tests.helpers.masked_models import PooledDilated
@@ -150,3 +150,21 @@ def test_a_batch_first_layer_inside_a_channels_first_model_is_named() -> None:
         ValueError, match=r"time axis of 'proj' \(size 6\) does not follow the input's length.*channels_last=True"
     ):
         compute_profiles(Mixed().eval(), [(x, labels)], ["proj"], 3)
+
+
+def test_a_custom_frame_map_finds_the_nearest_layer_frame_as_the_frame_map_it_spells_out() -> None:
+    every_other = CustomFrameMap(lambda frames: 2 * torch.arange(frames))  # layer frame t at input frame 2 t
+    doubled = torch.tensor([0, 3, 4, 9, 13])  # input positions 0, 1.5, 2, 4.5, 6.5 (no ties)
+    assert every_other.nearest_frame(doubled).tolist() == FrameMap(2).nearest_frame(doubled).tolist() == [0, 1, 1, 2, 3]
+    assert every_other.nearest_frame(torch.zeros(0, dtype=torch.long)).tolist() == []
+    # the window around each segment's centre, through a layer whose frame map is a callable
+    model = PooledDilated().eval()
+    x = torch.randn(1, 4, 30, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([[0] * 12 + [1] * 10 + [2] * 8])  # centres 6, 17, 26: layer frames 1, 5, 8 (no ties)
+    options = {"method": "nap", "window": 3}
+    spelled = compute_profiles(model, [(x, labels)], ["pool"], 3, frame_maps={"pool": (3, 2.0, None)}, **options)
+    custom = compute_profiles(
+        model, [(x, labels)], ["pool"], 3, frame_maps={"pool": lambda frames: torch.arange(frames) * 3 + 2}, **options
+    )
+    assert custom["pool"].profile.shape[-1] == 3  # time-resolved: one column per window frame
+    np.testing.assert_array_equal(custom["pool"].profile, spelled["pool"].profile)

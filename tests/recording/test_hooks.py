@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from lightning_gradnap import ActivationRecorder, compute_profiles
+from lightning_gradnap import compute_profiles
 from lightning_gradnap.engine.engine import ProfileEngine
+from lightning_gradnap.recording.hooks import ActivationRecorder
 
 
 def small_model() -> nn.Sequential:

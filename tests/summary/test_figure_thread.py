@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import lightning_gradnap.summary.writer as writer_module
+from lightning_gradnap.config import ViewOptions
 from lightning_gradnap.summary.writer import ProfileWriter
 
 
@@ -17,7 +18,7 @@ def test_a_figure_thread_that_falls_behind_holds_training_back_at_max_queued_dra
         drawn.append(step)
 
     monkeypatch.setattr(writer_module, "write_views", slow_views)
-    writer = ProfileWriter(None, 6, "pca", background=True)
+    writer = ProfileWriter(ViewOptions(background_figures=True))
     for step in range(writer.max_queued + 1):  # one drawing runs, max_queued wait: no holding back yet
         writer.log(None, None, None, None, step, 0)  # type: ignore[arg-type]
     assert drawn == [] and sum(not future.done() for future in writer._pending) == writer.max_queued + 1

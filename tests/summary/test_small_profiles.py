@@ -9,12 +9,18 @@ import pytest
 from torch.utils.tensorboard import SummaryWriter
 
 from lightning_gradnap import analyze
-from lightning_gradnap.summary.step_views import VIEWS
+from lightning_gradnap.config import VIEWS
 from lightning_gradnap.summary.views import write_views
-from tests.helpers.callback import event_steps
+from tests.helpers.callback import LOW_RELIABILITY, event_steps
 from tests.helpers.views import small_profiles, view_warnings
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [
+    LOW_RELIABILITY,
+    # resumed runs write their checkpoints to one folder
+    pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty:UserWarning"),
+    # a setting that never profiles
+    pytest.mark.filterwarnings("ignore:You passed in a `val_dataloader` but have no `validation_step`:UserWarning"),
+]
 
 
 @pytest.mark.parametrize("embedding", ["pca", "tsne"])

@@ -12,12 +12,11 @@ from tensorboard.plugins.custom_scalar import layout_pb2
 from torch import nn
 
 from lightning_gradnap import GradNAPCallback, Profiles
-from lightning_gradnap.analysis.emergence import Scores, emergence_matrix
-from lightning_gradnap.callback.history import METRICS
+from lightning_gradnap.analysis.emergence import METRICS, Scores, emergence_matrix
 from lightning_gradnap.summary import views
-from tests.helpers.callback import GROUPS, TinyFrameData, TinyFrameModel, read_events, trainer
+from tests.helpers.callback import GROUPS, LOW_RELIABILITY, TinyFrameData, TinyFrameModel, read_events, trainer
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = LOW_RELIABILITY  # tiny runs
 
 LAYERS = ["net.input_conv", "net.conv1", "net.dense"]  # network order; alphabetically conv1, dense, input_conv
 STEPS = [3, 6, 9]
@@ -82,7 +81,7 @@ def test_tracked_rows_and_columns_are_identical_across_steps(run) -> None:
     for layer in LAYERS:
         orders = [profiles.orderings[layer] for profiles in loaded]
         anchors = [int(order["tracked_anchor"]) for order in orders]
-        held = [order for order, anchor in zip(orders, anchors) if anchor >= 0]
+        held = [order for order, anchor in zip(orders, anchors, strict=True) if anchor >= 0]
         assert anchors == [-1] * (len(orders) - len(held)) + [anchors[-1]] * len(held)  # anchored once, then kept
         anchored += [layer] if held else []
         for order in orders:
@@ -129,7 +128,9 @@ def test_custom_scalars_layout_has_a_chart_per_metric_with_every_layer(run) -> N
     for metric, (pattern, *against) in charts.items():
         matched = sorted(tag for tag in scalar_tags if re.match(pattern, tag))
         assert matched == sorted(tag for tag in scalar_tags if tag.startswith(f"gradnap/{metric}/"))
-        for kind, other in zip(("chance_p95", "input"), against):  # read against chance and the input, where logged
+        for kind, other in zip(
+            ("chance_p95", "input"), against, strict=True
+        ):  # read against chance and the input, where logged
             assert sorted(t for t in scalar_tags if re.match(other, t)) == sorted(
                 t for t in scalar_tags if t.startswith(f"gradnap/{metric}_{kind}/")
             )

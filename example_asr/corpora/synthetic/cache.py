@@ -83,7 +83,7 @@ def _synthesize_arrays(
 ) -> dict[str, np.ndarray]:
     """The cache's arrays for ``specs``: synthesised, padded with their silences, concatenated."""
     results = _synthesize_specs(specs, num_workers, mp_context, progress, desc)
-    for result, spec in zip(results, specs):
+    for result, spec in zip(results, specs, strict=True):
         result.waveform = np.pad(result.waveform, (spec.pad_start, spec.pad_end))
         result.starts = result.starts + spec.pad_start
         result.ends = result.ends + spec.pad_start

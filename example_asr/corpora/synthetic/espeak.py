@@ -85,7 +85,7 @@ def synthesize(
     samples = np.array([e[1] for e in raw_events], dtype=np.int64)
     positions_ms = np.array([e[2] for e in raw_events], dtype=np.int64)
     starts = np.minimum(_to_16k_positions(samples, positions_ms, len(audio)), len(waveform))
-    return waveform, [(e[0], int(s)) for e, s in zip(raw_events, starts)]
+    return waveform, [(e[0], int(s)) for e, s in zip(raw_events, starts, strict=True)]
 
 
 @dataclass

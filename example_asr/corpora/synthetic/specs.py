@@ -89,5 +89,5 @@ def make_specs(
     pads = np.round(rng.uniform(*silence_range, size=(num_utterances, 2)) * SAMPLE_RATE).astype(np.int64)
     return [
         UtteranceSpec(f"{split}-{seed}-{i:06d}", text, voices[v], int(r), int(p), int(pad[0]), int(pad[1]))
-        for i, (text, v, r, p, pad) in enumerate(zip(texts, voice_ix, rates, pitches, pads))
+        for i, (text, v, r, p, pad) in enumerate(zip(texts, voice_ix, rates, pitches, pads, strict=True))
     ]

@@ -1,7 +1,8 @@
 """Folding one batch's relevance into group sums: one small object per label level.
 
 Every fold turns ``{name: values}`` of one batch into ``{name: (sums [2G + 1, ...], counts [2G + 1])}``
-(rows of the two halves of the data, then a row that collects ignored frames) through :class:`~lightning_gradnap.engine.group_sums.GroupSums`.
+(rows of the two halves of the data, then a row that collects ignored frames) through
+:class:`~lightning_gradnap.engine.group_sums.GroupSums`.
 A new label level is one new module here with one :class:`Fold` subclass.
 """
 
