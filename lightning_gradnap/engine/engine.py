@@ -45,7 +45,7 @@ from lightning_gradnap.recording.objectives import (
     resolve_objective,
     scores_of,
 )
-from lightning_gradnap.recording.probe import OUTPUT, find_maps_and_layouts
+from lightning_gradnap.recording.probe import OUTPUT, find_frame_maps
 
 __all__ = ["OUTPUT", "ProfileEngine"]
 
@@ -149,8 +149,11 @@ class ProfileEngine:
                 self.output_transform,
                 self.options.label_rate,
             )
-            found = find_maps_and_layouts(model, batch, layers or self.layers, self.given_frame_maps, *options)
-            self.frame_maps, self.layouts, self.input_time_axis = found
+            found: dict[str, Any] = {}
+            self.frame_maps = find_frame_maps(
+                model, batch, layers or self.layers, self.given_frame_maps, *options, found=found
+            )
+            self.layouts, self.input_time_axis = found.get("layouts", {}), found.get("input_time_axis")
 
     # ---------------------------------------------------------------- one batch, end to end
     def run_batch(

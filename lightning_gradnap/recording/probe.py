@@ -86,10 +86,17 @@ def find_frame_maps(
     class_dim: int | None = 1,
     output_transform: Callable[[Any], torch.Tensor] | None = None,
     label_rate: int = 1,
+    found: dict[str, Any] | None = None,
 ) -> dict[str, AnyFrameMap]:
     """Maps of ``layers`` (names in ``model``, or modules by name) and of the scores (:data:`OUTPUT`):
-    the ``given`` ones, the others probed (see :class:`ModelProbe` for the probe's inputs)."""
-    return find_maps_and_layouts(model, batch, layers, given, channels_last, class_dim, output_transform, label_rate)[0]
+    the ``given`` ones, the others probed (see :class:`ModelProbe` for the probe's inputs). ``found``, if
+    given, receives the ``layouts`` of the layers and scores and the first input's ``input_time_axis``."""
+    maps, layouts, axis = find_maps_and_layouts(
+        model, batch, layers, given, channels_last, class_dim, output_transform, label_rate
+    )
+    if found is not None:
+        found.update(layouts=layouts, input_time_axis=axis)
+    return maps
 
 
 def find_maps_and_layouts(
