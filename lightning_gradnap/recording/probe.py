@@ -26,7 +26,7 @@ from lightning_gradnap.recording.batch import ProfileBatch
 from lightning_gradnap.recording.frame_maps import IDENTITY, AnyFrameMap, FrameMap, centre_line, fit_length_offset
 from lightning_gradnap.recording.layouts import Layout, LayoutOverride, layout_from_shapes, time_axis_by_spread
 from lightning_gradnap.recording.probe_forward import BATCH_SIZES, OUTPUT, ModelProbe, ProbeRun, model_probe
-from lightning_gradnap.recording.probe_trace import ModuleTrace
+from lightning_gradnap.recording.probe_trace import LocalStatistics, ModuleTrace
 
 __all__ = ["OUTPUT", "find_frame_maps", "find_maps_and_layouts", "probe_frame_maps"]
 
@@ -34,7 +34,7 @@ __all__ = ["OUTPUT", "find_frame_maps", "find_maps_and_layouts", "probe_frame_ma
 Outputs = dict[str, torch.Tensor]  # name -> [B, C, T] (time last)
 
 REPLICAS = 4  # random inputs per probed frame when one input leaves gaps in a field (max-pooling, dead ReLUs)
-LONGEST = 4096  # input frames the probe lengthens to at most (or 4 times the batch's length)
+LONGEST = 4096  # input frames the probe lengthens to at most (or 16 times the batch's length: a waveform front end)
 
 
 def probe_frame_maps(model: nn.Module, run: ModelProbe, names: Sequence[str]) -> dict[str, AnyFrameMap]:
@@ -53,7 +53,7 @@ def probe_frame_maps(model: nn.Module, run: ModelProbe, names: Sequence[str]) ->
     cudnn = torch.backends.cudnn.flags(enabled=False, benchmark=False, deterministic=True)
     try:
         model.eval()
-        with cudnn, torch.inference_mode(False), torch.enable_grad():
+        with cudnn, torch.inference_mode(False), torch.enable_grad(), LocalStatistics(model):
             if run.tokens:
                 return _token_maps(run, names)
             trace = ModuleTrace(model)
@@ -222,7 +222,7 @@ def _receptive_field_lines(
     a dead ReLU hid part of a field), from :data:`REPLICAS` random inputs.
     """
     lines: dict[str, tuple[float, float] | None] = {}
-    longest = max(LONGEST, 4 * length)
+    longest = max(LONGEST, 16 * length)
     while True:
         with torch.no_grad():
             _, spread = run(length, 1, [length // 2])
@@ -284,8 +284,16 @@ def _fields(run: ProbeRun, x: torch.Tensor, outputs: Outputs, name: str, length:
     frames = outputs[name].shape[-1]
     if frames < 3:
         return None
-    middle, step = frames // 2, max(1, frames // 8)
-    probed = [middle - step, middle, middle + step]
+    for step in dict.fromkeys([max(1, frames // 8), 1]):  # neighbours where the fields of frames // 8 apart do not fit
+        fields = _fields_of(
+            run, x, outputs, name, length, replicas, [frames // 2 - step, frames // 2, frames // 2 + step]
+        )
+        if fields is not None:
+            return fields
+    return None
+
+
+def _fields_of(run, x, outputs, name, length, replicas, probed):
     if outputs[name].requires_grad:
         reached = _gradient_fields(x, outputs[name], probed, length, replicas)
     else:  # the forward blocks gradients (e.g. a frozen extractor under no_grad): follow NaNs instead

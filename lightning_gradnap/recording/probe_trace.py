@@ -89,3 +89,41 @@ class ModuleTrace:
         limit = self.calls[name].start if name is not None and name in self.calls else self._clock + 1
         done = [(call.end, other) for other, call in self.calls.items() if 0 < call.end < limit]
         return [other for _, other in sorted(done, reverse=True)]
+
+
+class LocalStatistics:
+    """Context manager: while probing, group and instance norms (statistics over time) normalise with
+    statistics that neither gradients nor NaNs pass through, so that the probe sees their structural
+    receptive field (their input frame by frame), not the whole input their statistics read."""
+
+    NORMS = (nn.GroupNorm, nn.InstanceNorm1d, nn.InstanceNorm2d)
+
+    def __init__(self, model: nn.Module) -> None:
+        self.norms = [module for module in model.modules() if isinstance(module, self.NORMS)]
+        self._handles: list[RemovableHandle] = []
+
+    def __enter__(self) -> LocalStatistics:
+        self._handles = [norm.register_forward_hook(self._hook) for norm in self.norms]
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        while self._handles:
+            self._handles.pop().remove()
+
+    @staticmethod
+    def _hook(module: nn.Module, inputs: tuple, output: object) -> torch.Tensor | None:
+        x = inputs[0]
+        if not isinstance(x, torch.Tensor) or x.dim() < 3:
+            return None
+        groups = module.num_groups if isinstance(module, nn.GroupNorm) else x.shape[1]
+        grouped = x.reshape(x.shape[0], groups, -1)
+        mean = grouped.detach().nanmean(dim=2, keepdim=True)
+        variance = (grouped.detach() - mean).pow(2).nanmean(dim=2, keepdim=True)
+        normed = ((grouped - mean) / torch.sqrt(variance + module.eps)).reshape_as(x)
+        weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
+        shape = [1, x.shape[1]] + [1] * (x.dim() - 2)
+        if weight is not None:
+            normed = normed * weight.reshape(shape)
+        if bias is not None:
+            normed = normed + bias.reshape(shape)
+        return normed
