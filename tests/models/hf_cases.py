@@ -100,13 +100,13 @@ class Case:
     channels_last: set[str] = field(default_factory=set)
 
     def callback_options(self) -> dict[str, Any]:
-        """What a user sets from the README: layers, batch keys, the scores' class axis, the label rate."""
+        """What a user sets from the README: layers, batch keys, the label rate (the engine finds the
+        layouts of layers, input and scores)."""
         return dict(
             layers=[layer.name for layer in self.layers],
             labels="frame_labels",
             inputs=self.input_keys if len(self.input_keys) > 1 else self.input_keys[0],
             lengths=self.lengths,
-            class_dim=2,
             label_rate=self.label_rate,
         )
 
