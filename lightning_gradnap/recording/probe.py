@@ -25,7 +25,14 @@ from torch import nn
 from lightning_gradnap.recording.batch import ProfileBatch
 from lightning_gradnap.recording.frame_maps import IDENTITY, AnyFrameMap, FrameMap, centre_line, fit_length_offset
 from lightning_gradnap.recording.layouts import Layout, LayoutOverride, layout_from_shapes, time_axis_by_spread
-from lightning_gradnap.recording.probe_forward import BATCH_SIZES, OUTPUT, ModelProbe, ProbeRun, model_probe
+from lightning_gradnap.recording.probe_forward import (
+    BATCH_SIZES,
+    OUTPUT,
+    ModelProbe,
+    ProbeFailed,
+    ProbeRun,
+    model_probe,
+)
 from lightning_gradnap.recording.probe_trace import LocalStatistics, ModuleTrace
 
 __all__ = ["OUTPUT", "find_frame_maps", "find_maps_and_layouts", "probe_frame_maps"]
@@ -34,6 +41,7 @@ __all__ = ["OUTPUT", "find_frame_maps", "find_maps_and_layouts", "probe_frame_ma
 Outputs = dict[str, torch.Tensor]  # name -> [B, C, T] (time last)
 
 REPLICAS = 4  # random inputs per probed frame when one input leaves gaps in a field (max-pooling, dead ReLUs)
+FIRST_LENGTH = 64  # input frames of the first probe, where the model takes them (else the batch's length)
 LONGEST = 4096  # input frames the probe lengthens to at most (or 16 times the batch's length: a waveform front end)
 
 
@@ -56,9 +64,7 @@ def probe_frame_maps(model: nn.Module, run: ModelProbe, names: Sequence[str]) ->
         with cudnn, torch.inference_mode(False), torch.enable_grad(), LocalStatistics(model):
             if run.tokens:
                 return _token_maps(run, names)
-            trace = ModuleTrace(model)
-            first = max(run.batch_length, 16)
-            outputs = run.find_layouts(first, trace)
+            first, trace, outputs = _first_layouts(model, run, names)
             timeless = [n for n in names if n in run.timeless]  # one input length, seeing all of it
             names = [n for n in names if n in run.layouts or n in run.timeless]  # the others have no time axis
             lines, length = _receptive_field_lines(run, [n for n in names if n in run.layouts], first)
@@ -107,6 +113,24 @@ def find_maps_and_layouts(
         return dict(given), run.layouts, run.time_axis
     maps = probe_frame_maps(model, run, names)
     return {**maps, **given}, dict(run.layouts), run.time_axis
+
+
+def _first_layouts(model: nn.Module, run: ModelProbe, names: Sequence[str]):
+    """The probe's first length, its module trace and outputs: :data:`FIRST_LENGTH` input frames (cheap) where
+    the model takes them and every layer shows its time axis there, else the batch's own length (which
+    the model takes by construction)."""
+    first = max(run.batch_length, 16)
+    if first > FIRST_LENGTH:
+        trace = ModuleTrace(model)
+        try:
+            outputs = run.find_layouts(FIRST_LENGTH, trace)
+            if all(n in run.layouts for n in names if n in outputs and outputs[n][0].dim() >= 3):
+                return FIRST_LENGTH, trace, outputs
+        except ProbeFailed:
+            pass
+        run.layouts, run.timeless, run.accepts_other_lengths = {}, {}, True
+    trace = ModuleTrace(model)
+    return first, trace, run.find_layouts(first, trace)
 
 
 def _token_maps(run: ModelProbe, names: Sequence[str]) -> dict[str, AnyFrameMap]:
@@ -399,7 +423,8 @@ class _Counts:
         if self.of(length)[name] == self.of(2 * length)[name]:
             raise ValueError(
                 f"the time axis of {name!r} (size {self.of(length)[name]}) does not follow the input's length: if "
-                "its output is [B, T, C], set channels_last=True (for the model's scores [B, T, K]: class_dim=-1)"
+                "its output is [B, T, C], set channels_last=True (for the model's scores [B, T, K]: class_dim=-1), or "
+                "channels_last=None to find each layer's layout by probing"
             )
 
     def length_offset(self, name: str, stride: int, length: int) -> int | None:

@@ -75,7 +75,11 @@ def input_time_axis(first: torch.Tensor, labels: object, label_rate: int, option
                 f"the frame labels have {labels.shape[1]} frames but the input's time axis (axis {axis} of "
                 f"{tuple(first.shape)}) has {first.shape[axis]}: give one label per input frame"
                 + ("" if label_rate == 1 else f" (label_rate={label_rate}: one per {label_rate} input steps)")
-                + ("" if option else "; if the input (and the layers) are [B, T, C], set channels_last=True")
+                + (
+                    ""
+                    if option
+                    else "; if the input (and the layers) are [B, T, C], set channels_last=True (or None: probed)"
+                )
             )
         return axis
     candidates = [axis for axis in range(1, first.dim()) if covers(labels.shape[1], first.shape[axis], label_rate)]
@@ -248,7 +252,7 @@ class ModelProbe:
                 raise ValueError(
                     f"the time axis of {name!r} (size {shape[layout.time_axis]}) does not follow the input's length: "
                     "if its output is [B, T, C], set channels_last=True (for the model's scores [B, T, K]: "
-                    "class_dim=-1)"
+                    "class_dim=-1), or channels_last=None to find each layer's layout by probing"
                 )
             return layout
         other_batch = None if more is None else tuple(more.shape)
