@@ -39,7 +39,7 @@ def compute_profiles(
     label_rate: int = 1,
     progress: bool = False,
 ) -> Profiles:
-    """NAPs or GradNAPs of ``layers`` over ``batches`` (DESIGN §1).
+    """NAPs or GradNAPs of ``layers`` over ``batches`` (docs/METHOD.md §1).
 
     Each batch is a :class:`~lightning_gradnap.ProfileBatch`, a dict with its field names, or a
     tuple ``(inputs, labels[, lengths])``. One forward and one backward pass per batch give the

@@ -1,4 +1,4 @@
-"""2-D views of the groups that move rather than flip from step to step (DESIGN §4).
+"""2-D views of the groups that move rather than flip from step to step (docs/METHOD.md §2).
 
 PCA and t-SNE fix their axes only up to rotation and reflection, so two steps' embeddings of
 nearly the same profiles can look mirrored. :func:`aligned_embedding` rotates (or reflects) each

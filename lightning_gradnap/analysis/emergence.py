@@ -1,4 +1,4 @@
-"""The data of the emergence maps and the custom-scalars layout (DESIGN §4): each layer's scores
+"""The data of the emergence maps and the custom-scalars layout (docs/METHOD.md §2): each layer's scores
 over the profiling steps, as a ``[layers, steps]`` matrix per metric.
 
 An emergence map answers "which layer learns the categories, and when" at a glance: layers in

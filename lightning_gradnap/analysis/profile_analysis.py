@@ -1,4 +1,4 @@
-"""Clustering, ordering and cluster-quality metrics of profiles (DESIGN §1.6).
+"""Clustering, ordering and cluster-quality metrics of profiles (docs/METHOD.md §1.6).
 
 Absent groups (NaN rows) are left out of every computation; results that index groups refer
 to the full group list.
@@ -6,6 +6,7 @@ to the full group list.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -172,11 +173,22 @@ def analyze(
         result.reliability = split_half_reliability(layer.half_means, scale)
         if layer.half_means is not None:
             halves = [_centred(_flat(m)[result.present]) for m in layer.half_means]
+            _warn_if_too_few(halves)
             result.halves = {s: tuple(_value(s, h, **known) for h in halves) for s in SCORES}  # type: ignore[misc]
         if previous is not None and name in previous.layers:
             result.stability = stability(previous[name].profile, layer.profile)
         layers[name] = result
     return ProfileAnalysis(layers, layer_agreement(layers), _input_scores(input_profile, categories, features))
+
+
+def _warn_if_too_few(halves: list[np.ndarray]) -> None:
+    """Say why the split-half scores are NaN when a half has fewer than 3 groups (one warning text, shown once)."""
+    if min(int((~np.isnan(h).any(axis=1)).sum()) for h in halves) < 3:
+        warnings.warn(
+            "split-half scores are NaN: one half of the profiled data has fewer than 3 groups (too few validation "
+            "examples for two halves); profile more batches (`max_batches`) or more examples",
+            stacklevel=3,
+        )
 
 
 def _pick(values, present: np.ndarray):

@@ -1,4 +1,4 @@
-"""Category scores of a layer's group profiles, each with its chance level (DESIGN §1.6).
+"""Category scores of a layer's group profiles, each with its chance level (docs/METHOD.md §1.6).
 
 A score says how well the profiles' geometry follows what is known about the groups:
 
@@ -118,7 +118,7 @@ def score_with_chance(
         permutations: Shuffles for the chance level.
         seed: Seed of the shuffles.
     """
-    rows = rows.reshape(len(rows), -1)
+    rows = rows.reshape(len(rows), int(np.prod(rows.shape[1:])))  # also for no rows (an empty split half)
     if score not in SCORES:
         raise ValueError(f"unknown score {score!r}; scores: {list(SCORES)}")
     if len(rows) < 3 or (score == "rsa" and features is None) or (score != "rsa" and categories is None):

@@ -1,4 +1,4 @@
-"""Orderings that hold still while the network changes (DESIGN §4): the tracked views.
+"""Orderings that hold still while the network changes (docs/METHOD.md §2): the tracked views.
 
 A view watched with TensorBoard's step slider must keep its rows, columns and colour scale, so
 that a phoneme or a neuron can be followed from step to step. This module computes those

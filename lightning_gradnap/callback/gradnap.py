@@ -18,6 +18,7 @@ LightningModule (default ``"group_names"`` / ``"group_categories"``).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Literal
@@ -185,8 +186,10 @@ class GradNAPCallback(Callback):
         self.analysis_options = AnalysisOptions(num_clusters, clustering, weight_by_count, scale)
         self.save_profiles = save_profiles
         self.reliability_threshold = reliability_threshold
+        self._embedding = embedding
         self._history = ProfileHistory(embedding)
         self.tracker = self._history.tracker  # the tracked views' orders: ``tracker.reanchor()`` on request
+        self._trainer: weakref.ref | None = None  # the Trainer of the last setup: another one starts a fresh run
         self.engine: ProfileEngine | None = None
         self.groups = Groups([])
         self._capture: SharedForward | None = None
@@ -202,6 +205,7 @@ class GradNAPCallback(Callback):
     # ------------------------------------------------------------------ setup
     @override
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._start_fresh_run_if_new_trainer(trainer, stage)
         layers = profiled_layers(pl_module, self.layers)
         owners = [getattr(trainer, "datamodule", None), pl_module]
         self.groups = self.group_sources.resolve(owners)
@@ -214,12 +218,25 @@ class GradNAPCallback(Callback):
         self._model = forward_module(pl_module, layers)[1]
         self._capture = SharedForward(self.engine, self.reader, self.engine.recorder(pl_module))  # layers resolved once
         self._warn(self._history.keep_layers(layers))
+        self._history.set_root(log_dir(trainer))
         folder = log_dir(trainer) / "profiles"  # a broadcast: on every rank, or the ranks' collectives go astray
         if trainer.is_global_zero:
             if self.save_profiles:
                 check_writable(folder)
             self._warn(NO_TENSORBOARD if summary_writer(trainer) is None else None)
             self._warn(self.schedule.never_profiles(trainer, pl_module, stage))
+
+    def _start_fresh_run_if_new_trainer(self, trainer: L.Trainer, stage: str) -> None:
+        """A ``fit`` of another Trainer without a checkpoint (a notebook cell run twice) is a new run: it starts a
+        fresh history, so that its files are not named as repeats and its replay holds only its own steps."""
+        previous = self._trainer() if self._trainer is not None else None
+        self._trainer = weakref.ref(trainer)
+        if stage != "fit" or previous is None or previous is trainer or trainer.ckpt_path is not None:
+            return
+        self._history = ProfileHistory(self._embedding)
+        self.tracker = self._history.tracker
+        self.schedule.reset()
+        self.writer.reset()
 
     @staticmethod
     def _warn(message: str | None) -> None:
@@ -303,7 +320,7 @@ class GradNAPCallback(Callback):
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.writer.close()
         if "profile_replay" in self.writer.views and self.save_profiles and trainer.is_global_zero:
-            replay_history(summary_writer(trainer), self.history)  # from the files; warns about unreadable ones
+            replay_history(summary_writer(trainer), self._history.resolved())  # warns about unreadable files
 
     @override
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

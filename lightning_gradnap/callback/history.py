@@ -37,6 +37,7 @@ class ProfileHistory:
 
     def __init__(self, embedding: str = "pca") -> None:
         self.state: dict[str, Any] = {"steps": [], "epochs": [], "files": [], "metrics": {}}
+        self.root: Path | None = None  # the run's log directory: a moved run's files are found in it by name
         self.previous: Profiles | None = None
         self._warned: set[str] = set()  # layers already warned about for low reliability
         self.tracker = OrderTracker(embedding)
@@ -79,7 +80,16 @@ class ProfileHistory:
         }
         self.state = state
         self.tracker.load(state.setdefault("tracking", {}))
-        last = next((f for f in reversed(state["files"]) if f), None)
+        self._read_previous()
+
+    def set_root(self, root: Path) -> None:
+        """The run's log directory (at setup): where a moved run's files are looked for by name."""
+        self.root = root
+        if self.previous is None:
+            self._read_previous()
+
+    def _read_previous(self) -> None:
+        last = next((f for f in reversed(self.files()) if f), None)
         if last and Path(last).exists():
             try:
                 self.previous = Profiles.load(last)
@@ -87,6 +97,22 @@ class ProfileHistory:
                 warnings.warn(
                     f"GradNAPCallback: cannot read the last profiles for the stability: {error}", stacklevel=2
                 )
+
+    def files(self) -> list[str]:
+        """Each profiling's file where it is now (``""`` where none was written): where it was written, or, if the
+        run folder moved since, the file of that name in :attr:`root`'s ``profiles/``."""
+        return [self._resolve(name) if name else "" for name in self.state["files"]]
+
+    def resolved(self) -> dict[str, Any]:
+        """:attr:`state` with :meth:`files` in place of the names kept (for the replay)."""
+        return {**self.state, "files": self.files()}
+
+    def _resolve(self, name: str) -> str:
+        path = Path(name)
+        if self.root is None or path.exists():
+            return name
+        moved = self.root / "profiles" / path.name
+        return str(moved) if moved.exists() else name
 
     def check_reliability(self, analysis: ProfileAnalysis, threshold: float) -> str | None:
         """A warning, once per layer, for layers whose split-half reliability is below ``threshold``."""

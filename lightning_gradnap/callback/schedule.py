@@ -67,6 +67,12 @@ class ProfilingSchedule:
         self.active = False
         self._repeats: dict[int, int] = {}
 
+    def reset(self) -> None:
+        """Forget the runs so far (a new Trainer's run starts afresh)."""
+        self.validations = 0
+        self.restored_steps = set()
+        self._repeats = {}
+
     def start_validation(self, trainer: Any) -> bool:
         """Count a validation run and say whether it is profiled (the sanity check never is)."""
         if trainer.sanity_checking:

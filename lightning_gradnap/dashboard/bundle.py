@@ -5,6 +5,25 @@ the report inlines them: each module becomes a function that returns its exports
 ``import { a, b as c } from "./x.js";`` becomes ``const { a, b: c } = modules["x.js"];``. This
 handles exactly the forms the dashboard's modules use, and refuses any other, so a new form
 fails here (and in the tests), not in a reader's browser.
+
+The limits (a line-based rewrite, not a JavaScript parser; ``static/`` follows them; ``README.md``
+beside this file sums them up):
+
+- **Imports:** ``import { a, b as c } from "./x.js";`` only, whole on one line: named imports of a
+  module in the same folder, double quotes, a semicolon. Refused: a default, namespace
+  (``* as``) or bare (``import "./x.js";``) import, an import split over lines, ``../`` or a
+  subfolder. Import a module twice to keep lines short. ``import(...)`` is left as it is (and
+  fails from ``file://``).
+- **Exports:** ``export function``, ``export async function``, ``export function*``,
+  ``export class``, ``export const`` and ``export let``, at the start of a line, one name each.
+  Refused: ``export default``, ``export { ... }``, ``export * from``, ``export var``,
+  ``export const { a } = ...``. Not detected: ``export const a = 1, b = 2;`` exports only ``a``.
+- **Any line** that starts (after spaces) with the word ``import`` or ``export`` is checked, in a
+  template string too; comments starting ``//`` or `` *`` are not.
+- **Semantics:** each module runs once, in import order, inside an arrow function: no top-level
+  ``await``, and an importer sees the exports' values when their module finished (no live
+  bindings: reassigning an ``export let`` later is not seen). Import cycles are refused.
+- **Reach:** only modules that ``index.js`` imports, directly or not, are in the report.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import re
 import threading
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,9 @@ __all__ = ["Header", "ProfileFile", "RunIndex", "find_runs", "list_files", "open
 
 #: ``epoch=NNN-step=NNNNNN.npz``, as the callback names its files.
 FILE_NAME = re.compile(r"(?:epoch=(?P<epoch>\d+))?.*?step=(?P<step>\d+)")
+
+
 #: Above this many folders the search for runs stops going deeper (a log directory is small).
-MAX_FOLDERS = 20_000
-
-
 @dataclass(frozen=True)
 class ProfileFile:
     """One profiling of a run.
@@ -70,36 +70,51 @@ def find_runs(root: str | os.PathLike) -> dict[str, Path]:
 
     A folder named ``profiles`` belongs to its parent (the logger's log directory); any other
     folder holding ``.npz`` files is a run of its own. The root itself is named by its own name.
+    Every folder is walked, however many there are, and folder links are followed (each real
+    folder once), as TensorBoard's own run list does. Hidden files (``.name.npz``) are no runs.
     """
     root = Path(root)
     if not root.is_dir():
         return {}
     runs: dict[str, Path] = {}
-    for count, (folder, subfolders, names) in enumerate(os.walk(root)):
-        subfolders.sort()
-        if count > MAX_FOLDERS:
-            break
-        if not any(name.endswith(".npz") for name in names):
-            continue
-        folder_path = Path(folder)
+    for folder_path in _folders_with_profiles(root):
         owner = folder_path.parent if folder_path.name == "profiles" and folder_path != root else folder_path
         runs[_run_name(root, owner)] = folder_path
     return dict(sorted(runs.items()))
 
 
 def has_runs(root: str | os.PathLike) -> bool:
-    """Whether any folder under ``root`` holds an ``.npz`` file (stops at the first)."""
+    """Whether any folder under ``root`` holds a profile file (stops at the first)."""
     if not root or not Path(root).is_dir():
         return False
-    for count, (_, _, names) in enumerate(os.walk(root)):
-        if count > MAX_FOLDERS:
-            return False
-        if any(name.endswith(".npz") for name in names):
-            return True
-    return False
+    return next(_folders_with_profiles(Path(root)), None) is not None
+
+
+def _folders_with_profiles(root: Path) -> Iterator[Path]:
+    """Folders under ``root`` (links followed, each real folder once) that hold a visible ``.npz`` file."""
+    seen: set[str] = set()
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a link back up, or a second link to one folder
+            subfolders.clear()
+            continue
+        seen.add(real)
+        subfolders.sort()
+        if any(name.endswith(".npz") and not name.startswith(".") for name in names):
+            yield Path(folder)
 
 
 def _run_name(root: Path, folder: Path) -> str:
+    """The run's name as the page shows it; bytes that are not UTF-8 in a folder's name read as U+FFFD."""
+    return printable_name(_run_folder_name(root, folder))
+
+
+def printable_name(name: str) -> str:
+    """A file or folder name as text: bytes that are not UTF-8 read as U+FFFD (they cannot go into a page)."""
+    return os.fsencode(name).decode("utf-8", "replace")
+
+
+def _run_folder_name(root: Path, folder: Path) -> str:
     relative = folder.relative_to(root).as_posix()
     if relative != ".":
         return relative

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from lightning_gradnap.dashboard.bundle import bundle
 from lightning_gradnap.dashboard.data import DEFAULT_NUM_CLUSTERS, ORDERINGS, Dashboard
+from lightning_gradnap.dashboard.files import printable_name
 from lightning_gradnap.dashboard.routes import BINARY, query_key, respond, run_info
 
 __all__ = ["add_arguments", "main", "write_report"]
@@ -107,21 +108,23 @@ def write_report(
     blobs: dict[str, str] = {}
     for route, params in tqdm(wanted, desc="analysing", unit=" views", disable=not progress):
         payload = respond(dashboard, route, params)
-        body, encoding = payload.body, "json"
+        body, encoding, scale = payload.body, "json", 1.0
         if payload.mimetype == BINARY:
             encoding = "float16" if half else "float32"
-            body = np.frombuffer(body, "<f4").astype("<f2").tobytes() if half else body
-        digest = hashlib.sha1(body + encoding.encode()).hexdigest()[:16]
+            if half:
+                body, scale = _to_half(np.frombuffer(body, "<f4"))
+        digest = hashlib.sha1(body + f"{encoding}{scale}".encode()).hexdigest()[:16]
         if digest not in blobs:
-            blobs[digest] = body.decode() if encoding == "json" else base64.b64encode(body).decode()
-        index[query_key(route, params)] = {"id": f"p{digest}", "encoding": encoding}
-    payloads = "\n".join(
-        f'<script type="text/plain" id="p{digest}">{_escape_script(text)}</script>' for digest, text in blobs.items()
-    )
+            blobs[digest] = _escape_json(body.decode()) if encoding == "json" else base64.b64encode(body).decode()
+        entry: dict[str, Any] = {"id": f"p{digest}", "encoding": encoding}
+        if encoding == "float16":
+            entry["scale"] = scale
+        index[query_key(route, params)] = entry
+    payloads = "\n".join(f'<script type="text/plain" id="p{digest}">{text}</script>' for digest, text in blobs.items())
     page = PAGE.format(
-        title=html.escape(title or f"GradNAP report: {root.resolve().name}"),
+        title=html.escape(title or f"GradNAP report: {printable_name(root.resolve().name)}"),
         style=(STATIC / "style.css").read_text(encoding="utf-8"),
-        index=_escape_script(json.dumps(index, separators=(",", ":"), ensure_ascii=False)),
+        index=_escape_json(json.dumps(index, separators=(",", ":"), ensure_ascii=False)),
         payloads=payloads,
         script=bundle(STATIC),
     )
@@ -132,9 +135,30 @@ def write_report(
     return output
 
 
-def _escape_script(text: str) -> str:
-    """Text that cannot end its ``<script>`` element early."""
-    return text.replace("</", "<\\/")
+def _escape_json(text: str) -> str:
+    """JSON that cannot end or change its ``<script>`` element (``</script>``, ``<!--``, ``<script>`` in a group
+    name): every ``<`` as ``\\u003c``, which JSON reads back as ``<`` (``<`` stands only inside JSON strings)."""
+    return text.replace("<", "\\u003c")
+
+
+def _to_half(values: np.ndarray) -> tuple[bytes, float]:
+    """float16 bytes of ``values`` times a power of two that puts the largest finite magnitude near 2**14, and that
+    scale (the front end divides by it): no value overflows to infinity, and small profiles keep their digits."""
+    finite = np.abs(values[np.isfinite(values)])
+    largest = float(finite.max()) if finite.size else 0.0
+    scale = 2.0 ** (14 - int(np.ceil(np.log2(largest)))) if largest > 0 else 1.0
+    return (values.astype(np.float64) * scale).astype("<f2").tobytes(), scale
+
+
+def _check_output(output: Path) -> None:
+    """Refuse, in words, an output path that is a folder or lies under a file."""
+    if output.is_dir():
+        raise SystemExit(
+            f"error: -o {str(output)!r} is a folder: give the report's file name, e.g. {output / 'report.html'}"
+        )
+    blocking = next((parent for parent in output.parents if parent.exists() and not parent.is_dir()), None)
+    if blocking is not None:
+        raise SystemExit(f"error: cannot write {str(output)!r}: {str(blocking)!r} is a file, not a folder")
 
 
 def _check_layers(dashboard: Dashboard, layers: Sequence[str] | None) -> None:
@@ -174,6 +198,7 @@ def main(args: argparse.Namespace) -> Any:
     if args.num_clusters < 2:
         raise SystemExit(f"--num-clusters should be at least 2, got {args.num_clusters}")
     layers = [name for item in args.layers or [] for name in item.split(",") if name]
+    _check_output(args.output)
     try:
         path = write_report(
             args.log_dir,
@@ -187,5 +212,7 @@ def main(args: argparse.Namespace) -> Any:
         )
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
+    except OSError as error:
+        raise SystemExit(f"error: cannot write {str(args.output)!r}: {error.strerror or error}") from None
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): open it in a browser, no server needed")
     return path

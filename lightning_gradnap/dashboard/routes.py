@@ -39,7 +39,7 @@ __all__ = ["ROUTES", "Payload", "RouteError", "query_key", "respond"]
 
 JSON = "application/json"
 BINARY = "application/octet-stream"
-#: Keys of the input-feature views (DESIGN §1.7) in a profile file; the weighted means are optional.
+#: Keys of the input-feature views (docs/METHOD.md §1.7) in a profile file; the weighted means are optional.
 FEATURE_KEYS = ("feature_means", "feature_overall")
 
 

@@ -1,4 +1,4 @@
-"""The profiling engine: one batch in, per-layer group sums updated (DESIGN §1, §2 data flow).
+"""The profiling engine: one batch in, per-layer group sums updated (docs/METHOD.md §1, docs/ARCHITECTURE.md §1).
 
 Per batch: forward with hooks -> objective -> one ``autograd.grad`` for all layers ->
 relevance ``a * g`` (or ``a``) -> labels mapped to each layer's frames -> ``scatter_add_`` /

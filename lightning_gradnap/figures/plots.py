@@ -1,4 +1,4 @@
-"""Matplotlib figures of profiles, built without pyplot's global state (DESIGN §4).
+"""Matplotlib figures of profiles, built without pyplot's global state (docs/METHOD.md §2).
 
 Every builder returns a :class:`matplotlib.figure.Figure`; :func:`figure_to_array` renders one
 with the Agg canvas for TensorBoard (texts from :mod:`~lightning_gradnap.figures.canvas`), :func:`save_figure`
@@ -282,7 +282,7 @@ def feature_figure(
     title: str = "",
     weighted: np.ndarray | None = None,
 ) -> Figure:
-    """Input-domain views (DESIGN §1.7): per group, its mean feature window minus the overall mean
+    """Input-domain views (docs/METHOD.md §1.7): per group, its mean feature window minus the overall mean
     (top row) and, if given, the gradient-weighted window ``x * dy/dx`` (bottom row).
 
     Args:

@@ -1,4 +1,4 @@
-"""Figures of the views watched over steps (DESIGN §4): tracked heatmaps and emergence maps.
+"""Figures of the views watched over steps (docs/METHOD.md §2): tracked heatmaps and emergence maps.
 
 Built without pyplot's global state, like :mod:`lightning_gradnap.figures.plots`. A tracked heatmap
 shows a profile divided by its RMS with fixed colour limits, in given (held) row and column

@@ -49,7 +49,7 @@ def group_means(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
 def normalize_profiles(
     means: np.ndarray, counts: np.ndarray, weight_by_count: bool = False, scale: str | None = None
 ) -> np.ndarray:
-    """Centre group means on their mean over present groups (DESIGN §1.4).
+    """Centre group means on their mean over present groups (docs/METHOD.md §1.4).
 
     Args:
         means: ``[G, ...]`` group means, NaN rows for absent groups.
@@ -102,7 +102,7 @@ class LayerProfile:
 
 @dataclass
 class FeatureViews:
-    """Input-domain views (DESIGN §1.7): mean input windows around each group's segments.
+    """Input-domain views (docs/METHOD.md §1.7): mean input windows around each group's segments.
 
     Attributes:
         means: ``[G, F, W]`` mean input window per group (NaN for absent groups).

@@ -1,6 +1,6 @@
 """Where each layer's frames sit on the input's time axis: a property of the model, not of a batch.
 
-A layer frame takes the label of the input frame at the centre of its receptive field (DESIGN
+A layer frame takes the label of the input frame at the centre of its receptive field (docs/METHOD.md
 §1.2). For convolutions, poolings and strides that centre is ``floor(stride * t + offset)``, and an
 utterance of ``L`` input frames has ``(L + length_offset) // stride`` frames in the layer, whatever
 it is batched with. :class:`FrameMap` holds those three numbers; :func:`probe_frame_maps` finds

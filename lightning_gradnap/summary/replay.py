@@ -1,4 +1,4 @@
-"""Replay: every profiled step of every layer again, under the final ordering (DESIGN §4).
+"""Replay: every profiled step of every layer again, under the final ordering (docs/METHOD.md §2).
 
 The authors' training-time topographic maps (valeriekrug/ANN-topomaps) compute the layout once,
 at the newest checkpoint, and reuse it for every earlier one, so that the frames of the animation

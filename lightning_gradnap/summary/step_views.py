@@ -1,4 +1,4 @@
-"""Write profiles, their analysis and figures to TensorBoard (DESIGN §4), at one global step.
+"""Write profiles, their analysis and figures to TensorBoard (docs/METHOD.md §2), at one global step.
 
 Works with any ``torch.utils.tensorboard.SummaryWriter``; no Trainer needed. A view that fails
 (e.g. for an unusual shape) is left out with a warning that names it and its layer; the other

@@ -1,4 +1,4 @@
-"""TensorBoard tag names that read in network order (DESIGN §4).
+"""TensorBoard tag names that read in network order (docs/ARCHITECTURE.md §4.4).
 
 Tags are grouped by view first, then by layer: ``gradnap/profile/03_model.conv2``. Each layer
 name is prefixed with its zero-padded position in the profiled layers (the order of ``layers``,

@@ -1,4 +1,4 @@
-"""All views of one profiling in TensorBoard, the ones watched over steps included (DESIGN §4).
+"""All views of one profiling in TensorBoard, the ones watched over steps included (docs/METHOD.md §2).
 
 :func:`write_views` logs what :func:`~lightning_gradnap.summary.step_views.write_tensorboard` logs (the
 per-step clustered heatmap, dendrogram, aligned 2-D view, agreement, features, scalars,

@@ -70,6 +70,12 @@ class ProfileWriter:
         self._layout_written = False  # the custom-scalars layout, once per writer
         self._frames: dict = {}  # the tracked heatmaps' figures, redrawn step to step while their orders hold
 
+    def reset(self) -> None:
+        """A new run (another Trainer, another logger): write the custom-scalars layout again, redraw from scratch."""
+        self.close(raise_errors=False)
+        self._layout_written = False
+        self._frames = {}
+
     def write(
         self,
         profiling: Profiling,
@@ -86,7 +92,7 @@ class ProfileWriter:
         ``run`` names a repeated profiling at a step (e.g. ``"validate-1"``): it goes into the file
         name and the tag prefix, so that it overwrites nothing.
         """
-        path = None if folder is None else self.save(profiling.profiles, folder, epoch, step, run)
+        path = None if folder is None else self._try_save(profiling.profiles, folder, epoch, step, run)
         if summary_writer is not None:
             for method, analysis in profiling.analyses.items():
                 profiles = profiling.profiles.method(method)
@@ -102,6 +108,21 @@ class ProfileWriter:
                     watched,
                 )
         return path
+
+    def _try_save(self, profiles: Profiles, folder: Path, epoch: int, step: int, run: str) -> Path | None:
+        """:meth:`save`, or a warning that names the file and the reason (a full disk, a folder that became
+        unwritable): training goes on, the next profiling tries again, and the history keeps no file for this one."""
+        path = folder / profile_file_name(epoch, step, run)
+        try:
+            return self.save(profiles, folder, epoch, step, run)
+        except OSError as error:
+            reason = error.strerror or str(error) or type(error).__name__
+            warnings.warn(
+                f"GradNAPCallback: could not write the profiles of step {step} to {str(path)!r} ({reason}); "
+                "training goes on and the next profiling tries again. Free disk space or fix the folder's permissions.",
+                stacklevel=2,
+            )
+            return None
 
     def save(self, profiles: Profiles, folder: Path, epoch: int, step: int, run: str = "") -> Path:
         """Write ``folder/epoch=NNN-step=NNNNNN[-run].npz`` (atomically) and return its path."""

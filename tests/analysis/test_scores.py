@@ -21,7 +21,7 @@ from lightning_gradnap.analysis.scores import (
 )
 from lightning_gradnap.callback.history import ProfileHistory
 from lightning_gradnap.engine.engine import ProfileEngine
-from tests.engine.test_unusual_inputs import frame_batch, frame_model
+from tests.helpers.frame_models import frame_batch, frame_model
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*groups have no frames")
 

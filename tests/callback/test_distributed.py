@@ -6,9 +6,6 @@ process group with a timeout, so that nothing is left behind.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,8 +14,7 @@ import pytest
 
 from example_asr.corpora.synthetic.corpus import SyntheticSpeechCorpus
 from lightning_gradnap import Profiles
-
-ROOT = Path(__file__).parents[2]
+from tests.helpers.processes import run_in_own_group
 
 # The demo configuration as it is (model size, batch size 16, unequal utterance lengths), over 64
 # validation utterances: 4 batches in one process, 2 in each of two. Equal weights in every run:
@@ -76,17 +72,8 @@ def run_cli(tmp_path: Path, name: str, data_root: Path, command: str, devices: i
     ]
     if devices > 1:
         args += ["--trainer.strategy", "ddp"]
-    process = subprocess.Popen(
-        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    try:
-        output, _ = process.communicate(timeout=420)
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # rank 1 and any stragglers, also after a timeout
-        except ProcessLookupError:
-            pass
-    assert process.returncode == 0, output[-3000:]
+    returncode, output = run_in_own_group(args, timeout=420)
+    assert returncode == 0, output[-3000:]
     files = sorted(out.glob("**/profiles/*.npz"))
     assert len(files) == 1, output[-3000:]
     return files[0]

@@ -12,11 +12,10 @@ import pytest
 
 from lightning_gradnap import GradNAPCallback
 from tests.helpers.callback import GROUPS, TinyFrameData, TinyFrameSteps, event_steps
+from tests.helpers.paths import ROOT
 
 pl = pytest.importorskip("pytorch_lightning")
 from lightning_gradnap.pytorch_lightning import GradNAPCallback as PLGradNAPCallback  # noqa: E402
-
-ROOT = Path(__file__).parents[2]
 
 
 class PLTinyFrameModel(TinyFrameSteps, pl.LightningModule):

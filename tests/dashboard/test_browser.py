@@ -20,12 +20,11 @@ LAYER, LAYER_INDEX, WIDTH = "model.conv2", 1, 24
 
 
 @pytest.fixture
-def logdir(tmp_path: Path) -> Path:
+def logdir(profile_logdir) -> Path:
     find_chromium()  # skip early, naming what to install
-    make_run(tmp_path / "logs" / "version_0" / "profiles", STEPS)
-    make_run(tmp_path / "logs" / "version_1" / "profiles", STEPS, seed=1)
-    add_feature_views(tmp_path / "logs" / "version_0" / "profiles" / "epoch=002-step=000030.npz")  # the last step only
-    return tmp_path / "logs"
+    logs = profile_logdir(STEPS, STEPS)
+    add_feature_views(logs / "version_0" / "profiles" / "epoch=002-step=000030.npz")  # the last step only
+    return logs
 
 
 def wait_for(driver, condition, what: str, timeout: float = 30):
@@ -144,6 +143,9 @@ def exercise_the_page(driver, logdir: Path) -> None:
     wait_for(
         driver, lambda d: d.find_element(By.CSS_SELECTOR, "canvas.emergence").size["height"] > 0, "the emergence map"
     )
+    scores = Select(driver.find_element(By.CSS_SELECTOR, "select.score"))
+    assert "ami" in [option.text for option in scores.options]
+    assert scores.first_selected_option.text == "silhouette"  # a steady score first (no neighbour in these files)
     assert driver.execute_script("return window.gradnap.timings.firstView") > 0
 
 

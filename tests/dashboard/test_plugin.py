@@ -21,9 +21,9 @@ from lightning_gradnap.dashboard import plugin as plugin_module
 from lightning_gradnap.dashboard.data import Dashboard
 from lightning_gradnap.dashboard.plugin import STATIC, GradNAPLoader, GradNAPPlugin
 from tests.helpers.dashboard import add_feature_views, make_run, tensorboard
-from tests.test_package import BLOCK_LIGHTNING
+from tests.helpers.no_lightning import BLOCK_LIGHTNING
+from tests.helpers.paths import ROOT
 
-ROOT = Path(__file__).parents[2]
 PREFIX = "/data/plugin/gradnap"
 STEPS = (10, 20, 30)
 
@@ -34,9 +34,8 @@ def client_for(logdir: Path) -> tuple[Client, GradNAPPlugin]:
 
 
 @pytest.fixture
-def logdir(tmp_path: Path) -> Path:
-    make_run(tmp_path / "logs" / "version_0" / "profiles", STEPS)
-    return tmp_path / "logs"
+def logdir(profile_logdir) -> Path:
+    return profile_logdir(STEPS)
 
 
 def get_json(client: Client, route: str, **params) -> dict:

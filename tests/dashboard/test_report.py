@@ -18,11 +18,12 @@ from lightning_gradnap.analysis.profile_analysis import analyze
 from lightning_gradnap.dashboard.bundle import bundle
 from lightning_gradnap.dashboard.data import Dashboard
 from lightning_gradnap.dashboard.plugin import STATIC
+from lightning_gradnap.dashboard.report import write_report
 from lightning_gradnap.dashboard.routes import query_key
 from lightning_gradnap.profiles.result import Profiles
 from tests.helpers.dashboard import add_feature_views, make_run
+from tests.helpers.paths import ROOT
 
-ROOT = Path(__file__).parents[2]
 STEPS = (10, 20, 30)
 
 
@@ -39,16 +40,13 @@ class Report:
         text = re.search(rf'<script type="text/plain" id="{entry["id"]}">(.*?)</script>', self.page, re.S)[1]
         if entry["encoding"] == "json":
             return json.loads(text)
-        return np.frombuffer(base64.b64decode(text), "<f2" if entry["encoding"] == "float16" else "<f4").astype(
-            np.float32
-        )
+        values = np.frombuffer(base64.b64decode(text), "<f2" if entry["encoding"] == "float16" else "<f4")
+        return values.astype(np.float32) / np.float32(entry.get("scale", 1.0))  # float16 is stored times a scale
 
 
 @pytest.fixture
-def logdir(tmp_path: Path) -> Path:
-    make_run(tmp_path / "logs" / "version_0" / "profiles", STEPS)
-    make_run(tmp_path / "logs" / "version_1" / "profiles", STEPS[:2], seed=1)
-    return tmp_path / "logs"
+def logdir(profile_logdir) -> Path:
+    return profile_logdir(STEPS, STEPS[:2])
 
 
 def test_report_inlines_the_routes_payloads_and_needs_nothing_outside(logdir: Path, tmp_path: Path, capsys) -> None:
@@ -106,7 +104,10 @@ def test_report_reanalyses_with_the_command_lines_options(logdir: Path, tmp_path
     assert not any('"model.conv2"' in key for key in report.index)
     with np.load(logdir / "version_0" / "profiles" / "epoch=001-step=000020.npz") as data:
         half = report.payload("matrix", run="version_0", method="gradnap", layer="model.dense", step=20)
-        np.testing.assert_array_equal(half.reshape(6, 12), data["profile_2"].astype(np.float16).astype(np.float32))
+        key = query_key("matrix", dict(run="version_0", method="gradnap", layer="model.dense", step="20"))
+        scale = np.float32(report.index[key]["scale"])
+        expected = (data["profile_2"] * scale).astype(np.float16).astype(np.float32) / scale
+        np.testing.assert_array_equal(half.reshape(6, 12), expected)
     emergence = report.payload("emergence", run="version_0", method="gradnap")
     expected = analyze(Profiles.load(logdir / "version_0" / "profiles" / "epoch=002-step=000030.npz"), num_clusters=2)
     assert emergence["scores"]["ami"][1][2] == pytest.approx(expected.layers["model.dense"].ami, abs=1e-12)
@@ -173,3 +174,34 @@ def test_bundle_inlines_the_modules_and_refuses_forms_it_does_not_handle(tmp_pat
     (tmp_path / "b.js").write_text('import { a } from "./a.js";\nexport const b = a;\n')
     with pytest.raises(ValueError, match=r"import cycle: a.js -> b.js -> a.js"):
         bundle(tmp_path, "a.js")
+
+
+def test_half_report_keeps_tiny_and_huge_profiles(tmp_path: Path) -> None:
+    """--half scales each array into float16's range (a power of two the page divides by): values of 1e-8 are not
+    zeroed and values of 1e6 do not become infinite."""
+    for name, size in (("tiny", 1e-8), ("huge", 1e6)):
+        profiles = make_run(tmp_path / name / "run" / "profiles", (1,))[1]
+        for layer in profiles.layers.values():
+            layer.profile *= size
+        profiles.save(tmp_path / name / "run" / "profiles" / "epoch=000-step=000001.npz")
+        write_report(tmp_path / name, tmp_path / f"{name}.html", half=True, recompute=True, progress=False)
+        matrix = Report(tmp_path / f"{name}.html").payload(
+            "matrix", run="run", method="gradnap", layer="model.conv1", step=1
+        )
+        expected = profiles["model.conv1"].profile.astype(np.float32)
+        np.testing.assert_allclose(matrix.reshape(expected.shape), expected, rtol=2**-10, atol=0)
+
+
+def test_report_with_markup_in_group_names(tmp_path: Path) -> None:
+    """Group names such as ``<!--`` and ``<script>`` (tokens of text models) cannot blank the page: every ``<`` in
+    the embedded JSON is escaped, and the names read back as they are."""
+    profiles = make_run(tmp_path / "logs" / "run" / "profiles", (1,))[1]
+    names = ["<!--", "<script>", "</script>", "a<b", "S", "N"]
+    Profiles(profiles.layers, names, profiles.group_categories, profiles.metadata).save(
+        tmp_path / "logs" / "run" / "profiles" / "epoch=000-step=000001.npz"
+    )
+    output = write_report(tmp_path / "logs", tmp_path / "report.html", progress=False)
+    page = output.read_text(encoding="utf-8")
+    for block in re.findall(r'<script type="(?:text/plain|application/json)" id="[\w-]+">(.*?)</script>', page, re.S):
+        assert "<" not in block
+    assert Report(output).payload("run", run="run")["groups"] == names

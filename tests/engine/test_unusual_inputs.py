@@ -11,25 +11,9 @@ from torch.utils.checkpoint import checkpoint
 from lightning_gradnap import GradNAPCallback, ProfileBatch, compute_profiles
 from lightning_gradnap.engine.engine import ProfileEngine
 from tests.helpers.callback import TinyFrameData, TinyFrameModel, trainer
+from tests.helpers.frame_models import frame_batch, frame_model
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*groups have no frames")
-
-
-def frame_model(seed: int = 0) -> nn.Sequential:
-    torch.manual_seed(seed)
-    model = nn.Sequential()
-    model.add_module("conv", nn.Conv1d(3, 4, 1))  # per frame: padding stays in the padded frames
-    model.add_module("relu", nn.ReLU())
-    model.add_module("out", nn.Conv1d(4, 3, 1))
-    return model.eval()
-
-
-def frame_batch(seed: int = 0):
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(3, 3, 12, generator=generator)
-    labels = torch.randint(0, 3, (3, 12), generator=generator)
-    lengths = torch.tensor([12, 7, 4])
-    return x, labels, lengths
 
 
 def assert_equal_profiles(a, b) -> None:

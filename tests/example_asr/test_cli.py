@@ -12,8 +12,8 @@ import torch
 from example_asr.cli import _find_configs, cli_main, shipped_config
 from example_asr.data import SpeechDataModule
 from example_asr.module import SpeechRecognizer
+from tests.helpers.paths import ROOT
 
-ROOT = Path(__file__).parents[2]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
 
@@ -45,7 +45,7 @@ def test_command_line(args: list[str]) -> None:
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=Path(__file__).parents[2],
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert ("fit" in result.stdout) if args == ["--help"] else ("channels: 128" in result.stdout)

@@ -9,8 +9,7 @@ import yaml
 from torch.utils.tensorboard import SummaryWriter
 
 from example_asr.summary import main, summarize
-
-ROOT = Path(__file__).parents[2]
+from tests.helpers.paths import ROOT
 
 
 def test_demo_budget_is_steps_and_max_time_only_a_safety_net() -> None:

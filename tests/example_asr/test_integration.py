@@ -11,8 +11,8 @@ from example_asr.cli import cli_main
 from example_asr.data import LibriSpeechData, SyntheticSpeechData
 from example_asr.phonetics.arpabet import normalize_arpabet
 from lightning_gradnap import Profiles
-from tests.example_asr.test_librispeech import HELLO_WORLD_PHONES, SUBSET, write_corpus, write_textgrid
 from tests.helpers.callback import read_events
+from tests.helpers.librispeech import HELLO_WORLD_PHONES, SUBSET, write_corpus, write_textgrid
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

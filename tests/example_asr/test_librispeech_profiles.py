@@ -10,9 +10,6 @@ exactly from the TextGrids.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -27,8 +24,8 @@ from example_asr.phonetics.arpabet import ARPABET_INVENTORY
 from example_asr.text import CharTokenizer
 from example_asr.utterance import SAMPLE_RATE, Utterance
 from lightning_gradnap import Profiles
+from tests.helpers.processes import run_in_own_group
 
-ROOT = Path(__file__).parents[2]
 HOP = 160  # the data module's frame shift (10 ms)
 SPEAKERS = (("1272", "128104"), ("2277", "149896"))
 BATCH_SIZE, PROFILED_BATCHES = 2, 2  # of 6 validation utterances, the first 4 are profiled
@@ -155,17 +152,8 @@ def run_fit(out: Path, data_root: Path, *extra: str) -> Profiles:
         str(out),
         *extra,
     ]
-    process = subprocess.Popen(
-        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    try:
-        output, _ = process.communicate(timeout=180)
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # anything left behind, also after a timeout
-        except ProcessLookupError:
-            pass
-    assert process.returncode == 0, output[-3000:]
+    returncode, output = run_in_own_group(args, timeout=180)
+    assert returncode == 0, output[-3000:]
     files = sorted(out.glob("tensorboard/version_*/profiles/*.npz"))
     assert len(files) == 1, output[-3000:]
     return Profiles.load(files[0])

@@ -145,8 +145,9 @@ def brute_force_profiles(
     """Per-layer sums, counts, means and profiles of ``model`` over ``utterances``, one at a time.
 
     Args:
-        model: Called as ``model(*utterance.inputs)``; its output holds the scores (``output`` says
-            where: its ``time_axis`` is the frames, the remaining non-batch axis the classes).
+        model: Called as ``model(*utterance.inputs)`` (floating inputs cast to the model's dtype);
+            its output holds the scores (``output`` says where: its ``time_axis`` is the frames, the
+            remaining non-batch axis the classes).
         utterances: Unpadded examples.
         layers: The profiled layers' layouts and centres, by module name.
         output: Layout and centres of the scores (``name`` is not looked up).
@@ -173,11 +174,13 @@ def brute_force_profiles(
     handles = [modules[layer.name].register_forward_hook(keeper(layer)) for layer in layers]
     sums: dict[str, np.ndarray] = {}
     counts = {layer.name: np.zeros(num_groups) for layer in layers}
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     try:
         for utterance in utterances:
+            inputs = tuple(x.to(dtype) if x.is_floating_point() else x for x in utterance.inputs)
             kept.clear()
             with torch.enable_grad():
-                scores = output.frames_by_neurons(output.tensor_of(model(*utterance.inputs)))
+                scores = output.frames_by_neurons(output.tensor_of(model(*inputs)))
                 output_centres = list(output.centres(scores.shape[0]))
                 valid = [0 <= c < utterance.length for c in output_centres]
                 y = _predicted_logit(scores, valid)

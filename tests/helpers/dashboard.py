@@ -120,7 +120,7 @@ def make_run(folder: Path, steps: tuple[int, ...] = (10, 20, 30), seed: int = 0)
 
 
 def add_feature_views(path: Path, bins: int = 4, window: int = 5, seed: int = 3) -> dict[str, np.ndarray]:
-    """Add input-feature views (DESIGN §1.7) to a profile file, under the keys the dashboard reads."""
+    """Add input-feature views (docs/METHOD.md §1.7) to a profile file, under the keys the dashboard reads."""
     rng = np.random.default_rng(seed)
     with np.load(path) as data:
         arrays = {key: data[key] for key in data.files}

@@ -15,7 +15,7 @@ IDENTITY = (1, 0.0, 0)
 
 
 def input_frame(t: int, frame_map=IDENTITY) -> int:
-    """DESIGN §1.2 as written: the input frame at the centre of layer frame t's receptive field,
+    """docs/METHOD.md §1.2 as written: the input frame at the centre of layer frame t's receptive field,
     for a map ``(stride, offset, length_offset)`` stated by hand in the test."""
     stride, offset, _ = frame_map
     return math.floor(stride * t + offset)

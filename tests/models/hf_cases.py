@@ -215,13 +215,19 @@ ENCODER_LAYOUT = dict(batch_axis=0, time_axis=1)  # Transformer layers and logit
 
 
 def _ctc_case(family: str, prefix: str, conv: dict[str, tuple[int, ...]], base: bool = False) -> Case:
-    """A ``<family>ForCTC``: the first convolution (kernel 10, stride 5: centre ``5t + 4.5``) and the
-    last encoder layer, which keeps the frames of the last convolution (stride ``J``, span ``R``)."""
+    """A ``<family>ForCTC``: the first convolution (kernel 10, stride 5: centre ``5t + 4.5``; with
+    wav2vec2-base's group norm over time, that of the convolution inside it) and the last encoder
+    layer, which keeps the frames of the encoder's input (stride ``J``, see ``last``)."""
     kernels, strides = conv["conv_kernel"], conv["conv_stride"]
-    last = conv_centres(kernels, strides)  # tiny: 20t + 19.5; base: 320t + 199.5
+    # The encoder adds a positional convolution (kernel 4, padding 2, its last frame cut) to its input:
+    # frame t reads conv frames t - 2 .. t + 1, so its field starts 2 frames earlier and ends 1 later,
+    # half a conv frame before the conv's own centre: tiny 20t + 19.5 - 10, base 320t + 199.5 - 160.
+    positional = ENCODER["num_conv_pos_embeddings"]
+    last = conv_centres([*kernels, positional], [*strides, 1], [0] * len(kernels) + [positional // 2])
     jump, span = 1, 1
     for kernel, stride in zip(kernels, strides, strict=True):
         span, jump = span + (kernel - 1) * jump, jump * stride
+    offset = (span - 1) / 2 - jump / 2
     keys = ["input_values"] if base else ["input_values", "attention_mask"]
     norm = "group" if base else "layer"  # wav2vec2-base: group norm, no attention mask, equal lengths
 
@@ -248,8 +254,8 @@ def _ctc_case(family: str, prefix: str, conv: dict[str, tuple[int, ...]], base: 
         masks_padding=not base,
         frame_maps={
             f"network.{prefix}.feature_extractor.conv_layers.0": (5, 4.5, -5),
-            f"network.{prefix}.encoder.layers.1": (jump, (span - 1) / 2, last_frames),
-            "<output>": (jump, (span - 1) / 2, last_frames),
+            f"network.{prefix}.encoder.layers.1": (jump, offset, last_frames),
+            "<output>": (jump, offset, last_frames),
         },
         channels_last={f"network.{prefix}.encoder.layers.1", "<output>"},
     )

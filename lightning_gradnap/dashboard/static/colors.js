@@ -22,13 +22,24 @@ export const DIVERGING = (() => {
 })();
 const MISSING_PACKED = (255 << 24) | (MISSING[2] << 16) | (MISSING[1] << 8) | MISSING[0];
 
-// The packed colour of a value on the symmetric scale [-limit, limit].
+/**
+ * The packed colour (0xAABBGGRR) of a value on the symmetric scale [-limit, limit]; NaN is grey.
+ * @param {number} value
+ * @param {number} limit
+ * @returns {number}
+ */
 export function packedColor(value, limit) {
   if (!Number.isFinite(value)) return MISSING_PACKED;
   const index = Math.round(((value / limit + 1) / 2) * 255);
   return DIVERGING[index < 0 ? 0 : index > 255 ? 255 : index];
 }
 
+/**
+ * The CSS colour of a value on the symmetric scale [-limit, limit].
+ * @param {number} value
+ * @param {number} limit
+ * @returns {string}
+ */
 export function cssColor(value, limit) {
   const packed = packedColor(value, limit);
   return `rgb(${packed & 255},${(packed >> 8) & 255},${(packed >> 16) & 255})`;
@@ -36,6 +47,13 @@ export function cssColor(value, limit) {
 
 // Sequential map for scores (emergence map): light yellow to dark blue (viridis-like).
 const SEQUENTIAL = [[253, 231, 37], [94, 201, 98], [33, 145, 140], [59, 82, 139], [68, 1, 84]];
+/**
+ * The CSS colour of a score on [low, high] (null or NaN: light grey).
+ * @param {number | null} value
+ * @param {number} low
+ * @param {number} high
+ * @returns {string}
+ */
 export function scoreColor(value, low, high) {
   if (value === null || !Number.isFinite(value)) return "rgb(235,235,235)";
   const t = high > low ? Math.min(1, Math.max(0, (value - low) / (high - low))) : 0.5;
@@ -48,7 +66,11 @@ export function scoreColor(value, low, high) {
 
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"];
 
-// Category -> colour, in order of first appearance ("" stays black).
+/**
+ * Category -> colour, in order of first appearance ("" stays black).
+ * @param {string[]} categories
+ * @returns {Map<string, string>}
+ */
 export function categoryColors(categories) {
   const colors = new Map([["", "#222"]]);
   for (const category of categories) {
@@ -57,6 +79,11 @@ export function categoryColors(categories) {
   return colors;
 }
 
+/**
+ * A number for a tooltip or a label: 4 significant digits, or exponent notation; "absent" for none.
+ * @param {number | null | undefined} value
+ * @returns {string}
+ */
 export function formatValue(value) {
   if (value === null || value === undefined || Number.isNaN(value)) return "absent";
   if (value === 0) return "0";

@@ -4,6 +4,12 @@ import { categoryColors } from "./colors.js";
 
 const LABEL_WIDTH = 70;
 
+/**
+ * @param {HTMLCanvasElement} canvas Drawn to its parent's width.
+ * @param {import("./source.js").TreePayload} tree
+ * @param {string[]} names The groups' names, in the file's order.
+ * @param {string[]} categories Their categories, for the names' colours.
+ */
 export function drawDendrogram(canvas, tree, names, categories) {
   const leaves = tree.leaves;
   const rowHeight = Math.max(4, Math.min(13, Math.floor(520 / Math.max(leaves.length, 1))));
@@ -25,6 +31,7 @@ export function drawDendrogram(canvas, tree, names, categories) {
   tree.icoord.forEach((positions, link) => {
     context.beginPath();
     positions.forEach((position, corner) => {
+      /** @type {[number, number]} */
       const point = [x(tree.dcoord[link][corner]), y(position)];
       corner ? context.lineTo(...point) : context.moveTo(...point);
     });

@@ -6,6 +6,11 @@ import { formatValue, scoreColor } from "./colors.js";
 const LABEL_WIDTH = 110;
 
 export class EmergenceMap {
+  /**
+   * @param {HTMLElement} container Where the score picker, the canvas, its note and tooltip go.
+   * @param {{onPick: (layer: string, column: number) => unknown}} handlers `onPick`: a cell was clicked
+   *     (its layer, and its column in the payload's steps).
+   */
   constructor(container, { onPick }) {
     this.picker = Object.assign(document.createElement("select"), { className: "score" });
     this.canvas = Object.assign(document.createElement("canvas"), { className: "emergence" });
@@ -13,7 +18,10 @@ export class EmergenceMap {
     this.note = Object.assign(document.createElement("div"), { className: "note" });
     container.append(this.picker, this.canvas, this.note, this.tooltip);
     this.onPick = onPick;
+    /** @type {import("./source.js").EmergencePayload | null} */
     this.data = null;
+    this.low = 0; // the shown score's range, set by draw()
+    this.high = 1;
     this.picker.addEventListener("change", () => this.draw());
     this.canvas.addEventListener("mousemove", (event) => this.hover(event));
     this.canvas.addEventListener("mouseleave", () => (this.tooltip.hidden = true));
@@ -23,11 +31,18 @@ export class EmergenceMap {
     });
   }
 
+  /**
+   * Maps `data`, keeping the picked score if it has it.
+   * @param {import("./source.js").EmergencePayload} data
+   */
   show(data) {
     const chosen = this.picker.value;
     this.data = data;
     this.picker.replaceChildren(...Object.keys(data.scores).map((name) => new Option(name, name)));
+    // The first view opens on a score that moves steadily (neighbour, else silhouette), not the noisy AMI.
+    const steady = ["neighbour", "silhouette"].find((name) => data.scores[name]);
     if (data.scores[chosen]) this.picker.value = chosen;
+    else if (steady) this.picker.value = steady;
     const computed = data.computed.length ? `computed here with lightning_gradnap.analysis: ${data.computed.join(", ")}` : "";
     this.note.textContent = computed;
     this.draw();

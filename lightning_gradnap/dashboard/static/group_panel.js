@@ -5,8 +5,24 @@ import { cssColor, formatValue, packedColor } from "./colors.js";
 
 const TOP = 12;
 
-// group: {name, category, step, row: Float32Array [C] (this group's profile), limit,
-//         features: {views: Float32Array [K*F*W], bins, window, weighted} | null, missing: text}
+/**
+ * One group at one step.
+ * @typedef {Object} GroupShown
+ * @property {string} name
+ * @property {string} category "" where none.
+ * @property {number} step
+ * @property {Float32Array} row Its profile [C].
+ * @property {number} limit The colour scale is [-limit, limit].
+ * @property {{views: Float32Array, bins: number, window: number, weighted: boolean} | null} features Its
+ *     input-feature views [K*F*W] (K = 2 when weighted) and their shape, or null where the file has none.
+ * @property {string} missing The note shown where there are no feature views.
+ */
+
+/**
+ * Fills `panel` with the group's title, its most relevant neurons and its feature views.
+ * @param {HTMLElement} panel
+ * @param {GroupShown} group
+ */
 export function showGroup(panel, group) {
   const title = document.createElement("h3");
   title.textContent = `${group.name}${group.category ? ` (${group.category})` : ""}, step ${group.step}`;

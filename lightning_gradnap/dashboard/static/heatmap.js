@@ -6,7 +6,26 @@ import { categoryColors, formatValue, packedColor, DIVERGING } from "./colors.js
 const LABEL_WIDTH = 92;
 const LEGEND_HEIGHT = 34;
 
+/**
+ * What the heatmap draws.
+ * @typedef {Object} HeatmapView
+ * @property {Float32Array} values The profile [G*C], row-major in the file's order (NaN: absent).
+ * @property {number} columns C.
+ * @property {number[]} groups Display row -> group.
+ * @property {number[]} neurons Display column -> neuron.
+ * @property {string[]} names The groups' names, in the file's order.
+ * @property {string[]} categories The groups' categories ("" where none).
+ * @property {number} limit The colour scale is [-limit, limit].
+ * @property {string} label The legend's text.
+ * @property {string} [valueLabel] The tooltip's name of a value (default "value").
+ * @property {{label: string, values: Float32Array}[]} [parts] Compare mode: both profiles, in the tooltip.
+ */
+
 export class Heatmap {
+  /**
+   * @param {HTMLElement} container Where the canvas and its tooltip go.
+   * @param {{onGroupClick: (group: number) => unknown}} handlers `onGroupClick`: a row was clicked (its group).
+   */
   constructor(container, { onGroupClick }) {
     this.canvas = document.createElement("canvas");
     this.canvas.className = "heatmap";
@@ -15,14 +34,17 @@ export class Heatmap {
     this.tooltip.hidden = true;
     container.append(this.canvas, this.tooltip);
     this.onGroupClick = onGroupClick;
+    /** @type {HeatmapView | null} */
     this.view = null;
     this.window = [0, 0]; // visible columns [first, end)
     this.offscreen = document.createElement("canvas");
     this.listen();
   }
 
-  // view: {values: Float32Array [G*C] in file order, columns: C, groups, neurons (display order),
-  //        names, categories, limit, label, parts: [{label, values}] (compare mode) or undefined}
+  /**
+   * Draws `view`; the zoom is kept while the number of columns stays.
+   * @param {HeatmapView} view
+   */
   show(view) {
     const columns = view.neurons.length;
     if (!this.view || this.view.neurons.length !== columns) this.window = [0, columns];

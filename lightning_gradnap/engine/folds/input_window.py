@@ -1,4 +1,4 @@
-"""Input-domain feature views: windows of the model input around each labelled segment (DESIGN §1.7)."""
+"""Input-domain feature views: windows of the model input around each labelled segment (docs/METHOD.md §1.7)."""
 
 from __future__ import annotations
 

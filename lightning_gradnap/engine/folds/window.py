@@ -1,4 +1,4 @@
-"""Time-resolved profiles: windows of layer frames around each labelled segment (DESIGN §1.5)."""
+"""Time-resolved profiles: windows of layer frames around each labelled segment (docs/METHOD.md §1.5)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,53 @@
+"""Views in a fit that cannot all be drawn: a one-channel layer, and a view that fails (a warning
+naming it; the other views are logged)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from torch import nn
+
+from lightning_gradnap import GradNAPCallback
+from lightning_gradnap.figures import plots
+from tests.helpers.callback import GROUPS, TinyFrameData, TinyFrameModel, event_steps, trainer
+from tests.helpers.views import view_warnings
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+class OneChannelLayer(TinyFrameModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net.conv2 = nn.Conv1d(8, 1, 3, stride=2, padding=1)
+        self.net.out = nn.Conv1d(1, len(GROUPS), 1)
+
+
+def test_a_one_channel_layer_does_not_crash_fit(tmp_path) -> None:
+    callback = GradNAPCallback(labels="labels", max_batches=2, feature_window=5)  # every view, drawn in the background
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = trainer(tmp_path, [callback])
+        run.fit(OneChannelLayer(), TinyFrameData())
+    assert view_warnings(caught) == []
+    for view in ("profile", "dendrogram", "groups_2d"):
+        assert event_steps(run.logger.log_dir, "images", f"gradnap/{view}/01_net.conv2") == [3, 6]
+
+
+def test_a_failing_view_is_a_warning_naming_it_and_the_other_views_are_logged(tmp_path, monkeypatch) -> None:
+    def broken(*args, **kwargs):
+        raise ValueError("cannot draw this")
+
+    monkeypatch.setattr(plots, "groups_2d_figure", broken)
+    callback = GradNAPCallback(labels="labels", max_batches=2, views=["profile", "groups_2d", "scalars"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = trainer(tmp_path, [callback])
+        run.fit(TinyFrameModel(), TinyFrameData())  # figures in the background thread
+    failed = view_warnings(caught)
+    assert any(
+        "'groups_2d' view of layer 'net.conv2' failed at step 6" in m and "cannot draw this" in m for m in failed
+    )
+    assert event_steps(run.logger.log_dir, "images", "gradnap/profile/01_net.conv2") == [3, 6]
+    assert event_steps(run.logger.log_dir, "scalars", "gradnap/stability/01_net.conv2") == [6]
+    assert event_steps(run.logger.log_dir, "images", "gradnap/groups_2d/01_net.conv2") == []
