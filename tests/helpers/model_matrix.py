@@ -176,6 +176,13 @@ def check_reference_with_frame_maps(case: Case) -> None:
         names = [name for name, last in case.flat_layouts.items() if last == channels_last]
         if names:
             frame_maps = {name: case.frame_maps[name] for name in [*names, "<output>"]}
-            options = dict(class_dim=case.class_dim, channels_last=channels_last, frame_maps=frame_maps)
-            profiles = compute_profiles(task, engine_batches, names, len(GROUPS), **options)
+            profiles = compute_profiles(
+                task,
+                engine_batches,
+                names,
+                len(GROUPS),
+                class_dim=case.class_dim,
+                channels_last=channels_last,
+                frame_maps=frame_maps,
+            )
             assert_profiles_match(profiles, {name: reference[name] for name in names}, rtol=1e-5)

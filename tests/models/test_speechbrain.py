@@ -11,12 +11,14 @@ Recurrent, attention and per-frame layers have the frames of the local layer tha
 from __future__ import annotations
 
 import logging
+import sys
 
 import pytest
 import torch
 from speechbrain.lobes.models.convolution import ConvolutionFrontEnd
 from speechbrain.lobes.models.CRDNN import CRDNN
 from speechbrain.lobes.models.transformer.TransformerASR import TransformerASR
+from speechbrain.utils.importutils import LazyModule
 from torch import nn
 
 from tests.helpers.brute_force import Layout, conv_centres
@@ -26,6 +28,25 @@ pytestmark = QUIET
 FEATURES, CLASSES = 16, 4
 IDENTITY = conv_centres([1], [1])
 logging.getLogger("speechbrain").setLevel(logging.ERROR)
+
+
+def drop_lazy_modules() -> None:
+    """SpeechBrain puts lazy modules in ``sys.modules`` (e.g. its k2 integration, which needs k2): a
+    tool that reads every module's ``__file__`` imports them and fails (Hypothesis does, after
+    collection, which breaks the whole suite). Those not imported yet leave; importing one later
+    still works."""
+    for name, module in list(sys.modules.items()):
+        if isinstance(module, LazyModule) and module.lazy_module is None:
+            del sys.modules[name]
+
+
+drop_lazy_modules()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_lazy_modules_left():
+    yield
+    drop_lazy_modules()  # those a fit registered
 
 
 def batch_first_features(x: torch.Tensor) -> torch.Tensor:  # [B, F, T] -> [B, T, F]

@@ -91,7 +91,9 @@ def wav2vec2() -> nn.Module:
 
 
 FRONTEND = conv_centres([3], [2], [1])  # 2t
-W2V_FIRST, W2V = conv_centres([10], [5]), conv_centres([10, 3, 3], [5, 2, 2])  # 5t + 4; 20t + 19
+# The encoder's frames: those of the positional convolution (kernel 8, padding 4, its last frame cut) on
+# the extractor's, half an extractor frame earlier than the extractor's own centre 20t + 19.5.
+W2V_FIRST, W2V = conv_centres([10], [5]), conv_centres([10, 3, 3, 8], [5, 2, 2, 1], [0, 0, 0, 4])  # 5t + 4; 20t + 9
 W2L_KERNELS, W2L_STRIDES, W2L_PADDINGS = [250, 48] + [7] * 7 + [32], [160, 2] + [1] * 8, [45, 23] + [3] * 7 + [16]
 W2L_FIRST = conv_centres(W2L_KERNELS[:1], W2L_STRIDES[:1], W2L_PADDINGS[:1])  # 160t + 79
 W2L_LAST = conv_centres(W2L_KERNELS, W2L_STRIDES, W2L_PADDINGS)  # 320t - 1: frame 0 lies before the input
@@ -139,13 +141,13 @@ CASES = [
         Layout("<output>", 0, 1, W2V),
         lengths=[600, 440, 520, 380],
         channels=None,
-        label_rate=20,
+        label_rate=10,  # finer than the encoder's stride: its centres 20t + 9 and 20t + 19 get other labels
         class_dim=2,
         masks_padding=True,
         frame_maps={
             "net.feature_extractor.conv_layers.0": (5, 4.5, -5),
-            "net.encoder.transformer.layers.1": (20, 19.5, -20),
-            "<output>": (20, 19.5, -20),
+            "net.encoder.transformer.layers.1": (20, 9.5, -20),
+            "<output>": (20, 9.5, -20),
         },
         flat_layouts={"net.feature_extractor.conv_layers.0": False, "net.encoder.transformer.layers.1": True},
     ),
@@ -161,6 +163,22 @@ CASES = [
         layout=lambda x: x.transpose(1, 2)[:, None],  # [B, 1, T, F]
         class_dim=2,
         lengths_key=None,
+    ),
+    Case(  # a batch of 12 utterances of 12 frames: the time-first RNN's [T, B, C] is [12, 12, C]
+        "deepspeech_batch_size_equals_frames",
+        lambda: torchaudio.models.DeepSpeech(FEATURES, n_hidden=16, n_class=CLASSES, dropout=0.0),
+        "features",
+        ["features"],
+        [Layout("net.fc1", 0, 2, IDENTITY), Layout("net.bi_rnn", 1, 0, IDENTITY)],
+        Layout("<output>", 0, 1, IDENTITY),
+        lengths=[12],
+        channels=FEATURES,
+        layout=lambda x: x.transpose(1, 2)[:, None],
+        class_dim=2,
+        lengths_key=None,
+        train_examples=12,
+        val_examples=12,
+        batch_size=12,
     ),
     Case(
         "wav2letter_waveform",

@@ -13,8 +13,11 @@ import torch
 
 from lightning_gradnap import compute_profiles
 from tests.helpers.brute_force import assert_profiles_match, brute_force_profiles
+from tests.helpers.model_matrix import QUIET
 from tests.models.hf_cases import CASES, GROUPS, Case, pad_batch
 from tests.models.hf_warnings import quiet_hf
+
+pytestmark = QUIET
 
 
 def engine_batches(case: Case, data: list[dict[str, torch.Tensor]], batch_size: int) -> list[dict]:
