@@ -69,6 +69,9 @@ def probe_frame_maps(model: nn.Module, run: ModelProbe, names: Sequence[str]) ->
             names = [n for n in names if n in run.layouts or n in run.timeless]  # the others have no time axis
             lines, length = _receptive_field_lines(run, [n for n in names if n in run.layouts], first)
             unlocal = [n for n, line in lines.items() if line is None] + timeless
+            if unlocal and length != first:  # the feeders' fields fit where the local layers' do
+                first, trace = length, ModuleTrace(model)
+                outputs = run.find_layouts(length, trace)
             feeders = _feeders(run, trace, unlocal, outputs, first)
             maps = _with_frame_counts(run, {**lines, **dict.fromkeys(timeless)}, length, feeders)
             return {name: maps[name] for name in names}
