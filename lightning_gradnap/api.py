@@ -46,6 +46,7 @@ def compute_profiles(
     blank: int = 0,
     output_transform: Callable[[Any], torch.Tensor] | None = None,
     frame_maps: Mapping[str, FrameMapSpec] | None = None,
+    label_rate: int = 1,
     progress: bool = False,
 ) -> Profiles:
     """NAPs or GradNAPs of ``layers`` over ``batches`` (docs/METHOD.md §1).
@@ -70,6 +71,8 @@ def compute_profiles(
         group_categories: ``G`` categories, or ``None``.
         frame_maps: Where layer frames sit on the input, by layer (``"<output>"``: the scores);
             layers not given are probed (see :class:`~lightning_gradnap.ProfileEngine`).
+        label_rate: Input time steps per frame label (e.g. 160 for 10 ms labels of 16 kHz audio);
+            lengths count input time steps.
         progress: Show a progress bar.
 
     Returns:
@@ -95,6 +98,7 @@ def compute_profiles(
         channels_last=channels_last,
         blank=blank,
         output_transform=output_transform,
+        label_rate=label_rate,
     )
     normalisation = AnalysisOptions(weight_by_count=weight_by_count, scale=scale)
     engine = ProfileEngine(layers, num_groups, options, frame_maps)

@@ -13,7 +13,7 @@ package, so every stage may import it.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal, get_args
 
@@ -102,15 +102,21 @@ class EngineOptions:
             (frame level only), giving ``[G, C, window]`` profiles; ``None``: one profile per group.
         window_center: Centre of the window: ``"segment"`` (the segment's centre) or ``"salient"``
             (its frame of largest ``sum_c |dy/da|``; GradNAP only).
-        class_dim: Axis of the classes in the model's scores (``[B, K, T]``: 1; ``[B, T, K]``: 2).
-        channels_last: Layer outputs (and the input) are ``[B, T, C]`` (batch-first RNNs,
-            Transformers), not ``[B, C, T]``.
+        class_dim: Axis of the classes in the model's scores (``[B, K, T]``: 1; ``[B, T, K]``: 2);
+            ``None``: found by probing.
+        channels_last: Layer outputs (and the input) are ``[B, T, C]`` (True) or ``[B, C, T]`` (False);
+            a dict says it per layer (``"<input>"``: the first input); ``None`` (or a layer not in the
+            dict): each layer's layout found by probing (the axis that grows with the input's length
+            is time, the one of size B the batch, the rest neurons).
         blank: CTC blank index (``objective="ctc"``).
         output_transform: Picks the scores from the model's output; default: the tensor, the first
             tensor of a tuple with a class axis, or ``output["logits"]``.
         input_window: Input-domain feature views (frame level): also average windows of this many
             input frames of the first input ``x`` (``[B, F, T]``), and of ``x * dy/dx``, around
             each labelled segment; ``None``: none.
+        label_rate: Input time steps per frame label (160 for 10 ms labels of 16 kHz audio); lengths
+            count input time steps.
+        skip_failing_input_views: Leave the input views out with a warning where they cannot be cut.
 
     Raises:
         ValueError: for a value out of its range (the message names the option and what it allows).
@@ -122,11 +128,13 @@ class EngineOptions:
     label_level: LabelLevel = "frame"
     window: int | None = None
     window_center: WindowCenter = "segment"
-    class_dim: int = 1
-    channels_last: bool = False
+    class_dim: int | None = 1
+    channels_last: bool | Mapping[str, bool] | None = False
     blank: int = 0
     output_transform: Callable[[Any], Any] | None = None
     input_window: int | None = None
+    label_rate: int = 1
+    skip_failing_input_views: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.method, str):
@@ -145,6 +153,9 @@ class EngineOptions:
         _check_choice("window_center", self.window_center, WINDOW_CENTRES)
         _check_frames("window", self.window, self.label_level)
         _check_frames("input_window", self.input_window, self.label_level)
+        rate = self.label_rate
+        if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
+            raise ValueError(f"label_rate must be a positive integer (input time steps per label frame), got {rate!r}")
         if self.window_center == "salient" and "gradnap" not in methods:
             raise ValueError("window_center='salient' needs gradients: use method='gradnap'")
         if self.output_transform is not None and not callable(self.output_transform):

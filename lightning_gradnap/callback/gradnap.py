@@ -34,6 +34,7 @@ from lightning_gradnap.engine.engine import ProfileEngine
 from lightning_gradnap.engine.reduction import NothingProfiled, reduce_state
 from lightning_gradnap.profiles.groups import Groups, GroupSources
 from lightning_gradnap.recording.batch import BatchReader, LabelFn, ProfileBatch
+from lightning_gradnap.recording.frame_maps import as_frame_map
 from lightning_gradnap.summary.replay import replay_history
 from lightning_gradnap.summary.writer import ProfileWriter, check_writable
 
@@ -68,6 +69,29 @@ class GradNAPCallback(Callback):
         group_features: ``[G, D]`` numbers per group for the ``rsa`` score (e.g. articulatory
             features), or its attribute (default ``group_features``, if any).
         num_groups: Number of groups; default ``len(group_names)``.
+        label_level: ``"frame"`` (labels ``[B, T]``) or ``"utterance"`` (labels ``[B]``).
+        channels_last: Where time is, for what probing cannot tell: ``None`` (default) finds each layer's
+            layout by probing (the axis that grows with the input's length is time, the one of size B
+            the batch, the rest neurons: ``[B, C, T]``, ``[B, T, C]``, ``[T, B, C]``, ``[B, C, F, T]``
+            in one model); True / False: every layer and the input are ``[B, T, C]`` / ``[B, C, T]``;
+            a dict ``{layer: bool}`` says it per layer (``"<input>"``: the first input).
+        class_dim: Axis of the classes in the model's scores (``[B, K, T]``: 1; ``[B, T, K]``: 2);
+            ``None``: found by probing (the axis of the scores that is neither batch nor time).
+        frame_maps: Where the frames of a layer (or of the scores, ``"<output>"``) sit on the input, for
+            what probing cannot find: layer name -> ``[stride, offset]`` or ``[stride, offset,
+            length_offset]`` (frame ``t`` takes the label of input step ``floor(stride * t + offset)``;
+            an utterance of ``L`` steps has ``(L + length_offset) // stride`` frames). In YAML:
+            ``frame_maps: {encoder.layers.0: [320, 199.5, -80]}``. From Python also a
+            :class:`~lightning_gradnap.FrameMap` or a callable ``num_frames -> input steps``.
+        label_rate: Input time steps per frame label (e.g. 160 for 10 ms labels of 16 kHz audio): a
+            layer frame takes the label at its receptive-field centre on the input ``// label_rate``;
+            ``lengths`` count input time steps.
+        output_transform: Picks the scores from the model's output: a callable or its dotted path
+            (for YAML); default: the tensor, a tuple's first tensor with classes, ``output["logits"]``.
+        method: ``"gradnap"``, ``"nap"``, or both (``[gradnap, nap]``: from one forward and
+            backward, logged under their own tags, with their agreement per layer).
+        objective: ``"predicted_logit"``, ``"predicted_logprob"``, ``"target_logprob"`` or ``"ctc"``.
+        absolute: Profile ``|a * g|``.
         targets: Batch key of the objective's targets (``target_logprob``, ``ctc``).
         target_lengths: Batch key of the target lengths (``ctc``).
         every_n_epochs: Profile every n-th validation run of ``fit`` (every ``validate()``).
@@ -95,9 +119,11 @@ class GradNAPCallback(Callback):
         group_features: list[list[float]] | str | None = None,
         num_groups: int | None = None,
         label_level: config.LabelLevel = "frame",
-        channels_last: bool = False,
-        class_dim: int = 1,
+        channels_last: bool | dict[str, bool] | None = None,
+        class_dim: int | None = None,
         output_transform: str | Callable[[Any], torch.Tensor] | None = None,
+        frame_maps: dict[str, list[float]] | None = None,
+        label_rate: int = 1,
         method: config.Method | list[config.Method] = "gradnap",
         objective: config.Objective = "predicted_logit",
         absolute: bool = False,
@@ -140,7 +166,10 @@ class GradNAPCallback(Callback):
             channels_last=channels_last,
             output_transform=resolve_callable(output_transform, "output_transform"),
             input_window=feature_window if "features" in self.writer.views and label_level == "frame" else None,
+            label_rate=label_rate,
+            skip_failing_input_views=True,  # a view that cannot be drawn is left out, never aborts fit
         )
+        self.frame_maps = {name: as_frame_map(name, spec) for name, spec in (frame_maps or {}).items()}  # checked now
         self.analysis_options = AnalysisOptions(num_clusters, clustering, weight_by_count, scale)
         self.save_profiles = save_profiles
         self.reliability_threshold = reliability_threshold
@@ -173,7 +202,7 @@ class GradNAPCallback(Callback):
         layers = profiled_layers(pl_module, self.layers)
         owners = [getattr(trainer, "datamodule", None), pl_module]
         self.groups = self.group_sources.resolve(owners)
-        self.engine = ProfileEngine(layers, len(self.groups.names), self._engine_options)
+        self.engine = ProfileEngine(layers, len(self.groups.names), self._engine_options, self.frame_maps)
         self._model = forward_module(pl_module, layers)[1]
         self._capture = SharedForward(self.engine, self.engine.recorder(pl_module))  # layers resolved once
         self._warn(self._history.keep_layers(layers))

@@ -8,6 +8,7 @@ precision, at least float32). No Python loop over frames, groups or examples.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -36,6 +37,7 @@ from lightning_gradnap.profiles.result import FeatureViews, Profiles
 from lightning_gradnap.recording.batch import ProfileBatch, as_profile_batch, check_labels, model_device, prepare_input
 from lightning_gradnap.recording.frame_maps import AnyFrameMap, FrameMapSpec, check_frame_maps
 from lightning_gradnap.recording.hooks import ActivationRecorder
+from lightning_gradnap.recording.layouts import Layout, overridden
 from lightning_gradnap.recording.objectives import (
     ObjectiveInputs,
     default_output_transform,
@@ -108,6 +110,8 @@ class ProfileEngine:
         self.input_sums = self.accumulated.inputs
         self.given_frame_maps = check_frame_maps(frame_maps, [*self.layers, OUTPUT])
         self.frame_maps: dict[str, AnyFrameMap] | None = None  # found at the first batch (prepare)
+        self.layouts: dict[str, Layout] = {}  # of the layers and the scores, found with the frame maps
+        self.input_time_axis: int | None = None
         self.examples_seen = 0  # since the last reset: alternates the halves of utterances without lengths
 
     @property
@@ -139,8 +143,17 @@ class ProfileEngine:
         modules by name, when ``model`` is not the module the names refer to; default the names).
         """
         if self.frame_maps is None and (self.label_level == "frame" or batch.lengths is not None):
-            options = (self.options.channels_last, self.options.class_dim, self.output_transform)
-            self.frame_maps = find_frame_maps(model, batch, layers or self.layers, self.given_frame_maps, *options)
+            options = (
+                self.options.channels_last,
+                self.options.class_dim,
+                self.output_transform,
+                self.options.label_rate,
+            )
+            found: dict[str, Any] = {}
+            self.frame_maps = find_frame_maps(
+                model, batch, layers or self.layers, self.given_frame_maps, *options, found=found
+            )
+            self.layouts, self.input_time_axis = found.get("layouts", {}), found.get("input_time_axis")
 
     # ---------------------------------------------------------------- one batch, end to end
     def run_batch(
@@ -217,7 +230,10 @@ class ProfileEngine:
                 "give one label row per example"
             )
         frame_level = self.label_level == "frame"
-        fold_batch = FoldBatch.make(labels, batch.lengths, frame_level, self.frame_maps, device, self.examples_seen)
+        lengths = self._absolute_lengths(batch)
+        fold_batch = FoldBatch.make(
+            labels, lengths, frame_level, self.frame_maps, device, self.examples_seen, self.options.label_rate
+        )
         self.examples_seen += batch_size
         gradients: dict[str, torch.Tensor] = {}
         input_gradient = None
@@ -225,10 +241,15 @@ class ProfileEngine:
         gradient_inputs = [inputs] if inputs is not None and wants_input_gradient else []
         if self.needs_gradients:
             with torch.enable_grad():  # the forward ran with gradients; the caller may not
-                scores = scores_of(output, self.output_transform, self.options.class_dim)
+                scores = self._scores(output)
                 extra_inputs = ObjectiveInputs(None, batch.targets, batch.target_lengths, self.options.blank)  # type: ignore[arg-type]
                 objective = masked_objective(
-                    self.objective, scores, fold_batch.lengths, fold_batch.frame_maps.get(OUTPUT), extra_inputs
+                    self.objective,
+                    scores,
+                    fold_batch.lengths,
+                    fold_batch.frame_maps.get(OUTPUT),
+                    extra_inputs,
+                    self.options.label_rate,
                 )
             gradients, input_gradients = recorder.gradients(objective, gradient_inputs)
             input_gradient = input_gradients[0] if input_gradients else None
@@ -246,17 +267,69 @@ class ProfileEngine:
             batch_sums.update({self.state_key(method, name): value for name, value in folded.items()})
         recorder.clear()
         if self.input_fold is not None and inputs is not None:
-            views = self.input_fold.views(inputs, input_gradient)
-            batch_sums.update(self.input_fold.batch_sums(views, fold_batch, self.input_sums))
+            batch_sums.update(self._input_views(inputs, input_gradient, fold_batch))
         return self.accumulated.add(batch_sums)
 
+    def _input_views(self, inputs: torch.Tensor, gradient: torch.Tensor | None, fold_batch: FoldBatch) -> dict:
+        """The feature view's sums of this batch: the input as ``[B, F, T]`` (its time axis last, other axes
+        folded into F); where it cannot be cut into windows (labels at another rate than the input, a
+        shape it cannot take), the view is left out from now on, with a warning that names it."""
+        assert self.input_fold is not None
+        axis = inputs.dim() - 1 if self.input_time_axis is None else self.input_time_axis
+        layout = Layout(0, axis, inputs.dim()) if inputs.dim() > 2 else Layout(0, 2, 3)
+        if inputs.dim() == 2:  # a waveform: one feature
+            inputs, gradient = inputs[:, None], None if gradient is None else gradient[:, None]
+        inputs, gradient = layout.to_bct(inputs), None if gradient is None else layout.to_bct(gradient)
+        try:
+            if not inputs.is_floating_point():
+                raise ValueError("the input holds integer tokens, which have no features to average")
+            if self.options.label_rate != 1:
+                raise ValueError(
+                    f"input windows need one label per input frame, but labels come one per {self.options.label_rate} "
+                    "input steps (label_rate): set input_window=None (GradNAPCallback: leave 'features' out of `views`)"
+                )
+            views = self.input_fold.views(inputs, gradient)
+            return self.input_fold.batch_sums(views, fold_batch, self.input_sums)
+        except ValueError as error:
+            if not self.options.skip_failing_input_views:
+                raise
+            warnings.warn(
+                f"the 'features' view (input windows) is left out: {error}. Leave 'features' out of the callback's "
+                "`views` (ProfileEngine: input_window=None) to silence this",
+                UserWarning,
+                stacklevel=3,
+            )
+            self.input_fold = None
+            return {}
+
+    def _scores(self, output: Any) -> torch.Tensor:
+        layout = self.layouts.get(OUTPUT)
+        if self.options.class_dim is not None or layout is None:
+            return scores_of(
+                output, self.output_transform, 1 if self.options.class_dim is None else self.options.class_dim
+            )
+        return layout.to_bct(self.output_transform(output))
+
+    def _absolute_lengths(self, batch: ProfileBatch) -> torch.Tensor | None:
+        """The batch's lengths in input steps: relative ones (floats in ``(0, 1]``, as SpeechBrain's
+        ``wav_lens``) times the padded input length, rounded."""
+        lengths = batch.lengths
+        if lengths is None or not lengths.is_floating_point():
+            return lengths
+        first = batch.input_tuple[0]
+        padded = first.shape[-1 if self.input_time_axis is None else self.input_time_axis]
+        return torch.round(lengths.double() * padded).long()
+
     def _channels_first(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
+        layout = self.layouts.get(name)
+        if layout is not None and layout.ndim == tensor.dim():
+            return layout.to_bct(tensor)
         if self.label_level == "frame" and tensor.dim() != 3:
             raise ValueError(
                 f"layer {name!r} outputs shape {tuple(tensor.shape)}, but frame labels need a time "
                 "axis ([B, C, T]): profile a layer with a time axis, or use label_level='utterance'"
             )
-        return tensor.transpose(1, 2) if self.options.channels_last and tensor.dim() == 3 else tensor
+        return tensor.transpose(1, 2) if overridden(self.options.channels_last, name) and tensor.dim() == 3 else tensor
 
     # ---------------------------------------------------------------- results
     def state(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:

@@ -158,8 +158,11 @@ def masked_objective(
     lengths: torch.Tensor | None,
     output_map: AnyFrameMap | None,
     extra: ObjectiveInputs,
+    label_rate: int = 1,
 ) -> torch.Tensor:
     """``objective`` on the valid output frames of each utterance (all frames without lengths).
+
+    ``lengths`` count input time steps; frame targets come one per ``label_rate`` of them.
 
     Padded frames of the scores are set to zero first, so that a NaN or inf there (e.g. ``log(0)``
     padding) reaches neither the objective nor any gradient.
@@ -170,7 +173,7 @@ def masked_objective(
         frame_index = None
     else:
         valid = output_map.valid(lengths.to(scores.device), frames)
-        frame_index = output_map.input_frames(frames, scores.device)
+        frame_index = torch.div(output_map.input_frames(frames, scores.device), label_rate, rounding_mode="floor")
     scores = scores.masked_fill(~valid[:, None, :], 0)
     return objective(scores, replace(extra, valid=valid, frame_index=frame_index))
 

@@ -24,30 +24,34 @@ from torch import nn
 
 from lightning_gradnap.recording.batch import ProfileBatch
 from lightning_gradnap.recording.frame_maps import IDENTITY, AnyFrameMap, FrameMap, centre_line, fit_length_offset
-from lightning_gradnap.recording.probe_forward import OUTPUT, ProbeRun, model_probe
+from lightning_gradnap.recording.layouts import Layout, LayoutOverride, layout_from_shapes, time_axis_by_spread
+from lightning_gradnap.recording.probe_forward import (
+    BATCH_SIZES,
+    OUTPUT,
+    ModelProbe,
+    ProbeFailed,
+    ProbeRun,
+    model_probe,
+)
+from lightning_gradnap.recording.probe_trace import LocalStatistics, ModuleTrace
 
-__all__ = ["OUTPUT", "find_frame_maps", "probe_frame_maps"]
+__all__ = ["OUTPUT", "find_frame_maps", "find_maps_and_layouts", "probe_frame_maps"]
 
 
 Outputs = dict[str, torch.Tensor]  # name -> [B, C, T] (time last)
 
 REPLICAS = 4  # random inputs per probed frame when one input leaves gaps in a field (max-pooling, dead ReLUs)
-FIRST_LENGTH, LONGEST = 64, 4096
+FIRST_LENGTH = 64  # input frames of the first probe, where the model takes them (else the batch's length)
+LONGEST = 4096  # input frames the probe lengthens to at most (or 16 times the batch's length: a waveform front end)
 
 
-def probe_frame_maps(
-    model: nn.Module, run: ProbeRun, names: Sequence[str], first_length: int = FIRST_LENGTH
-) -> dict[str, AnyFrameMap]:
-    """Frame maps of ``names`` (layers, and e.g. ``"output"``) found by probing.
+def probe_frame_maps(model: nn.Module, run: ModelProbe, names: Sequence[str]) -> dict[str, AnyFrameMap]:
+    """Frame maps of ``names`` (layers, and e.g. ``"<output>"``) found by probing.
 
     Args:
         model: The network (its train/eval modes are restored afterwards).
-        run: ``run(frames, batch_size, nan_frames=None)`` builds a random input leaf
-            ``[B, ..., frames]`` (time last) that requires grad, with NaN at frame
-            ``nan_frames[b]`` of example ``b`` if given, runs the model on it and returns it with
-            each name's output ``[B, C, T]``.
+        run: The probe's forward (:func:`model_probe`); its layouts are found here.
         names: What to probe.
-        first_length: Input frames of the first probe (doubled while fields do not fit).
 
     Raises:
         ValueError: naming the layer and the option to set, when a layer's time axis does not
@@ -57,9 +61,20 @@ def probe_frame_maps(
     cudnn = torch.backends.cudnn.flags(enabled=False, benchmark=False, deterministic=True)
     try:
         model.eval()
-        with cudnn, torch.inference_mode(False), torch.enable_grad():
-            lines = _receptive_field_lines(run, list(names), max(first_length, 16))
-            return _with_frame_counts(run, lines, max(first_length, 16))
+        with cudnn, torch.inference_mode(False), torch.enable_grad(), LocalStatistics(model):
+            if run.tokens:
+                return _token_maps(run, names)
+            first, trace, outputs = _first_layouts(model, run, names)
+            timeless = [n for n in names if n in run.timeless]  # one input length, seeing all of it
+            names = [n for n in names if n in run.layouts or n in run.timeless]  # the others have no time axis
+            lines, length = _receptive_field_lines(run, [n for n in names if n in run.layouts], first)
+            unlocal = [n for n, line in lines.items() if line is None] + timeless
+            if unlocal and length != first:  # the feeders' fields fit where the local layers' do
+                first, trace = length, ModuleTrace(model)
+                outputs = run.find_layouts(length, trace)
+            feeders = _feeders(run, trace, unlocal, outputs, first)
+            maps = _with_frame_counts(run, {**lines, **dict.fromkeys(timeless)}, length, feeders)
+            return {name: maps[name] for name in names}
     finally:
         for module, training in modes:
             module.training = training
@@ -70,27 +85,170 @@ def find_frame_maps(
     batch: ProfileBatch,
     layers: Sequence[str] | Mapping[str, nn.Module],
     given: Mapping[str, AnyFrameMap],
-    channels_last: bool = False,
-    class_dim: int = 1,
+    channels_last: LayoutOverride = False,
+    class_dim: int | None = 1,
     output_transform: Callable[[Any], torch.Tensor] | None = None,
+    label_rate: int = 1,
+    found: dict[str, Any] | None = None,
 ) -> dict[str, AnyFrameMap]:
     """Maps of ``layers`` (names in ``model``, or modules by name) and of the scores (:data:`OUTPUT`):
-    the ``given`` ones, the others probed (see :func:`model_probe` for the probe's inputs)."""
-    names = [name for name in [*layers, OUTPUT] if name not in given]
-    if not names:
-        return dict(given)
-    transform = output_transform if OUTPUT in names else None
-    probed = (
-        {n: layers[n] for n in names if n != OUTPUT}
-        if isinstance(layers, Mapping)
-        else [n for n in names if n != OUTPUT]
+    the ``given`` ones, the others probed (see :class:`ModelProbe` for the probe's inputs). ``found``, if
+    given, receives the ``layouts`` of the layers and scores and the first input's ``input_time_axis``."""
+    maps, layouts, axis = find_maps_and_layouts(
+        model, batch, layers, given, channels_last, class_dim, output_transform, label_rate
     )
-    run = model_probe(model, batch, probed, channels_last, class_dim, transform)
-    return {**probe_frame_maps(model, run, names), **given}
+    if found is not None:
+        found.update(layouts=layouts, input_time_axis=axis)
+    return maps
 
 
-def _receptive_field_lines(run: ProbeRun, names: list[str], length: int) -> dict[str, tuple[float, float] | None]:
-    """``(stride, offset)`` of each local layer; None for a layer whose field spans the input.
+def find_maps_and_layouts(
+    model: nn.Module,
+    batch: ProfileBatch,
+    layers: Sequence[str] | Mapping[str, nn.Module],
+    given: Mapping[str, AnyFrameMap],
+    channels_last: LayoutOverride = False,
+    class_dim: int | None = 1,
+    output_transform: Callable[[Any], torch.Tensor] | None = None,
+    label_rate: int = 1,
+) -> tuple[dict[str, AnyFrameMap], dict[str, Layout], int]:
+    """:func:`find_frame_maps`, with the layout of each layer and of the scores, and the first input's time axis."""
+    names = [name for name in [*layers, OUTPUT] if name not in given]
+    if not names and isinstance(channels_last, bool):  # nothing to probe: the layouts are stated
+        first = batch.input_tuple[0]
+        return dict(given), {}, 1 if channels_last else max(first.dim() - 1, 0)
+    run = model_probe(model, batch, layers, channels_last, class_dim, output_transform, label_rate)
+    if not names:  # the layouts still come from the probe: its first forwards only
+        run.find_layouts(max(run.batch_length, 16))
+        return dict(given), run.layouts, run.time_axis
+    maps = probe_frame_maps(model, run, names)
+    return {**maps, **given}, dict(run.layouts), run.time_axis
+
+
+def _first_layouts(model: nn.Module, run: ModelProbe, names: Sequence[str]):
+    """The probe's first length, its module trace and outputs: :data:`FIRST_LENGTH` input frames (cheap) where
+    the model takes them and every layer shows its time axis there, else the batch's own length (which
+    the model takes by construction)."""
+    first = max(run.batch_length, 16)
+    if first > FIRST_LENGTH:
+        trace = ModuleTrace(model)
+        try:
+            outputs = run.find_layouts(FIRST_LENGTH, trace)
+            if all(n in run.layouts for n in names if n in outputs and outputs[n][0].dim() >= 3):
+                return FIRST_LENGTH, trace, outputs
+        except ProbeFailed:
+            pass
+        run.layouts, run.timeless, run.accepts_other_lengths = {}, {}, True
+    trace = ModuleTrace(model)
+    return first, trace, run.find_layouts(first, trace)
+
+
+def _token_maps(run: ModelProbe, names: Sequence[str]) -> dict[str, AnyFrameMap]:
+    """Integer token inputs (BERT-style ``input_ids``): every layer with a time axis keeps the tokens' frames.
+
+    Raises:
+        ValueError: naming the layer, when its frames are not the tokens'.
+    """
+    length = max(run.batch_length, 16)
+    outputs = run.find_layouts(length)
+    maps: dict[str, AnyFrameMap] = {}
+    for name in names:
+        layout = run.layouts.get(name)
+        if layout is None:
+            continue
+        frames = [output.shape[layout.time_axis] for output in outputs[name]]
+        if frames != [length, 2 * length if run.accepts_other_lengths else length]:
+            raise ValueError(
+                f"{name!r} has {frames[0]} frames for {length} input tokens: its frames cannot be placed on the "
+                f"tokens; give frame_maps={{{name!r}: (stride, offset)}}"
+            )
+        maps[name] = IDENTITY
+    return maps
+
+
+def _feeders(
+    run: ModelProbe,
+    trace: ModuleTrace,
+    unlocal: list[str],
+    outputs: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    first: int,
+) -> dict[str, str]:
+    """For each layer that sees the whole input, the local module run last before it with as many frames
+    (its frame map is the layer's); recorded by the probe from now on. Layers without one are left out.
+
+    A layer of a model that takes one input length only has no layout yet: its time axis is then
+    the one axis as long as that module's frames.
+    """
+    if not unlocal:
+        return {}
+    trace.nan_run = True
+    with torch.no_grad(), trace:
+        run.raw(first, BATCH_SIZES[0], [first // 2] * BATCH_SIZES[0])
+    trace.nan_run = False
+    modules = run.recorder.modules if run.recorder is not None else {}
+    chosen: dict[str, str] = {}
+    for name in unlocal:
+        own = trace.name_of(modules[name]) if name in modules else None
+        layout = run.layouts.get(name)
+        frames = None if layout is None else tuple(output.shape[layout.time_axis] for output in outputs[name])
+        for other in trace.before(own):
+            call = trace.calls[other]
+            other_layout = _traced_layout(run, call)
+            if other_layout is None or call.reached is None:
+                continue
+            counts = tuple(call.shapes[i][other_layout.time_axis] for i in (0, 2 if 2 in call.shapes else 0))
+            if frames is None:
+                layout = _layout_by_frames(name, tuple(outputs[name][0].shape), run.timeless[name], counts[0])
+                if layout is None:
+                    continue
+            elif counts != frames:
+                continue
+            reached = other_layout.to_bct(call.reached)
+            if bool(reached[..., [0, -1]].any()):
+                continue  # not local at this length
+            chosen[name] = f"<via>{other}"
+            run.layouts[chosen[name]] = other_layout
+            run.layouts[name] = layout
+            run.add_layers({chosen[name]: trace.modules[other]})
+            break
+    return chosen
+
+
+def _traced_layout(run: ModelProbe, call) -> Layout | None:
+    """The layout of a traced module's output, or None if it has no clear batch and time axis."""
+    if 0 not in call.shapes or 1 not in call.shapes:
+        return None
+    try:
+        if 2 in call.shapes:
+            return layout_from_shapes("", call.shapes[0], call.shapes[1], call.shapes[2], BATCH_SIZES[0])
+        batch_axis = next((a for a, (p, q) in enumerate(zip(call.shapes[0], call.shapes[1], strict=True)) if p != q), 0)
+        time_axis = None if call.reached is None else time_axis_by_spread("", call.reached, batch_axis)
+    except ValueError:
+        return None
+    return None if time_axis is None else Layout(batch_axis, time_axis, len(call.shapes[0]))
+
+
+def _layout_by_frames(name: str, shape: tuple[int, ...], batch_axis: int, frames: int) -> Layout | None:
+    """The layout whose time axis is the one axis of ``shape`` with ``frames`` entries (None: no such axis).
+
+    Raises:
+        ValueError: naming the layer and the option, when several axes have that size.
+    """
+    axes = [axis for axis, size in enumerate(shape) if size == frames and axis != batch_axis]
+    if len(axes) > 1:
+        raise ValueError(
+            f"cannot tell the time axis of {name!r}: axes {axes} of its output {shape} have the {frames} frames of "
+            f"the module that feeds it; give channels_last={{{name!r}: True or False}}"
+        )
+    return Layout(batch_axis, axes[0], len(shape)) if axes else None
+
+
+def _receptive_field_lines(
+    run: ModelProbe, names: list[str], length: int
+) -> tuple[dict[str, tuple[float, float] | None], int]:
+    """``(stride, offset)`` of each local layer; None for a layer whose field spans the input; and the
+    input length they were found at (doubled from ``length`` while fields do not fit, if the model
+    takes other lengths).
 
     A layer is local at ``length`` when a NaN in the middle input frame reaches neither end of its
     frames (structural: no gradient can vanish on the way). Its fields then come from gradients of
@@ -98,10 +256,10 @@ def _receptive_field_lines(run: ProbeRun, names: list[str], length: int) -> dict
     a dead ReLU hid part of a field), from :data:`REPLICAS` random inputs.
     """
     lines: dict[str, tuple[float, float] | None] = {}
+    longest = max(LONGEST, 16 * length)
     while True:
         with torch.no_grad():
             _, spread = run(length, 1, [length // 2])
-        names = [n for n in names if n in spread]  # the others have no time axis
         local = [n for n in names if n not in lines and not _reaches_an_end(spread[n])]
         probes: dict[int, tuple[torch.Tensor, Outputs]] = {}
         for name in local:
@@ -110,7 +268,7 @@ def _receptive_field_lines(run: ProbeRun, names: list[str], length: int) -> dict
                 if replicas not in probes:
                     probes[replicas] = run(length, 3 * replicas)
                 fields = _fields(run, *probes[replicas], name, length, replicas)
-                if fields is None or _agrees(fields, spread[name], length // 2):
+                if fields is None or (_agrees(fields, spread[name], length // 2) and _on_a_line(fields)):
                     break
             if fields is not None:
                 frames, supports = fields
@@ -122,10 +280,15 @@ def _receptive_field_lines(run: ProbeRun, names: list[str], length: int) -> dict
                     )
         unresolved = [n for n in names if n not in lines]
         if not unresolved:
-            return lines
-        if length >= LONGEST:
-            return {**lines, **{n: None for n in unresolved}}
+            return lines, length
+        if length * 2 > longest or not run.accepts_other_lengths:
+            return {**lines, **{n: None for n in unresolved}}, length
         length *= 2
+
+
+def _on_a_line(fields: tuple[list[int], list[tuple[int, int]]]) -> bool:
+    frames, supports = fields
+    return centre_line(frames, [lo + hi for lo, hi in supports]) is not None
 
 
 def _reaches_an_end(output: torch.Tensor) -> bool:
@@ -155,8 +318,16 @@ def _fields(run: ProbeRun, x: torch.Tensor, outputs: Outputs, name: str, length:
     frames = outputs[name].shape[-1]
     if frames < 3:
         return None
-    middle, step = frames // 2, max(1, frames // 8)
-    probed = [middle - step, middle, middle + step]
+    for step in dict.fromkeys([max(1, frames // 8), 1]):  # neighbours where the fields of frames // 8 apart do not fit
+        fields = _fields_of(
+            run, x, outputs, name, length, replicas, [frames // 2 - step, frames // 2, frames // 2 + step]
+        )
+        if fields is not None:
+            return fields
+    return None
+
+
+def _fields_of(run, x, outputs, name, length, replicas, probed):
     if outputs[name].requires_grad:
         reached = _gradient_fields(x, outputs[name], probed, length, replicas)
     else:  # the forward blocks gradients (e.g. a frozen extractor under no_grad): follow NaNs instead
@@ -203,33 +374,83 @@ def _nan_fields(run: ProbeRun, name: str, probed: list[int], length: int, chunk:
 
 
 def _with_frame_counts(
-    run: ProbeRun, lines: dict[str, tuple[float, float] | None], length: int
+    run: ModelProbe, lines: dict[str, tuple[float, float] | None], length: int, feeders: dict[str, str]
 ) -> dict[str, AnyFrameMap]:
-    """Add ``length_offset`` from the frame counts at several input lengths."""
-    strides = [int(line[0]) for line in lines.values() if line is not None and float(line[0]).is_integer()]
-    lengths = range(length, length + max([*strides, 2]))
-    with torch.no_grad():
-        counts = {L: {name: out.shape[-1] for name, out in run(L, 1)[1].items()} for L in [*lengths, 2 * length]}
+    """Add ``length_offset`` from the frame counts at several input lengths (none for a model of one
+    length); a layer that sees the whole input takes its feeder's map."""
+    if feeders:
+        feeder_lines, length = _receptive_field_lines(run, sorted(set(feeders.values())), length)
+        lines = {**lines, **{f: line for f, line in feeder_lines.items() if line is not None}}
+    counts = _Counts(run)
     maps: dict[str, AnyFrameMap] = {}
     for name, line in lines.items():
-        frames = {L: counts[L][name] for L in counts}
-        if frames[length] == frames[2 * length]:
-            raise ValueError(
-                f"the time axis of {name!r} (size {frames[length]}) does not follow the input's length: if its "
-                "output is [B, T, C], set channels_last=True (for the model's scores [B, T, K]: class_dim=-1)"
-            )
         if line is None:
-            maps[name] = _unlocal_map(name, frames, length)
             continue
         stride, offset = line
-        if not float(stride).is_integer():
+        if not run.accepts_other_lengths or not float(stride).is_integer():
             maps[name] = FrameMap(stride, offset, None)
             continue
-        maps[name] = FrameMap(int(stride), offset, fit_length_offset(int(stride), {L: frames[L] for L in lengths}))
+        counts.check_follows(name, length)
+        maps[name] = FrameMap(int(stride), offset, counts.length_offset(name, int(stride), length))
+    for name, line in lines.items():
+        if line is not None:
+            continue
+        feeder = feeders.get(name)
+        if feeder in maps:
+            warnings.warn(
+                f"{name!r} sees the whole input (recurrent or attention layer?): its frames take the frame map of "
+                f"{feeder[len('<via>') :]!r}, the local module run last before it with as many frames "
+                f"({maps[feeder]}). Give frame_maps={{{name!r}: (stride, offset)}} to place them yourself.",
+                UserWarning,
+                stacklevel=5,
+            )
+            maps[name] = maps[feeder]
+        elif not run.accepts_other_lengths:
+            raise ValueError(
+                f"{name!r} sees the whole input and no local module with as many frames runs before it: its "
+                f"frames cannot be placed on the input; give frame_maps={{{name!r}: (stride, offset)}}"
+            )
+        else:
+            counts.check_follows(name, length)
+            maps[name] = _unlocal_map(name, {L: counts.of(L)[name] for L in (length, length + 1, 2 * length)}, length)
     return maps
 
 
-def _unlocal_map(name: str, frames: dict[int, int], length: int) -> FrameMap:
+class _Counts:
+    """Frame counts by input length (one forward per length, cached)."""
+
+    def __init__(self, run: ModelProbe) -> None:
+        self.run = run
+        self.cache: dict[int, dict[str, int]] = {}
+
+    def of(self, length: int) -> dict[str, int]:
+        if length not in self.cache:
+            with torch.no_grad():
+                self.cache[length] = {name: out.shape[-1] for name, out in self.run(length, 1)[1].items()}
+        return self.cache[length]
+
+    def check_follows(self, name: str, length: int) -> None:
+        if self.of(length)[name] == self.of(2 * length)[name]:
+            raise ValueError(
+                f"the time axis of {name!r} (size {self.of(length)[name]}) does not follow the input's length: if "
+                "its output is [B, T, C], set channels_last=True (for the model's scores [B, T, K]: class_dim=-1), or "
+                "channels_last=None to find each layer's layout by probing"
+            )
+
+    def length_offset(self, name: str, stride: int, length: int) -> int | None:
+        """``(L + length_offset) // stride`` frames for ``L`` input frames: the first length past ``length``
+        with one frame more, found by bisection (``log2(stride)`` forwards), then checked."""
+        frames = self.of(length)[name]
+        low, high = length, length + stride  # one more frame at some length in (low, high]
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if self.of(middle)[name] > frames else (middle, high)
+        self.of(high), self.of(2 * length)
+        measured = {L: counts[name] for L, counts in self.cache.items()}
+        return fit_length_offset(stride, {length: frames, **measured})
+
+
+def _unlocal_map(name: str, frames: dict[int, int], length: int) -> FrameMap:  # no feeder found
     """A layer that sees the whole input: the identity when it keeps the frames, else a proportional map."""
     if all(count == L for L, count in frames.items()):
         return IDENTITY

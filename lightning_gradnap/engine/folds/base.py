@@ -30,6 +30,8 @@ class FoldBatch:
         frame_maps: Map of each layer with a time axis (see :mod:`lightning_gradnap.recording.frame_maps`).
         halves: ``[B]`` the half of the data (0 or 1) each example belongs to (:func:`split_halves`).
         saliency: ``[B, T_layer]`` per layer, ``sum_c |dy/da|`` (salient window centres only).
+        label_rate: Input time steps per label frame: layer frame ``t`` takes label
+            ``frame_map.input_frames(t) // label_rate``; ``lengths`` count input time steps.
     """
 
     labels: torch.Tensor
@@ -37,6 +39,7 @@ class FoldBatch:
     frame_maps: Mapping[str, AnyFrameMap]
     halves: torch.Tensor
     saliency: dict[str, torch.Tensor] | None = None
+    label_rate: int = 1
     _layer_labels: dict[tuple, torch.Tensor] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -48,15 +51,17 @@ class FoldBatch:
         frame_maps: Mapping[str, AnyFrameMap] | None,
         device: torch.device,
         first_example: int = 0,
+        label_rate: int = 1,
     ) -> FoldBatch:
         """On ``device``; frame labels masked past the lengths (the padded length where none are given);
-        ``first_example`` is the number of examples seen before (for :func:`split_halves`).
+        ``first_example`` is the number of examples seen before (for :func:`split_halves`); ``lengths``
+        count input time steps, ``label_rate`` of them per label frame.
 
         Raises:
             RuntimeError: if lengths need frame maps that have not been found yet.
         """
         if lengths is None and frame_level:
-            lengths = torch.full((labels.shape[0],), labels.shape[1])
+            lengths = torch.full((labels.shape[0],), labels.shape[1] * label_rate)
         if lengths is not None and frame_maps is None:
             raise RuntimeError(
                 "the frame maps are not known yet: call engine.prepare(model, batch) once before the forward "
@@ -64,8 +69,22 @@ class FoldBatch:
             )
         lengths = None if lengths is None else lengths.to(device)
         labels = labels.to(device)
-        labels = mask_lengths(labels, lengths) if frame_level else labels
-        return cls(labels, lengths, frame_maps or {}, split_halves(labels, lengths, first_example))
+        if frame_level:  # a label frame is valid when its first input step lies inside the utterance
+            labels = mask_lengths(
+                labels, None if lengths is None else -torch.div(-lengths, label_rate, rounding_mode="floor")
+            )
+        halves = split_halves(labels, lengths, first_example)
+        return cls(labels, lengths, frame_maps or {}, halves, label_rate=label_rate)
+
+    def label_frames(self, input_frames: torch.Tensor) -> torch.Tensor:
+        """The label frame of each input time step (``input_frames // label_rate``, exactly)."""
+        if self.label_rate == 1:
+            return input_frames
+        return torch.div(input_frames, self.label_rate, rounding_mode="floor")
+
+    def label_positions(self, doubled_starts_plus_ends: torch.Tensor) -> torch.Tensor:
+        """Doubled input-step centres of label-frame spans given as ``start + end`` (``end`` inclusive)."""
+        return doubled_starts_plus_ends * self.label_rate + (self.label_rate - 1)
 
     @cached_property
     def segments(self) -> Segments:
@@ -85,9 +104,12 @@ class FoldBatch:
         frame_map = self.frame_maps[name]
         key = (frame_map, num_frames)
         if key not in self._layer_labels:
-            centres = frame_map.input_frames(num_frames, self.labels.device)
-            inside = centres.clamp(0, self.labels.shape[1] - 1)
-            labels = torch.where(self.layer_valid(name, num_frames), self.labels[:, inside], IGNORE)
+            label_frames = self.label_frames(frame_map.input_frames(num_frames, self.labels.device))
+            inside = label_frames.clamp(0, self.labels.shape[1] - 1)
+            valid = self.layer_valid(name, num_frames)
+            if self.label_rate != 1:  # a centre past the last label frame has no label
+                valid = valid & (label_frames < self.labels.shape[1])[None, :]
+            labels = torch.where(valid, self.labels[:, inside], IGNORE)
             self._layer_labels[key] = labels
         return self._layer_labels[key]
 

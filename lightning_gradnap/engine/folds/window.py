@@ -39,7 +39,7 @@ class WindowFold(Fold):
         for name, layer_values in values.items():
             frames = layer_values.shape[2]
             frame_map, valid = batch.frame_maps[name], batch.layer_valid(name, frames)
-            centres = frame_map.nearest_frame(segments.start + segments.end)
+            centres = frame_map.nearest_frame(batch.label_positions(segments.start + segments.end))
             if self.center == "salient":
                 assert batch.saliency is not None
                 layer_segment = torch.where(valid, segments.frame_segment[:, _clamped_centres(batch, name, frames)], -1)
@@ -50,5 +50,5 @@ class WindowFold(Fold):
 
 
 def _clamped_centres(batch: FoldBatch, name: str, frames: int) -> torch.Tensor:
-    centres = batch.frame_maps[name].input_frames(frames, batch.labels.device)
+    centres = batch.label_frames(batch.frame_maps[name].input_frames(frames, batch.labels.device))
     return centres.clamp(0, batch.labels.shape[1] - 1)
