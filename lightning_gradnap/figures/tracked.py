@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from lightning_gradnap.analysis.tracking import TRACKED_LIMIT, unit_rms
 from lightning_gradnap.figures.canvas import CachingCanvas
-from lightning_gradnap.figures.plots import _axes_inches, _colourbar, _fixed_figure, _row_labels
+from lightning_gradnap.figures.layout import _axes_inches, _colourbar, _fixed_figure, _row_labels
 from lightning_gradnap.profiles.result import window_mean
 
 __all__ = ["LayerFrames", "emergence_figure", "rms_title", "scaled_matrix", "tracked_heatmap", "tracked_heatmap_panels"]
