@@ -112,7 +112,9 @@ def find_maps_and_layouts(
     return {**maps, **given}, dict(run.layouts), run.time_axis
 
 
-def _first_layouts(model: nn.Module, run: ModelProbe, names: Sequence[str]):
+def _first_layouts(
+    model: nn.Module, run: ModelProbe, names: Sequence[str]
+) -> tuple[int, ModuleTrace, dict[str, tuple[torch.Tensor, torch.Tensor]]]:
     """The probe's first length, its module trace and outputs: :data:`FIRST_LENGTH` input frames (cheap) where
     the model takes them and every layer shows its time axis there, else the batch's own length (which
     the model takes by construction)."""

@@ -48,9 +48,9 @@ def find_feeders(
             counts = tuple(call.shapes[i][other_layout.time_axis] for i in (0, 2 if 2 in call.shapes else 0))
             if frames is None:
                 layout = _layout_by_frames(name, tuple(outputs[name][0].shape), run.timeless[name], counts[0])
-                if layout is None:
-                    continue
             elif counts != frames:
+                continue
+            if layout is None:  # no axis with the feeder's frames (a layout, if given, always has one)
                 continue
             reached = other_layout.to_bct(call.reached)
             if bool(reached[..., [0, -1]].any()):
@@ -63,7 +63,7 @@ def find_feeders(
     return chosen
 
 
-def _traced_layout(run: ModelProbe, call) -> Layout | None:
+def _traced_layout(run: ModelProbe, call: TracedCall) -> Layout | None:
     """The layout of a traced module's output, or None if it has no clear batch and time axis."""
     if 0 not in call.shapes or 1 not in call.shapes:
         return None

@@ -17,6 +17,8 @@ from lightning_gradnap.recording.probe_forward import ModelProbe, Outputs, Probe
 
 __all__ = ["LONGEST", "REPLICAS", "receptive_field_lines"]
 
+Fields = tuple[list[int], list[tuple[int, int]]]  # probed layer frames, and each one's (first, last) input frame
+
 REPLICAS = 4  # random inputs per probed frame when one input leaves gaps in a field (max-pooling, dead ReLUs)
 LONGEST = 4096  # input frames the probe lengthens to at most (or 16 times the batch's length: a waveform front end)
 
@@ -64,7 +66,7 @@ def receptive_field_lines(
         length *= 2
 
 
-def _on_a_line(fields: tuple[list[int], list[tuple[int, int]]]) -> bool:
+def _on_a_line(fields: Fields) -> bool:
     frames, supports = fields
     return centre_line(frames, [lo + hi for lo, hi in supports]) is not None
 
@@ -75,7 +77,7 @@ def _reaches_an_end(output: torch.Tensor) -> bool:
     return bool(torch.isnan(ends).any())
 
 
-def _agrees(fields: tuple[list[int], list[tuple[int, int]]], spread: torch.Tensor, nan_frame: int) -> bool:
+def _agrees(fields: Fields, spread: torch.Tensor, nan_frame: int) -> bool:
     """Whether the fields, if right, reach exactly the layer frames that the NaN at ``nan_frame`` reached."""
     frames, supports = fields
     if len({hi - lo for lo, hi in supports}) != 1:  # the fields of one layer are equally wide
@@ -90,7 +92,7 @@ def _agrees(fields: tuple[list[int], list[tuple[int, int]]], spread: torch.Tenso
     return torch.equal(reached.cpu(), predicted)
 
 
-def _fields(run: ProbeRun, x: torch.Tensor, outputs: Outputs, name: str, length: int, replicas: int):
+def _fields(run: ProbeRun, x: torch.Tensor, outputs: Outputs, name: str, length: int, replicas: int) -> Fields | None:
     """Three probed layer frames and their receptive fields ``(first, last)`` input frame, or None if a
     field touches an edge of the input."""
     frames = outputs[name].shape[-1]
@@ -105,7 +107,10 @@ def _fields(run: ProbeRun, x: torch.Tensor, outputs: Outputs, name: str, length:
     return None
 
 
-def _fields_of(run, x, outputs, name, length, replicas, probed):
+def _fields_of(
+    run: ProbeRun, x: torch.Tensor, outputs: Outputs, name: str, length: int, replicas: int, probed: list[int]
+) -> Fields | None:
+    """The receptive fields of the ``probed`` frames, or None if one is empty or touches an edge of the input."""
     if outputs[name].requires_grad:
         reached = _gradient_fields(x, outputs[name], probed, length, replicas)
     else:  # the forward blocks gradients (e.g. a frozen extractor under no_grad): follow NaNs instead
