@@ -7,7 +7,9 @@
 - :mod:`~lightning_gradnap.recording.objectives`: the scalar whose gradients weight a GradNAP
   (:data:`OBJECTIVES`, or a callable of :class:`ObjectiveInputs`);
 - :mod:`~lightning_gradnap.recording.frame_maps` and :mod:`~lightning_gradnap.recording.probe`: which
-  input frames each layer frame stands for, found by probing the model.
+  input frames each layer frame stands for, found by probing the model (its forward in
+  ``probe_forward``; receptive fields in ``probe_fields``, feeders in ``probe_feeders``, frame counts in
+  ``probe_counts``).
 """
 
 from lightning_gradnap.recording.batch import BatchReader, ProfileBatch

@@ -210,7 +210,9 @@ class ModelProbe:
         return x, {name: self.layouts[name].to_bct(a) for name, a in outputs.items() if name in self.layouts}
 
     # ---------------------------------------------------------------- layouts
-    def find_layouts(self, length: int, trace: ModuleTrace | None = None) -> dict[str, tuple[Outputs, Outputs]]:
+    def find_layouts(
+        self, length: int, trace: ModuleTrace | None = None
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Each name's layout from forwards at two batch sizes and lengths ``length`` and ``2 * length``
         (the time axis of a model that takes one length only: from where a NaN goes).
 

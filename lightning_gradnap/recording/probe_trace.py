@@ -111,7 +111,9 @@ class LocalStatistics:
             self._handles.pop().remove()
 
     @staticmethod
-    def _hook(module: nn.Module, inputs: tuple, output: object) -> torch.Tensor | None:
+    def _hook(
+        module: nn.GroupNorm | nn.InstanceNorm1d | nn.InstanceNorm2d, inputs: tuple, output: object
+    ) -> torch.Tensor | None:
         x = inputs[0]
         if not isinstance(x, torch.Tensor) or x.dim() < 3:
             return None
