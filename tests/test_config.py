@@ -76,6 +76,11 @@ def _defaults(function) -> dict[str, object]:
     return {name: p.default for name, p in inspect.signature(function).parameters.items()}
 
 
+#: The callback finds these from the model (default None); the engine and compute_profiles keep [B, C, T] and
+#: classes on axis 1 unless told (README: "Other model layouts").
+PROBED_BY_THE_CALLBACK = {"class_dim", "channels_last"}
+
+
 @pytest.mark.parametrize("options", [EngineOptions, AnalysisOptions, ViewOptions])
 def test_the_boundaries_flat_arguments_default_to_the_options_defaults(options) -> None:
     from lightning_gradnap import GradNAPCallback
@@ -85,6 +90,9 @@ def test_the_boundaries_flat_arguments_default_to_the_options_defaults(options) 
         shared = [field for field in fields(options) if field.name in flat]
         assert shared or boundary is compute_profiles
         for field in shared:
+            if boundary is GradNAPCallback.__init__ and field.name in PROBED_BY_THE_CALLBACK:
+                assert flat[field.name] is None, field.name  # None: found by probing the model
+                continue
             assert flat[field.name] == field.default, (boundary.__qualname__, field.name)
 
 
