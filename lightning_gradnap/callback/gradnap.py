@@ -155,11 +155,10 @@ class GradNAPCallback(Callback):
         self.reader = BatchReader(inputs, labels, lengths, targets, target_lengths)
         self.group_sources = GroupSources(group_names, group_categories, group_features, num_groups)
         self._engine_options = callback_engine_options(  # the flat arguments, a few to a line
-            **dict(method=method, objective=objective, absolute=absolute, label_level=label_level, window=window),
-            **dict(window_center=window_center, class_dim=class_dim, channels_last=channels_last),
-            **dict(output_transform=output_transform, label_rate=label_rate),
-            **dict(feature_window=feature_window, views=self.writer.views),
-        )
+            method=method, objective=objective, absolute=absolute, label_level=label_level, window=window,
+            window_center=window_center, class_dim=class_dim, channels_last=channels_last, label_rate=label_rate,
+            output_transform=output_transform, feature_window=feature_window, views=self.writer.views,
+        )  # fmt: skip
         self.frame_maps = callback_frame_maps(frame_maps)  # checked now
         self.analysis_options = AnalysisOptions(num_clusters, clustering, weight_by_count, scale)
         self.save_profiles = save_profiles
