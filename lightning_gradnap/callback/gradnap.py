@@ -4,39 +4,38 @@ A thin adapter over the core, in the order data flows: :mod:`~lightning_gradnap.
 step's own forward, with hooks), :mod:`~lightning_gradnap.engine.engine` (group sums), ``engine.reduction`` (across
 processes), :mod:`~lightning_gradnap.analysis.profiling`, :mod:`~lightning_gradnap.summary.writer` (files and
 TensorBoard), ``callback.history`` (what a checkpoint keeps); ``callback.schedule`` says which validations and
-batches are profiled. Only this module and ``callback.loggers`` import ``lightning``; a ``pytorch_lightning``
-Trainer works too (:mod:`lightning_gradnap.pytorch_lightning`). Labels: ``recording.batch.BatchReader``, which
-reads each batch once, where it enters; groups: ``profiles.groups.GroupSources``.
+batches are profiled, ``callback.arguments`` turns the flat arguments into options, ``callback.runs`` holds
+setup's checks and ``callback.epoch_end`` a validation's profiling. Only the ``callback`` package imports
+``lightning``; a ``pytorch_lightning`` Trainer works too (:mod:`lightning_gradnap.pytorch_lightning`). Labels:
+``recording.batch.BatchReader``, which reads each batch once, where it enters; groups: ``profiles.groups.GroupSources``.
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.utilities import rank_zero_warn
 from typing_extensions import override
 
 from lightning_gradnap import config
-from lightning_gradnap.analysis.profiling import profile_state
+from lightning_gradnap.callback.arguments import callback_engine_options, callback_frame_maps, state_key_options
+from lightning_gradnap.callback.epoch_end import profile_validation
 from lightning_gradnap.callback.history import ProfileHistory
-from lightning_gradnap.callback.loggers import NO_TENSORBOARD, log_dir, summary_writer
+from lightning_gradnap.callback.loggers import log_dir, summary_writer
+from lightning_gradnap.callback.runs import rank_zero_setup_warnings, starts_fresh_run, warn_if_any
 from lightning_gradnap.callback.schedule import ProfilingSchedule
 from lightning_gradnap.callback.shared_forward import SharedForward, forward_module, profiled_layers
-from lightning_gradnap.config import AnalysisOptions, EngineOptions, ViewOptions, as_plain_dict, resolve_callable
+from lightning_gradnap.config import AnalysisOptions, ViewOptions, as_plain_dict
 from lightning_gradnap.engine.engine import ProfileEngine
-from lightning_gradnap.engine.reduction import NothingProfiled, reduce_state
 from lightning_gradnap.profiles.groups import Groups, GroupSources
 from lightning_gradnap.recording.batch import BatchReader, LabelFn, ProfileBatch
-from lightning_gradnap.recording.frame_maps import as_frame_map
 from lightning_gradnap.summary.replay import replay_history
-from lightning_gradnap.summary.writer import ProfileWriter, check_writable
+from lightning_gradnap.summary.writer import ProfileWriter
 
 __all__ = ["GradNAPCallback"]
 
@@ -155,21 +154,12 @@ class GradNAPCallback(Callback):
         self.layers = layers
         self.reader = BatchReader(inputs, labels, lengths, targets, target_lengths)
         self.group_sources = GroupSources(group_names, group_categories, group_features, num_groups)
-        self._engine_options = EngineOptions(
-            method=method,
-            objective=objective,
-            absolute=absolute,
-            label_level=label_level,
-            window=window,
-            window_center=window_center,
-            class_dim=class_dim,
-            channels_last=channels_last,
-            output_transform=resolve_callable(output_transform, "output_transform"),
-            input_window=feature_window if "features" in self.writer.views and label_level == "frame" else None,
-            label_rate=label_rate,
-            skip_failing_input_views=True,  # a view that cannot be drawn is left out, never aborts fit
-        )
-        self.frame_maps = {name: as_frame_map(name, spec) for name, spec in (frame_maps or {}).items()}  # checked now
+        self._engine_options = callback_engine_options(  # the flat arguments, a few to a line
+            method=method, objective=objective, absolute=absolute, label_level=label_level, window=window,
+            window_center=window_center, class_dim=class_dim, channels_last=channels_last, label_rate=label_rate,
+            output_transform=output_transform, feature_window=feature_window, views=self.writer.views,
+        )  # fmt: skip
+        self.frame_maps = callback_frame_maps(frame_maps)  # checked now
         self.analysis_options = AnalysisOptions(num_clusters, clustering, weight_by_count, scale)
         self.save_profiles = save_profiles
         self.reliability_threshold = reliability_threshold
@@ -190,46 +180,27 @@ class GradNAPCallback(Callback):
     @property
     @override
     def state_key(self) -> str:
-        # Not the layers: a run resumed with other layers keeps the history of those it still profiles.
-        kept = {k: self.engine_options[k] for k in ("method", "objective", "absolute", "label_level", "window")}
-        kept["method"] = kept["method"] if isinstance(kept["method"], str) else list(kept["method"])  # as given
-        return self._generate_state_key(labels=self.reader.keys["labels"], **kept)
+        return self._generate_state_key(labels=self.reader.keys["labels"], **state_key_options(self.engine_options))
 
     # ------------------------------------------------------------------ setup
     @override
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        self._start_fresh_run_if_new_trainer(trainer, stage)
+        if starts_fresh_run(self._trainer, trainer, stage):
+            self._history = ProfileHistory(self.view_options.embedding)
+            self.tracker = self._history.tracker
+            self.schedule.reset()
+            self.writer.reset()
+        self._trainer = weakref.ref(trainer)
         layers = profiled_layers(pl_module, self.layers)
-        owners = [getattr(trainer, "datamodule", None), pl_module]
-        self.groups = self.group_sources.resolve(owners)
+        self.groups = self.group_sources.resolve([getattr(trainer, "datamodule", None), pl_module])
         self.engine = ProfileEngine(layers, len(self.groups.names), self._engine_options, self.frame_maps)
         self._model = forward_module(pl_module, layers)[1]
         self._capture = SharedForward(self.engine, self.engine.recorder(pl_module))  # layers resolved once
-        self._warn(self._history.keep_layers(layers))
+        warn_if_any(self._history.keep_layers(layers))
         self._history.set_root(log_dir(trainer))
-        folder = log_dir(trainer) / "profiles"  # a broadcast: on every rank, or the ranks' collectives go astray
+        folder = log_dir(trainer) / "profiles" if self.save_profiles else None  # a broadcast: on every rank
         if trainer.is_global_zero:
-            if self.save_profiles:
-                check_writable(folder)
-            self._warn(NO_TENSORBOARD if summary_writer(trainer) is None else None)
-            self._warn(self.schedule.never_profiles(trainer, pl_module, stage))
-
-    def _start_fresh_run_if_new_trainer(self, trainer: L.Trainer, stage: str) -> None:
-        """A ``fit`` of another Trainer without a checkpoint (a notebook cell run twice) is a new run: it starts a
-        fresh history, so that its files are not named as repeats and its replay holds only its own steps."""
-        previous = self._trainer() if self._trainer is not None else None
-        self._trainer = weakref.ref(trainer)
-        if stage != "fit" or previous is None or previous is trainer or trainer.ckpt_path is not None:
-            return
-        self._history = ProfileHistory(self.view_options.embedding)
-        self.tracker = self._history.tracker
-        self.schedule.reset()
-        self.writer.reset()
-
-    @staticmethod
-    def _warn(message: str | None) -> None:
-        if message:
-            rank_zero_warn(message)
+            warn_if_any(*rank_zero_setup_warnings(trainer, pl_module, stage, folder, self.schedule))
 
     # ------------------------------------------------------------------ validation
     @override
@@ -278,39 +249,8 @@ class GradNAPCallback(Callback):
         if not self.schedule.active or self.engine is None:
             return
         self.schedule.active = False
-        try:  # a collective call: on every rank
-            state = reduce_state(
-                self.engine.state(),
-                partial(trainer.strategy.reduce, reduce_op="sum"),
-                trainer.world_size,
-                trainer.strategy.root_device,
-                set(self.engine.sums),
-                self.engine.skipped_batches,
-            )
-        except NothingProfiled as reason:
-            rank_zero_warn(str(reason))
-            return
-        step, epoch = trainer.global_step, trainer.current_epoch
-        run = self.schedule.run_name(trainer, self._history.state["steps"])
-        if run is None:
-            return  # a resumed fit repeats a step its checkpoint had profiled
-        folder = log_dir(trainer) / "profiles" if self.save_profiles else None  # a broadcast: on every rank
-        if not trainer.is_global_zero:
-            if not run:
-                self._history.add(step, epoch)
-            return
-        profiling = profile_state(
-            self.engine.contents, state, self.groups, self.analysis_options, self._history.previous
-        )
-        first, analysis = profiling.first
-        scores = None
-        if not run:  # orders of the views watched over steps (first method), into the file; scores so far
-            scores = self._history.track(first, step, analysis)
-            profiling.profiles.orderings.update(first.orderings)
-        path = self.writer.write(profiling, step, epoch, folder, summary_writer(trainer), run, scores)
-        self._warn(self._history.check_reliability(analysis, self.reliability_threshold))
-        if not run:  # a repeat at a step (e.g. validate() on other data) has its own file, not a history entry
-            self._history.add(step, epoch, path, profiling.profiles, analysis)
+        parts = (self.groups, self.analysis_options, self._history, self.schedule, self.writer)
+        profile_validation(trainer, self.engine, *parts, self.save_profiles, self.reliability_threshold)
 
     @override
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -338,7 +278,7 @@ class GradNAPCallback(Callback):
         self.schedule.validations = int(state_dict.get("validations", 0))
         self.schedule.restored_steps = set(self._history.state["steps"])
         if self.engine is not None:  # after setup (as in a resumed fit): the layers are known
-            self._warn(self._history.keep_layers(self.engine.layers))
+            warn_if_any(self._history.keep_layers(self.engine.layers))
 
     @property
     def history(self) -> dict[str, Any]:

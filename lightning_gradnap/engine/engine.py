@@ -8,7 +8,6 @@ precision, at least float32). No Python loop over frames, groups or examples.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -17,6 +16,7 @@ import torch
 from torch import nn
 
 from lightning_gradnap.config import EngineOptions
+from lightning_gradnap.engine.axes import absolute_lengths, channels_first, scores_bct
 from lightning_gradnap.engine.folds import (
     Fold,
     FoldBatch,
@@ -27,30 +27,25 @@ from lightning_gradnap.engine.folds import (
     relevance_of,
 )
 from lightning_gradnap.engine.group_sums import SumsByName
-from lightning_gradnap.profiles.from_state import (
-    StateContents,
-    feature_views_from_state,
-    profiles_of_method,
-    state_key,
-)
-from lightning_gradnap.profiles.result import FeatureViews, Profiles
+from lightning_gradnap.engine.input_views import input_view_sums
+from lightning_gradnap.engine.results import EngineResults
+from lightning_gradnap.profiles.from_state import state_key
 from lightning_gradnap.recording.batch import ProfileBatch, as_profile_batch, check_labels, model_device, prepare_input
 from lightning_gradnap.recording.frame_maps import AnyFrameMap, FrameMapSpec, check_frame_maps
 from lightning_gradnap.recording.hooks import ActivationRecorder
-from lightning_gradnap.recording.layouts import Layout, overridden
+from lightning_gradnap.recording.layouts import Layout
 from lightning_gradnap.recording.objectives import (
     ObjectiveInputs,
     default_output_transform,
     masked_objective,
     resolve_objective,
-    scores_of,
 )
 from lightning_gradnap.recording.probe import OUTPUT, find_frame_maps
 
 __all__ = ["OUTPUT", "ProfileEngine"]
 
 
-class ProfileEngine:
+class ProfileEngine(EngineResults):
     """Accumulates NAPs or GradNAPs of named layers over batches.
 
     Args:
@@ -124,10 +119,6 @@ class ProfileEngine:
 
     def recorder(self, model: nn.Module) -> ActivationRecorder:
         return ActivationRecorder(model, self.layers, keep_graph=self.needs_gradients)  # checks the names
-
-    @property
-    def skipped_batches(self) -> int:  # since the last reset, for relevance that was not finite
-        return self.accumulated.skipped_batches
 
     def reset(self) -> None:
         self.accumulated.reset()
@@ -230,7 +221,7 @@ class ProfileEngine:
                 "give one label row per example"
             )
         frame_level = self.label_level == "frame"
-        lengths = self._absolute_lengths(batch)
+        lengths = absolute_lengths(batch, self.input_time_axis)
         fold_batch = FoldBatch.make(
             labels, lengths, frame_level, self.frame_maps, device, self.examples_seen, self.options.label_rate
         )
@@ -241,7 +232,7 @@ class ProfileEngine:
         gradient_inputs = [inputs] if inputs is not None and wants_input_gradient else []
         if self.needs_gradients:
             with torch.enable_grad():  # the forward ran with gradients; the caller may not
-                scores = self._scores(output)
+                scores = scores_bct(output, self.output_transform, self.options.class_dim, self.layouts.get(OUTPUT))
                 extra_inputs = ObjectiveInputs(None, batch.targets, batch.target_lengths, self.options.blank)  # type: ignore[arg-type]
                 objective = masked_objective(
                     self.objective,
@@ -267,107 +258,12 @@ class ProfileEngine:
             batch_sums.update({self.state_key(method, name): value for name, value in folded.items()})
         recorder.clear()
         if self.input_fold is not None and inputs is not None:
-            batch_sums.update(self._input_views(inputs, input_gradient, fold_batch))
+            fold, sums, axis = self.input_fold, self.input_sums, self.input_time_axis
+            views = input_view_sums(fold, inputs, input_gradient, fold_batch, sums, axis, self.options)
+            if views is None:  # left out from now on (warned)
+                self.input_fold = None
+            batch_sums.update(views or {})
         return self.accumulated.add(batch_sums)
 
-    def _input_views(self, inputs: torch.Tensor, gradient: torch.Tensor | None, fold_batch: FoldBatch) -> dict:
-        """The feature view's sums of this batch: the input as ``[B, F, T]`` (its time axis last, other axes
-        folded into F); where it cannot be cut into windows (labels at another rate than the input, a
-        shape it cannot take), the view is left out from now on, with a warning that names it."""
-        assert self.input_fold is not None
-        axis = inputs.dim() - 1 if self.input_time_axis is None else self.input_time_axis
-        layout = Layout(0, axis, inputs.dim()) if inputs.dim() > 2 else Layout(0, 2, 3)
-        if inputs.dim() == 2:  # a waveform: one feature
-            inputs, gradient = inputs[:, None], None if gradient is None else gradient[:, None]
-        inputs, gradient = layout.to_bct(inputs), None if gradient is None else layout.to_bct(gradient)
-        try:
-            if not inputs.is_floating_point():
-                raise ValueError("the input holds integer tokens, which have no features to average")
-            if self.options.label_rate != 1:
-                raise ValueError(
-                    f"input windows need one label per input frame, but labels come one per {self.options.label_rate} "
-                    "input steps (label_rate): set input_window=None (GradNAPCallback: leave 'features' out of `views`)"
-                )
-            views = self.input_fold.views(inputs, gradient)
-            return self.input_fold.batch_sums(views, fold_batch, self.input_sums)
-        except ValueError as error:
-            if not self.options.skip_failing_input_views:
-                raise
-            warnings.warn(
-                f"the 'features' view (input windows) is left out: {error}. Leave 'features' out of the callback's "
-                "`views` (ProfileEngine: input_window=None) to silence this",
-                UserWarning,
-                stacklevel=3,
-            )
-            self.input_fold = None
-            return {}
-
-    def _scores(self, output: Any) -> torch.Tensor:
-        layout = self.layouts.get(OUTPUT)
-        if self.options.class_dim is not None or layout is None:
-            return scores_of(
-                output, self.output_transform, 1 if self.options.class_dim is None else self.options.class_dim
-            )
-        return layout.to_bct(self.output_transform(output))
-
-    def _absolute_lengths(self, batch: ProfileBatch) -> torch.Tensor | None:
-        """The batch's lengths in input steps: relative ones (floats in ``(0, 1]``, as SpeechBrain's
-        ``wav_lens``) times the padded input length, rounded."""
-        lengths = batch.lengths
-        if lengths is None or not lengths.is_floating_point():
-            return lengths
-        first = batch.input_tuple[0]
-        padded = first.shape[-1 if self.input_time_axis is None else self.input_time_axis]
-        return torch.round(lengths.double() * padded).long()
-
     def _channels_first(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
-        layout = self.layouts.get(name)
-        if layout is not None and layout.ndim == tensor.dim():
-            return layout.to_bct(tensor)
-        if self.label_level == "frame" and tensor.dim() != 3:
-            raise ValueError(
-                f"layer {name!r} outputs shape {tuple(tensor.shape)}, but frame labels need a time "
-                "axis ([B, C, T]): profile a layer with a time axis, or use label_level='utterance'"
-            )
-        return tensor.transpose(1, 2) if overridden(self.options.channels_last, name) and tensor.dim() == 3 else tensor
-
-    # ---------------------------------------------------------------- results
-    def state(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        return self.accumulated.state()  # by half, of every layer and input view with data, for reductions
-
-    def feature_views(self, state: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> FeatureViews | None:
-        return feature_views_from_state(self.state() if state is None else state)  # None without input_window
-
-    def result(
-        self,
-        group_names: Sequence[str] | None = None,
-        group_categories: Sequence[str] | None = None,
-        weight_by_count: bool = False,
-        scale: str | None = None,
-        state: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
-        method: str | None = None,
-    ) -> Profiles:
-        """Normalised profiles of ``method`` (default: the first) from the sums (or from a given, e.g.
-        reduced, ``state``): :func:`~lightning_gradnap.profiles.from_state.profiles_of_method`.
-
-        Raises:
-            ValueError: if no batch has been profiled or every group is absent.
-        """
-        state = self.state() if state is None else state
-        return profiles_of_method(state, self.contents, method, group_names, group_categories, weight_by_count, scale)
-
-    @property
-    def contents(self) -> StateContents:
-        """What :meth:`state` holds (methods, layers, groups) and the options for the files' metadata."""
-        return StateContents(tuple(self.methods), tuple(self.layers), self.num_groups, self.metadata())
-
-    def metadata(self, weight_by_count: bool = False, scale: str | None = None) -> dict[str, Any]:
-        options = {key: getattr(self.options, key) for key in ("absolute", "label_level", "window", "window_center")}
-        return {
-            "method": self.method,
-            **options,
-            "objective": self.options.objective_name,
-            "weight_by_count": weight_by_count,
-            "scale": scale,
-            "skipped_batches": self.skipped_batches,
-        }
+        return channels_first(name, tensor, self.layouts.get(name), self.label_level, self.options.channels_last)

@@ -1,0 +1,80 @@
+"""The callback's work at the end of a profiled validation: the group sums reduced across processes, profiled
+(:mod:`~lightning_gradnap.analysis.profiling`), tracked over steps and written (files and TensorBoard)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import lightning as L
+from lightning.pytorch.utilities import rank_zero_warn
+
+from lightning_gradnap.analysis.profiling import profile_state
+from lightning_gradnap.callback.history import ProfileHistory
+from lightning_gradnap.callback.loggers import log_dir, summary_writer
+from lightning_gradnap.callback.runs import warn_if_any
+from lightning_gradnap.callback.schedule import ProfilingSchedule
+from lightning_gradnap.config import AnalysisOptions
+from lightning_gradnap.engine.engine import ProfileEngine
+from lightning_gradnap.engine.reduction import NothingProfiled, reduce_state
+from lightning_gradnap.profiles.groups import Groups
+from lightning_gradnap.summary.writer import ProfileWriter
+
+__all__ = ["profile_validation"]
+
+
+def profile_validation(
+    trainer: L.Trainer,
+    engine: ProfileEngine,
+    groups: Groups,
+    analysis_options: AnalysisOptions,
+    history: ProfileHistory,
+    schedule: ProfilingSchedule,
+    writer: ProfileWriter,
+    save_profiles: bool,
+    reliability_threshold: float,
+) -> None:
+    """Profile the validation that ends: a collective call, on every rank; files, views and the history entry
+    on global rank zero (the other ranks keep the step in their history).
+
+    Args:
+        trainer: The Trainer (its strategy reduces the sums; its step, epoch and log directory name the files).
+        engine: Holds this validation's group sums.
+        groups: The groups' names, categories and features.
+        analysis_options: How the profiles are analysed.
+        history: The profilings so far (what a checkpoint keeps).
+        schedule: Names the run (``None``: a step a resumed fit's checkpoint had profiled).
+        writer: Writes the file and the TensorBoard views.
+        save_profiles: Write the ``.npz`` file under ``profiles/`` of the log directory.
+        reliability_threshold: Warn once per layer whose split-half reliability is below this.
+    """
+    try:  # a collective call: on every rank
+        state = reduce_state(
+            engine.state(),
+            partial(trainer.strategy.reduce, reduce_op="sum"),
+            trainer.world_size,
+            trainer.strategy.root_device,
+            set(engine.sums),
+            engine.skipped_batches,
+        )
+    except NothingProfiled as reason:
+        rank_zero_warn(str(reason))
+        return
+    step, epoch = trainer.global_step, trainer.current_epoch
+    run = schedule.run_name(trainer, history.state["steps"])
+    if run is None:
+        return  # a resumed fit repeats a step its checkpoint had profiled
+    folder = log_dir(trainer) / "profiles" if save_profiles else None  # a broadcast: on every rank
+    if not trainer.is_global_zero:
+        if not run:
+            history.add(step, epoch)
+        return
+    profiling = profile_state(engine.contents, state, groups, analysis_options, history.previous)
+    first, analysis = profiling.first
+    scores = None
+    if not run:  # orders of the views watched over steps (first method), into the file; scores so far
+        scores = history.track(first, step, analysis)
+        profiling.profiles.orderings.update(first.orderings)
+    path = writer.write(profiling, step, epoch, folder, summary_writer(trainer), run, scores)
+    warn_if_any(history.check_reliability(analysis, reliability_threshold))
+    if not run:  # a repeat at a step (e.g. validate() on other data) has its own file, not a history entry
+        history.add(step, epoch, path, profiling.profiles, analysis)
