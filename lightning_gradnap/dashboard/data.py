@@ -117,10 +117,19 @@ class Dashboard:
         return files
 
     def file_at(self, run: str, method: str, layer: str, step: int) -> ProfileFile:
+        """The run's file at ``step``.
+
+        Raises:
+            KeyError: if there is none (lists the steps).
+            MalformedFile: if the file at ``step`` was skipped as malformed or refused (names it).
+        """
         files = self.method_files(run, method, layer)
         for file in files:
             if file.step == step:
                 return file
+        for file, error in self.index.skipped(run):
+            if file.step == step:
+                raise error
         raise KeyError(
             f"run {run!r} has no {method!r} profile of {layer!r} at step {step}; steps: {[f.step for f in files]}"
         )

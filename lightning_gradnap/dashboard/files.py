@@ -8,17 +8,21 @@ File names and headers are read through :mod:`lightning_gradnap.profiles.npz`.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lightning_gradnap.profiles.npz import Header, parse_file_name
+from lightning_gradnap.profiles.npz import Header, MalformedFile, parse_file_name
 
 __all__ = ["ProfileFile", "RunIndex", "find_runs", "has_runs", "list_files", "printable_name"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ class _Listing:
     at: float  # when it was listed (time.monotonic)
     files: list[ProfileFile]
     headers: dict[Path, Header]
+    skipped: dict[Path, tuple[ProfileFile, MalformedFile]]
 
 
 class RunIndex:
@@ -163,12 +168,33 @@ class RunIndex:
         with self._lock:
             listing = self._listings.get(folder)
         if listing is None or listing.stamp != stamp or time.monotonic() - listing.at > self.recheck_seconds:
-            started = time.monotonic()
-            files = list_files(folder)
-            listing = _Listing(stamp, started, files, {file.path: self.cache.header(file.path) for file in files})
-            with self._lock:
-                self._listings[folder] = listing
+            listing = self._list(folder, stamp, listing)
         return listing.files
+
+    def skipped(self, run: str) -> list[tuple[ProfileFile, MalformedFile]]:
+        """The run's files left out of :meth:`files` (malformed or refused), with why."""
+        self.files(run)
+        listing = self._listings.get(self.runs()[run])
+        return list(listing.skipped.values()) if listing is not None else []
+
+    def _list(self, folder: Path, stamp: int, previous: _Listing | None) -> _Listing:
+        """List ``folder`` again; a malformed or refused file is left out with a warning (once) that names it."""
+        started = time.monotonic()
+        files, headers, skipped = [], {}, {}
+        for file in list_files(folder):
+            try:
+                headers[file.path] = self.cache.header(file.path)
+                files.append(file)
+            except MalformedFile as error:
+                skipped[file.path] = (file, error)
+                if previous is None or str(previous.skipped.get(file.path, (None, ""))[1]) != str(error):
+                    message = f"GradNAP dashboard: skipped {error.name!r}: {error.reason}"
+                    logger.warning(message)
+                    warnings.warn(message, stacklevel=3)
+        listing = _Listing(stamp, started, files, headers, skipped)
+        with self._lock:
+            self._listings[folder] = listing
+        return listing
 
     def header(self, file: ProfileFile) -> Header:
         """The file's header, from the run's listing when it holds it."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from lightning_gradnap.dashboard.data import ORDERINGS, Dashboard
+from lightning_gradnap.profiles.npz import MalformedFile
 
 __all__ = ["ROUTES", "Payload", "RouteError", "query_key", "respond"]
 
@@ -52,7 +54,7 @@ class Payload:
 
 
 class RouteError(Exception):
-    """A request that cannot be answered; ``status`` is its HTTP status (400 or 404)."""
+    """A request that cannot be answered; ``status`` is its HTTP status (400, 404, or 500 for an unreadable file)."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -93,8 +95,10 @@ def run(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
 def run_info(dashboard: Dashboard, name: str) -> dict[str, Any]:
     """What the pickers and the slider need to know about a run."""
     files = dashboard.files(name)
+    skipped = dashboard.index.skipped(name)
     if not files:
-        raise KeyError(f"run {name!r} has no profile files")
+        left_out = "".join(f"; skipped {error.name!r}: {error.reason}" for _, error in skipped)
+        raise KeyError(f"run {name!r} has no readable profile files{left_out}")
     headers = [dashboard.header(file) for file in files]
     last = headers[-1]
     methods: list[str] = []
@@ -136,6 +140,7 @@ def run_info(dashboard: Dashboard, name: str) -> dict[str, Any]:
         "features": features,
         "orderings": list(ORDERINGS),
         "metadata": _plain(last.metadata),
+        "skipped": [{"file": error.name, "step": file.step, "reason": error.reason} for file, error in skipped],
     }
 
 
@@ -197,8 +202,9 @@ def respond(dashboard: Dashboard, route: str, params: Mapping[str, str]) -> Payl
 
     Raises:
         RouteError: 404 for an unknown route, run, method, layer, step or group (the message
-            lists the known ones), 400 for a missing or malformed parameter.
-        ValueError: for an unreadable file (names the file).
+            lists the known ones), 400 for a missing or malformed parameter or a file that is
+            malformed or refused (too large, a zip bomb, a header that lies about its shape),
+            500 for an unreadable file; each names the file, never a server path.
     """
     if route not in ROUTES:
         raise RouteError(404, f"no route {route!r}; routes: {list(ROUTES)}")
@@ -206,7 +212,18 @@ def respond(dashboard: Dashboard, route: str, params: Mapping[str, str]) -> Payl
         with one_blas_thread():
             return ROUTES[route](dashboard, params)
     except KeyError as error:
-        raise RouteError(404, str(error.args[0]) if error.args else str(error)) from None
+        raise RouteError(404, _without_paths(dashboard, str(error.args[0]) if error.args else str(error))) from None
+    except MalformedFile as error:
+        raise RouteError(400, f"{error.name!r} {error.reason}") from None
+    except ValueError as error:  # an unreadable file (names it)
+        raise RouteError(500, _without_paths(dashboard, str(error))) from None
+
+
+def _without_paths(dashboard: Dashboard, text: str) -> str:
+    """``text`` with the log directory's path left out (file names relative to it)."""
+    for root in {str(dashboard.root.resolve()), str(dashboard.root), os.path.abspath(dashboard.root)}:
+        text = text.replace(root.rstrip(os.sep) + os.sep, "")
+    return text
 
 
 _threadpools: ThreadpoolController | None = None
