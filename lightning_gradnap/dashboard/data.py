@@ -14,6 +14,11 @@ and the offline report alike:
 - **Tracked across the run,** when no file carries a tracked ordering: the final step's
   clustering, applied to every step (the ANN-topomaps idea: lay out once, at the newest profiling).
 
+A file is identified by its step and its repeat (``-validate-1``: ``validate()`` again at a step,
+perhaps on other data). A repeat is shown as its own profiling; the final step's clustering and
+the emergence maps (scores over the run, the stability against the previous step) come from the
+files that ``fit`` wrote.
+
 A second method in one file (NAP beside GradNAP, ``method=["gradnap", "nap"]``) is a layer named
 ``"<method>/<layer>"`` with its arrays under that layer's index (see
 :meth:`~lightning_gradnap.Profiles.method`); metadata ``methods`` lists them, the first owning the
@@ -116,32 +121,37 @@ class Dashboard:
             raise KeyError(f"run {run!r} has no {method!r} profile" + (f" of layer {layer!r}" if layer else ""))
         return files
 
-    def file_at(self, run: str, method: str, layer: str, step: int) -> ProfileFile:
-        """The run's file at ``step``.
+    def fit_files(self, run: str, method: str, layer: str | None = None) -> list[ProfileFile]:
+        """:meth:`method_files` that ``fit`` wrote (all of them if ``validate()`` wrote every one)."""
+        files = self.method_files(run, method, layer)
+        return [file for file in files if file.of_fit] or files
+
+    def file_at(self, run: str, method: str, layer: str, step: int, repeat: str = "") -> ProfileFile:
+        """The run's file at ``step`` (and ``repeat``: ``"validate-1"``, ``""`` for the first at its step).
 
         Raises:
             KeyError: if there is none (lists the steps).
-            MalformedFile: if the file at ``step`` was skipped as malformed or refused (names it).
+            MalformedFile: if that file was skipped as malformed or refused (names it).
         """
         files = self.method_files(run, method, layer)
         for file in files:
-            if file.step == step:
+            if (file.step, file.repeat) == (step, repeat):
                 return file
         for file, error in self.index.skipped(run):
-            if file.step == step:
+            if (file.step, file.repeat) == (step, repeat):
                 raise error
-        raise KeyError(
-            f"run {run!r} has no {method!r} profile of {layer!r} at step {step}; steps: {[f.step for f in files]}"
-        )
+        steps = [f"{f.step}-{f.repeat}" if f.repeat else f.step for f in files]
+        at = f"step {step}" + (f" (repeat {repeat!r})" if repeat else "")
+        raise KeyError(f"run {run!r} has no {method!r} profile of {layer!r} at {at}; steps: {steps}")
 
     # ------------------------------------------------------------------ matrices
     def profile(self, file: ProfileFile, method: str, layer: str) -> np.ndarray:
         """The float64 profile ``[G, C]`` as saved (time-resolved ones: mean over the window)."""
         return window_mean(self.cache.array(file.path, self.key(self.header(file), method, "profile", layer)))
 
-    def matrix(self, run: str, method: str, layer: str, step: int) -> np.ndarray:
+    def matrix(self, run: str, method: str, layer: str, step: int, repeat: str = "") -> np.ndarray:
         """``[G, C]`` float32 profile at ``step``, groups and neurons in the file's order (NaN = absent)."""
-        file = self.file_at(run, method, layer, step)
+        file = self.file_at(run, method, layer, step, repeat)
         return self.cache.get(
             file.path, f"float32:{method}:{layer}", lambda: self.profile(file, method, layer).astype(np.float32)
         )
@@ -160,16 +170,17 @@ class Dashboard:
         return self.cache.get(file.path, f"scale:{method}:{layer}", compute)
 
     # ------------------------------------------------------------------ orderings
-    def order(self, run: str, method: str, layer: str, step: int, kind: str) -> dict[str, Any]:
-        """Row (group) and column (neuron) order of the heatmap, and where it came from.
+    def order(self, run: str, method: str, layer: str, step: int, kind: str, repeat: str = "") -> dict[str, Any]:
+        """Row (group) and column (neuron) order of the heatmap, and where it came from (``final``: the last file
+        that ``fit`` wrote, never a ``validate()`` repeat).
 
         Returns:
             ``{"groups": [G], "neurons": [C], "source": str}``; absent groups come last.
         """
         if kind not in ORDERINGS:
             raise KeyError(f"ordering should be one of {list(ORDERINGS)}, got {kind!r}")
-        file = self.file_at(run, method, layer, step)
-        final = self.method_files(run, method, layer)[-1]
+        file = self.file_at(run, method, layer, step, repeat)
+        final = self.fit_files(run, method, layer)[-1]
         note = ""
         if kind == "tracked":
             saved = self._saved_order(file, method, layer, "tracked")
@@ -237,9 +248,9 @@ class Dashboard:
 
         return self.cache.get(file.path, f"clustering:{method}:{layer}:{self.num_clusters}", compute)
 
-    def tree(self, run: str, method: str, layer: str, step: int) -> dict[str, Any]:
+    def tree(self, run: str, method: str, layer: str, step: int, repeat: str = "") -> dict[str, Any]:
         """The dendrogram of the groups at ``step`` (scipy's drawing coordinates), leaves top-down."""
-        file = self.file_at(run, method, layer, step)
+        file = self.file_at(run, method, layer, step, repeat)
         result = self.clustering(file, method, layer)
         if result["linkage"] is None:
             return {"icoord": [], "dcoord": [], "leaves": result["groups"][:1], "step": file.step}
@@ -253,13 +264,14 @@ class Dashboard:
 
     # ------------------------------------------------------------------ scores over the run
     def emergence(self, run: str, method: str, progress: Callable[[], None] | None = None) -> dict[str, Any]:
-        """Scores per layer and step (saved ones, else computed): the emergence maps.
+        """Scores per layer and step (saved ones, else computed): the emergence maps, of the files ``fit`` wrote
+        (one column per step; a ``validate()`` repeat on other data is no step of the run).
 
         Returns:
             ``{"layers", "steps", "scores": {name: [[value | None per step] per layer]},
             "chance": {name: [[...]]}, "computed": [names computed here]}``.
         """
-        files = self.method_files(run, method)
+        files = self.fit_files(run, method)
         layers = _union(self.layer_names(self.header(file)) for file in files)
         scores: dict[str, list[list[float | None]]] = {}
         computed: set[str] = set()

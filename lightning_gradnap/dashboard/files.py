@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lightning_gradnap.profiles.npz import Header, MalformedFile, parse_file_name
+from lightning_gradnap.profiles.npz import Header, MalformedFile, parse_file_name, repeat_of
 
 __all__ = ["ProfileFile", "RunIndex", "find_runs", "has_runs", "list_files", "printable_name"]
 
@@ -33,11 +33,19 @@ class ProfileFile:
         path: The ``.npz`` file.
         step: Global step (from the file name; files saved by hand count 0, 1, ... in name order).
         epoch: Epoch from the file name, or None.
+        repeat: The repeat's name (``"validate-1"``: ``validate()`` again at that step, perhaps on other
+            data), ``""`` for the first profiling at its step; a file is identified by step and repeat.
     """
 
     path: Path
     step: int
     epoch: int | None
+    repeat: str = ""
+
+    @property
+    def of_fit(self) -> bool:
+        """Whether ``fit`` wrote it (not a ``validate()`` repeat, which may be of other data)."""
+        return not self.repeat.startswith("validate")
 
 
 def find_runs(root: str | os.PathLike) -> dict[str, Path]:
@@ -98,16 +106,16 @@ def _run_folder_name(root: Path, folder: Path) -> str:
 
 
 def list_files(folder: Path) -> list[ProfileFile]:
-    """The run's profile files, by step (the callback's names), else in name order."""
+    """The run's profile files, by step and then repeat (the callback's names), else in name order."""
     paths = sorted(path for path in folder.glob("*.npz") if not path.name.startswith("."))
     parsed = [parse_file_name(path) for path in paths]
     if paths and all(name is not None for name in parsed):
         files = [
-            ProfileFile(path, name.step, name.epoch)
+            ProfileFile(path, name.step, name.epoch, repeat_of(path))
             for path, name in zip(paths, parsed, strict=True)
             if name is not None
         ]
-        return sorted(files, key=lambda file: (file.step, file.path.name))
+        return sorted(files, key=lambda file: (file.step, file.repeat != "", file.path.name))
     return [ProfileFile(path, index, None) for index, path in enumerate(paths)]
 
 

@@ -56,19 +56,24 @@ def requests(dashboard: Dashboard) -> Iterator[tuple[str, dict[str, str]]]:
         for method in info["methods"]:
             yield "emergence", {"run": run, "method": method}
             for layer in (entry["name"] for entry in info["layers"]):
-                steps = [s["step"] for s in info["steps"] if method in s["methods"] and layer in s["layers"]]
+                steps = [_step(s) for s in info["steps"] if method in s["methods"] and layer in s["layers"]]
                 if not steps:
                     continue
                 at = {"run": run, "method": method, "layer": layer}
                 yield "scale", at
                 for step in steps:
-                    yield "matrix", {**at, "step": str(step)}
-                    yield "tree", {**at, "step": str(step)}
+                    yield "matrix", {**at, **step}
+                    yield "tree", {**at, **step}
                     for kind in ORDERINGS:
-                        yield "order", {**at, "step": str(step), "kind": kind}
-        for step in (s["step"] for s in info["steps"] if s["features"]):
+                        yield "order", {**at, **step, "kind": kind}
+        for step in (_step(s) for s in info["steps"] if s["features"]):
             for group in range(len(info["groups"])):
-                yield "features", {"run": run, "step": str(step), "group": str(group)}
+                yield "features", {"run": run, **step, "group": str(group)}
+
+
+def _step(entry: dict[str, Any]) -> dict[str, str]:
+    """A step's query parameters: ``step``, and ``repeat`` for a repeat at it (as the front end asks)."""
+    return {"step": str(entry["step"]), **({"repeat": entry["repeat"]} if entry["repeat"] else {})}
 
 
 def write_report(

@@ -84,6 +84,11 @@ def _int(params: Mapping[str, str], name: str) -> int:
         raise RouteError(400, f"query parameter {name!r} should be an integer, got {value!r}") from None
 
 
+def _repeat(params: Mapping[str, str]) -> str:
+    """The optional ``repeat`` parameter: which profiling at the step (``"validate-1"``), ``""`` for the first."""
+    return params.get("repeat", "")
+
+
 def runs(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
     return _json({"runs": list(dashboard.runs(fresh=True))})
 
@@ -115,6 +120,7 @@ def run_info(dashboard: Dashboard, name: str) -> dict[str, Any]:
             {
                 "step": file.step,
                 "epoch": file.epoch,
+                "repeat": file.repeat,
                 "file": file.path.name,
                 "methods": file_methods,
                 "layers": names,
@@ -146,12 +152,12 @@ def run_info(dashboard: Dashboard, name: str) -> dict[str, Any]:
 
 def matrix(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
     args = _text(params, "run"), _text(params, "method"), _text(params, "layer"), _int(params, "step")
-    return _binary(dashboard.matrix(*args))
+    return _binary(dashboard.matrix(*args, _repeat(params)))
 
 
 def order(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
     args = _text(params, "run"), _text(params, "method"), _text(params, "layer"), _int(params, "step")
-    return _json(dashboard.order(*args, _text(params, "kind")))
+    return _json(dashboard.order(*args, _text(params, "kind"), _repeat(params)))
 
 
 def scale(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
@@ -161,7 +167,7 @@ def scale(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
 
 def tree(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
     args = _text(params, "run"), _text(params, "method"), _text(params, "layer"), _int(params, "step")
-    return _json(dashboard.tree(*args))
+    return _json(dashboard.tree(*args, _repeat(params)))
 
 
 def emergence(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
@@ -169,10 +175,10 @@ def emergence(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
 
 
 def features(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
-    name, step, group = _text(params, "run"), _int(params, "step"), _int(params, "group")
-    file = next((f for f in dashboard.files(name) if f.step == step), None)
+    name, step, group, repeat = _text(params, "run"), _int(params, "step"), _int(params, "group"), _repeat(params)
+    file = next((f for f in dashboard.files(name) if (f.step, f.repeat) == (step, repeat)), None)
     if file is None:
-        raise KeyError(f"run {name!r} has no profiling at step {step}")
+        raise KeyError(f"run {name!r} has no profiling at step {step}" + (f" (repeat {repeat!r})" if repeat else ""))
     header = dashboard.header(file)
     if not all(key in header.keys for key in FEATURE_KEYS):
         raise KeyError(f"the profiling at step {step} has no input-feature views")

@@ -63,6 +63,7 @@ __all__ = [
     "profile_file_name",
     "read_header",
     "read_strings",
+    "repeat_of",
     "stored_methods",
     "unreadable",
 ]
@@ -79,6 +80,7 @@ ORDERING_KEYS = (
 )
 #: ``epoch=NNN-step=NNNNNN[-run].npz``, as :func:`profile_file_name` names the callback's files.
 FILE_NAME = re.compile(r"(?:epoch=(?P<epoch>\d+))?.*?step=(?P<step>\d+)")
+REPEAT = re.compile(r"step=\d+-(?P<run>.+)$")
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,13 @@ def parse_file_name(path: str | os.PathLike) -> FileName | None:
     if found is None:
         return None
     return FileName(int(found["step"]), int(found["epoch"]) if found["epoch"] else None)
+
+
+def repeat_of(path: str | os.PathLike) -> str:
+    """The repeat's name in a file name as :func:`profile_file_name` writes it (``"validate-1"``), ``""`` for the
+    first profiling at its step (and for names without a step)."""
+    found = REPEAT.search(Path(path).stem)
+    return found["run"] if found else ""
 
 
 def layer_key(base: str, index: int) -> str:
