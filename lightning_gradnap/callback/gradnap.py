@@ -25,6 +25,7 @@ from typing_extensions import override
 
 from lightning_gradnap import config
 from lightning_gradnap.analysis.profiling import profile_state
+from lightning_gradnap.callback.early_checks import check_before_training, first_validation_batch
 from lightning_gradnap.callback.history import ProfileHistory
 from lightning_gradnap.callback.loggers import NO_TENSORBOARD, log_dir, summary_writer
 from lightning_gradnap.callback.schedule import ProfilingSchedule
@@ -152,6 +153,7 @@ class GradNAPCallback(Callback):
         self._capture: SharedForward | None = None
         self._batch: tuple[ProfileBatch, LabelFn | None] | None = None  # read at the batch's start, until its end
         self._model: Any = None  # the module whose forward gives the scores
+        self._checked_batch = False  # the first validation batch's keys and labels, before training
 
     @property
     def engine_options(self) -> dict[str, Any]:
@@ -170,6 +172,7 @@ class GradNAPCallback(Callback):
     @override
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self._start_fresh_run_if_new_trainer(trainer, stage)
+        self._checked_batch = stage != "fit"
         layers = profiled_layers(pl_module, self.layers)
         owners = [getattr(trainer, "datamodule", None), pl_module]
         self.groups = self.group_sources.resolve(owners)
@@ -204,6 +207,17 @@ class GradNAPCallback(Callback):
 
     # ------------------------------------------------------------------ validation
     @override
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self._checked_batch:  # no sanity check ran: the first validation batch, before the first step
+            self._check_batch(first_validation_batch(trainer), pl_module)
+
+    def _check_batch(self, batch: Any, pl_module: L.LightningModule) -> None:
+        self._checked_batch = True
+        if batch is not None:
+            level = self._engine_options.label_level
+            check_before_training(self.reader, batch, pl_module, level, self.engine.num_groups if self.engine else 0)
+
+    @override
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.schedule.start_validation(trainer) and self.engine is not None:
             self.engine.reset()
@@ -212,6 +226,8 @@ class GradNAPCallback(Callback):
     def on_validation_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
+        if trainer.sanity_checking and not self._checked_batch and dataloader_idx == 0:
+            self._check_batch(batch, pl_module)  # read and checked, not profiled
         if not self.schedule.profiles_batch(batch_idx, dataloader_idx):
             return
         self._batch = self.reader.read(batch, pl_module)  # once, where the batch enters
