@@ -195,7 +195,8 @@ export function showHeatmap(page, { info, at, kind, values, order, scale, other 
   const there = other && comparedName(other.mode, other.run, other.step);
   if (other) Object.assign(view, differenceView(values, other.values, comparedName(other.mode, at.run, stepName(at)), there));
   page.heatmap.show(view);
-  const note = other ? ` · compared with ${there}` : "";
+  const skipped = info.skipped && info.skipped.length ? ` · skipped (malformed or refused): ${info.skipped.map((s) => s.file).join(", ")}` : "";
+  const note = (other ? ` · compared with ${there}` : "") + skipped;
   showStatus(page, `${at.run} · ${at.layer} · step ${stepName(at)} · order: ${order.source}${note}`);
 }
 

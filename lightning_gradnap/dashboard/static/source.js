@@ -40,6 +40,7 @@
  *     shape (F, W, and K = 2 when weighted), from the last file that has them.
  * @property {OrderKind[]} orderings The orderings the `order` route knows.
  * @property {Object<string, unknown>} metadata The last file's metadata.
+ * @property {{file: string, step: number, reason: string}[]} skipped Files left out: malformed, or refused.
  */
 
 /**
