@@ -12,8 +12,7 @@ import logging
 import os
 import threading
 import time
-import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,12 +139,17 @@ class RunIndex:
         root: The log directory (or folder of files).
         cache: Where headers are kept (checked against each file's mtime when listed).
         recheck_seconds: Longest time a listing is trusted.
+
+    Attributes:
+        warn: Says which file was skipped, once per change (default: the logger; the report sets a
+            ``warnings.warn``).
     """
 
     def __init__(self, root: Path, cache: Any, recheck_seconds: float = 1.0) -> None:
         self.root = root
         self.cache = cache
         self.recheck_seconds = recheck_seconds
+        self.warn: Callable[[str], None] = logger.warning
         self._runs: tuple[float, dict[str, Path]] | None = None
         self._listings: dict[Path, _Listing] = {}
         self._lock = threading.Lock()
@@ -196,9 +200,7 @@ class RunIndex:
             except MalformedFile as error:
                 skipped[file.path] = (file, error)
                 if previous is None or str(previous.skipped.get(file.path, (None, ""))[1]) != str(error):
-                    message = f"GradNAP dashboard: skipped {error.name!r}: {error.reason}"
-                    logger.warning(message)
-                    warnings.warn(message, stacklevel=3)
+                    self.warn(f"GradNAP dashboard: skipped {error.name!r}: {error.reason}")
         listing = _Listing(stamp, started, files, headers, skipped)
         with self._lock:
             self._listings[folder] = listing

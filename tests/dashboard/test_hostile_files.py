@@ -14,6 +14,7 @@ from tensorboard.backend import application
 from tensorboard.plugins import base_plugin
 from werkzeug.test import Client
 
+from lightning_gradnap.__main__ import main
 from lightning_gradnap.dashboard.plugin import GradNAPLoader
 from lightning_gradnap.dashboard.report import write_report
 from tests.helpers.dashboard import make_run
@@ -115,3 +116,11 @@ def test_a_malformed_file_is_skipped_with_a_warning_and_the_rest_shows(
     with pytest.warns(UserWarning, match=r"skipped .*epoch=001-step=000020\.npz"):
         report = write_report(profiles.parent.parent, tmp_path / "report.html", progress=False)
     assert report.stat().st_size > 0
+
+
+def test_the_report_command_names_a_skipped_file_once(profiles: Path, tmp_path: Path, capsys) -> None:
+    rewrite(profiles / "epoch=001-step=000020.npz", metadata=np.array(json.dumps(["gradnap"])))
+    main(["report", str(profiles.parent.parent), "-o", str(tmp_path / "report.html"), "--no-progress"])
+    errors = capsys.readouterr().err
+    assert errors.count("epoch=001-step=000020.npz") == 1 and errors.startswith("warning: GradNAP dashboard: skipped")
+    assert (tmp_path / "report.html").stat().st_size > 0
