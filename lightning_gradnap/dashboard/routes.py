@@ -19,6 +19,11 @@ route and parameters                           payload
 ``features?run=&step=&group=``                 binary: float32 ``[K, F, W]``: the group's mean input window
                                                minus the overall mean, and (K = 2) its ``x * dy/dx`` window
 =============================================  ===========================================================
+
+A file is identified by its step and its repeat: ``matrix``, ``order``, ``tree`` and ``features``
+take an optional ``repeat=`` (``validate-1``: ``validate()`` again at that step; none for the first
+profiling at a step), and each of the run's ``steps`` says its ``repeat``. The run's ``skipped``
+lists the files left out (``file``, ``step``, ``reason``): malformed, or refused before loading.
 """
 
 from __future__ import annotations
