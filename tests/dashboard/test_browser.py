@@ -180,7 +180,9 @@ def test_offline_report_in_a_browser(logdir: Path, tmp_path: Path) -> None:
         assert console_errors(driver) == []
 
 
-def test_report_in_a_browser_shows_a_validate_repeat_and_names_a_skipped_file(logdir: Path, tmp_path: Path) -> None:
+def test_report_in_a_browser_shows_a_validate_repeat_and_names_a_skipped_file(
+    logdir: Path, tmp_path: Path, capsys
+) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -191,8 +193,8 @@ def test_report_in_a_browser_shows_a_validate_repeat_and_names_a_skipped_file(lo
         arrays = {key: data[key] for key in data.files}
     np.savez(profiles / "epoch=001-step=000020.npz", **{**arrays, "layers": np.array("model.conv1")})  # malformed
     report = tmp_path / "report.html"
-    with pytest.warns(UserWarning, match="skipped 'epoch=001-step=000020.npz'"):
-        main(["report", str(logdir), "-o", str(report), "--no-progress"])
+    main(["report", str(logdir), "-o", str(report), "--no-progress"])
+    assert "warning: GradNAP dashboard: skipped 'epoch=001-step=000020.npz'" in capsys.readouterr().err
     with chromium() as driver:
         driver.get(report.as_uri())
         wait_for(driver, lambda d: drawn(d).startswith("version_0|model.conv1|30 (validate-1)|tracked"), "the repeat")
