@@ -12,7 +12,6 @@ setup's checks and ``callback.epoch_end`` a validation's profiling. Only the ``c
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -24,10 +23,11 @@ from typing_extensions import override
 
 from lightning_gradnap import config
 from lightning_gradnap.callback.arguments import callback_engine_options, callback_frame_maps, state_key_options
+from lightning_gradnap.callback.early_checks import check_before_training, first_validation_batch
 from lightning_gradnap.callback.epoch_end import profile_validation
 from lightning_gradnap.callback.history import ProfileHistory
 from lightning_gradnap.callback.loggers import log_dir, summary_writer
-from lightning_gradnap.callback.runs import rank_zero_setup_warnings, starts_fresh_run, warn_if_any
+from lightning_gradnap.callback.runs import rank_zero_setup_warnings, starts_fresh_run, trainer_reference, warn_if_any
 from lightning_gradnap.callback.schedule import ProfilingSchedule
 from lightning_gradnap.callback.shared_forward import SharedForward, forward_module, profiled_layers
 from lightning_gradnap.config import AnalysisOptions, ViewOptions, as_plain_dict
@@ -49,11 +49,8 @@ class GradNAPCallback(Callback):
     forward on cloned inputs instead. Training steps and unprofiled batches pay nothing. Labels
     and group names: see the module's docstring.
 
-    The arguments are flat and typed, as LightningCLI reads them. Those of
-    :class:`~lightning_gradnap.config.EngineOptions` (``method`` ... ``window_center``),
-    :class:`~lightning_gradnap.config.AnalysisOptions` and :class:`~lightning_gradnap.config.ViewOptions`
-    build those objects, which check and document them under the same names; ``output_transform``
-    may also be a dotted path (for YAML).
+    The arguments are flat and typed, as LightningCLI reads them; they build the option objects of
+    :mod:`lightning_gradnap.config`, which check and document them under the same names.
 
     Args:
         layers: Module names (as in ``named_modules()`` of the LightningModule); default: the
@@ -69,22 +66,11 @@ class GradNAPCallback(Callback):
             features), or its attribute (default ``group_features``, if any).
         num_groups: Number of groups; default ``len(group_names)``.
         label_level: ``"frame"`` (labels ``[B, T]``) or ``"utterance"`` (labels ``[B]``).
-        channels_last: Where time is, for what probing cannot tell: ``None`` (default) finds each layer's
-            layout by probing (the axis that grows with the input's length is time, the one of size B
-            the batch, the rest neurons: ``[B, C, T]``, ``[B, T, C]``, ``[T, B, C]``, ``[B, C, F, T]``
-            in one model); True / False: every layer and the input are ``[B, T, C]`` / ``[B, C, T]``;
-            a dict ``{layer: bool}`` says it per layer (``"<input>"``: the first input).
-        class_dim: Axis of the classes in the model's scores (``[B, K, T]``: 1; ``[B, T, K]``: 2);
-            ``None``: found by probing (the axis of the scores that is neither batch nor time).
-        frame_maps: Where the frames of a layer (or of the scores, ``"<output>"``) sit on the input, for
-            what probing cannot find: layer name -> ``[stride, offset]`` or ``[stride, offset,
-            length_offset]`` (frame ``t`` takes the label of input step ``floor(stride * t + offset)``;
-            an utterance of ``L`` steps has ``(L + length_offset) // stride`` frames). In YAML:
-            ``frame_maps: {encoder.layers.0: [320, 199.5, -80]}``. From Python also a
-            :class:`~lightning_gradnap.FrameMap` or a callable ``num_frames -> input steps``.
-        label_rate: Input time steps per frame label (e.g. 160 for 10 ms labels of 16 kHz audio): a
-            layer frame takes the label at its receptive-field centre on the input ``// label_rate``;
-            ``lengths`` count input time steps.
+        channels_last, class_dim, label_rate: Where time and the classes are, and input steps per label
+            (see :class:`~lightning_gradnap.config.EngineOptions`); ``None``: found by probing the model.
+        frame_maps: For what probing cannot find, layer name (or ``"<output>"``) -> ``[stride, offset]`` or
+            ``[stride, offset, length_offset]``, as in YAML ``frame_maps: {encoder.layers.0: [320, 39.5, -80]}``;
+            from Python also a :class:`~lightning_gradnap.FrameMap` or a callable ``num_frames -> input steps``.
         output_transform: Picks the scores from the model's output: a callable or its dotted path
             (for YAML); default: the tensor, a tuple's first tensor with classes, ``output["logits"]``.
         method: ``"gradnap"``, ``"nap"``, or both (``[gradnap, nap]``: from one forward and
@@ -165,12 +151,13 @@ class GradNAPCallback(Callback):
         self.reliability_threshold = reliability_threshold
         self._history = ProfileHistory(self.view_options.embedding)
         self.tracker = self._history.tracker  # the tracked views' orders: ``tracker.reanchor()`` on request
-        self._trainer: weakref.ref | None = None  # the Trainer of the last setup: another one starts a fresh run
+        self._trainer: Callable[[], Any] | None = None  # the Trainer of the last setup: another one starts a fresh run
         self.engine: ProfileEngine | None = None
         self.groups = Groups([])
         self._capture: SharedForward | None = None
         self._batch: tuple[ProfileBatch, LabelFn | None] | None = None  # read at the batch's start, until its end
         self._model: Any = None  # the module whose forward gives the scores
+        self._checked_batch = False  # the first validation batch's keys and labels, before training
 
     @property
     def engine_options(self) -> dict[str, Any]:
@@ -190,7 +177,8 @@ class GradNAPCallback(Callback):
             self.tracker = self._history.tracker
             self.schedule.reset()
             self.writer.reset()
-        self._trainer = weakref.ref(trainer)
+        self._trainer = trainer_reference(trainer)
+        self._checked_batch = stage != "fit"
         layers = profiled_layers(pl_module, self.layers)
         self.groups = self.group_sources.resolve([getattr(trainer, "datamodule", None), pl_module])
         self.engine = ProfileEngine(layers, len(self.groups.names), self._engine_options, self.frame_maps)
@@ -204,6 +192,17 @@ class GradNAPCallback(Callback):
 
     # ------------------------------------------------------------------ validation
     @override
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self._checked_batch:  # no sanity check ran: the first validation batch, before the first step
+            self._check_batch(first_validation_batch(trainer), pl_module)
+
+    def _check_batch(self, batch: Any, pl_module: L.LightningModule) -> None:
+        self._checked_batch = True
+        if batch is not None:
+            level = self._engine_options.label_level
+            check_before_training(self.reader, batch, pl_module, level, self.engine.num_groups if self.engine else 0)
+
+    @override
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.schedule.start_validation(trainer) and self.engine is not None:
             self.engine.reset()
@@ -212,6 +211,8 @@ class GradNAPCallback(Callback):
     def on_validation_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
+        if trainer.sanity_checking and not self._checked_batch and dataloader_idx == 0:
+            self._check_batch(batch, pl_module)  # read and checked, not profiled
         if not self.schedule.profiles_batch(batch_idx, dataloader_idx):
             return
         self._batch = self.reader.read(batch, pl_module)  # once, where the batch enters

@@ -14,6 +14,11 @@ and the offline report alike:
 - **Tracked across the run,** when no file carries a tracked ordering: the final step's
   clustering, applied to every step (the ANN-topomaps idea: lay out once, at the newest profiling).
 
+A file is identified by its step and its repeat (``-validate-1``: ``validate()`` again at a step,
+perhaps on other data). A repeat is shown as its own profiling; the final step's clustering and
+the emergence maps (scores over the run, the stability against the previous step) come from the
+files that ``fit`` wrote.
+
 A second method in one file (NAP beside GradNAP, ``method=["gradnap", "nap"]``) is a layer named
 ``"<method>/<layer>"`` with its arrays under that layer's index (see
 :meth:`~lightning_gradnap.Profiles.method`); metadata ``methods`` lists them, the first owning the
@@ -31,9 +36,9 @@ from typing import Any
 import numpy as np
 from scipy.cluster import hierarchy
 
-from lightning_gradnap.analysis.profile_analysis import analyze, neuron_dendrogram_order, stability
-from lightning_gradnap.analysis.score_keys import split_score_key
+from lightning_gradnap.analysis.profile_analysis import analyze, neuron_dendrogram_order
 from lightning_gradnap.dashboard.cache import ArrayCache
+from lightning_gradnap.dashboard.emergence import emergence
 from lightning_gradnap.dashboard.files import ProfileFile, RunIndex
 from lightning_gradnap.profiles.npz import Header, layer_key, stored_methods
 from lightning_gradnap.profiles.result import LayerProfile, Profiles, window_mean
@@ -116,23 +121,37 @@ class Dashboard:
             raise KeyError(f"run {run!r} has no {method!r} profile" + (f" of layer {layer!r}" if layer else ""))
         return files
 
-    def file_at(self, run: str, method: str, layer: str, step: int) -> ProfileFile:
+    def fit_files(self, run: str, method: str, layer: str | None = None) -> list[ProfileFile]:
+        """:meth:`method_files` that ``fit`` wrote (all of them if ``validate()`` wrote every one)."""
+        files = self.method_files(run, method, layer)
+        return [file for file in files if file.of_fit] or files
+
+    def file_at(self, run: str, method: str, layer: str, step: int, repeat: str = "") -> ProfileFile:
+        """The run's file at ``step`` (and ``repeat``: ``"validate-1"``, ``""`` for the first at its step).
+
+        Raises:
+            KeyError: if there is none (lists the steps).
+            MalformedFile: if that file was skipped as malformed or refused (names it).
+        """
         files = self.method_files(run, method, layer)
         for file in files:
-            if file.step == step:
+            if (file.step, file.repeat) == (step, repeat):
                 return file
-        raise KeyError(
-            f"run {run!r} has no {method!r} profile of {layer!r} at step {step}; steps: {[f.step for f in files]}"
-        )
+        for file, error in self.index.skipped(run):
+            if (file.step, file.repeat) == (step, repeat):
+                raise error
+        steps = [f"{f.step}-{f.repeat}" if f.repeat else f.step for f in files]
+        at = f"step {step}" + (f" (repeat {repeat!r})" if repeat else "")
+        raise KeyError(f"run {run!r} has no {method!r} profile of {layer!r} at {at}; steps: {steps}")
 
     # ------------------------------------------------------------------ matrices
     def profile(self, file: ProfileFile, method: str, layer: str) -> np.ndarray:
         """The float64 profile ``[G, C]`` as saved (time-resolved ones: mean over the window)."""
         return window_mean(self.cache.array(file.path, self.key(self.header(file), method, "profile", layer)))
 
-    def matrix(self, run: str, method: str, layer: str, step: int) -> np.ndarray:
+    def matrix(self, run: str, method: str, layer: str, step: int, repeat: str = "") -> np.ndarray:
         """``[G, C]`` float32 profile at ``step``, groups and neurons in the file's order (NaN = absent)."""
-        file = self.file_at(run, method, layer, step)
+        file = self.file_at(run, method, layer, step, repeat)
         return self.cache.get(
             file.path, f"float32:{method}:{layer}", lambda: self.profile(file, method, layer).astype(np.float32)
         )
@@ -151,16 +170,17 @@ class Dashboard:
         return self.cache.get(file.path, f"scale:{method}:{layer}", compute)
 
     # ------------------------------------------------------------------ orderings
-    def order(self, run: str, method: str, layer: str, step: int, kind: str) -> dict[str, Any]:
-        """Row (group) and column (neuron) order of the heatmap, and where it came from.
+    def order(self, run: str, method: str, layer: str, step: int, kind: str, repeat: str = "") -> dict[str, Any]:
+        """Row (group) and column (neuron) order of the heatmap, and where it came from (``final``: the last file
+        that ``fit`` wrote, never a ``validate()`` repeat).
 
         Returns:
             ``{"groups": [G], "neurons": [C], "source": str}``; absent groups come last.
         """
         if kind not in ORDERINGS:
             raise KeyError(f"ordering should be one of {list(ORDERINGS)}, got {kind!r}")
-        file = self.file_at(run, method, layer, step)
-        final = self.method_files(run, method, layer)[-1]
+        file = self.file_at(run, method, layer, step, repeat)
+        final = self.fit_files(run, method, layer)[-1]
         note = ""
         if kind == "tracked":
             saved = self._saved_order(file, method, layer, "tracked")
@@ -228,9 +248,9 @@ class Dashboard:
 
         return self.cache.get(file.path, f"clustering:{method}:{layer}:{self.num_clusters}", compute)
 
-    def tree(self, run: str, method: str, layer: str, step: int) -> dict[str, Any]:
+    def tree(self, run: str, method: str, layer: str, step: int, repeat: str = "") -> dict[str, Any]:
         """The dendrogram of the groups at ``step`` (scipy's drawing coordinates), leaves top-down."""
-        file = self.file_at(run, method, layer, step)
+        file = self.file_at(run, method, layer, step, repeat)
         result = self.clustering(file, method, layer)
         if result["linkage"] is None:
             return {"icoord": [], "dcoord": [], "leaves": result["groups"][:1], "step": file.step}
@@ -244,64 +264,11 @@ class Dashboard:
 
     # ------------------------------------------------------------------ scores over the run
     def emergence(self, run: str, method: str, progress: Callable[[], None] | None = None) -> dict[str, Any]:
-        """Scores per layer and step (saved ones, else computed): the emergence maps.
-
-        Returns:
-            ``{"layers", "steps", "scores": {name: [[value | None per step] per layer]},
-            "chance": {name: [[...]]}, "computed": [names computed here]}``.
-        """
-        files = self.method_files(run, method)
-        layers = _union(self.layer_names(self.header(file)) for file in files)
-        scores: dict[str, list[list[float | None]]] = {}
-        computed: set[str] = set()
-        for column, file in enumerate(files):
-            header = self.header(file)
-            for row, layer in enumerate(layers):
-                if layer in self.layer_names(header):
-                    values, fresh = self._scores(files, column, method, layer)
-                    computed |= fresh
-                    for name, value in values.items():
-                        table = scores.setdefault(name, [[None] * len(files) for _ in layers])
-                        table[row][column] = value if value is not None and np.isfinite(value) else None
-                if progress is not None:
-                    progress()
-        for name in [n for n in scores if split_score_key(n)[1] not in ("", "chance")]:
-            scores.pop(name)  # read against in TensorBoard's scalars; the map shows each score and its chance
-        chance = {split_score_key(n)[0]: scores.pop(n) for n in list(scores) if split_score_key(n)[1] == "chance"}
-        return {
-            "layers": layers,
-            "steps": [f.step for f in files],
-            "scores": scores,
-            "chance": chance,
-            "computed": sorted(computed),
-        }
-
-    def _scores(
-        self, files: list[ProfileFile], column: int, method: str, layer: str
-    ) -> tuple[dict[str, float], set[str]]:
-        file = files[column]
-        saved = {} if self.recompute else self.header(file).metadata.get("scores", {})
-        saved = saved.get(method, saved).get(layer, {}) if isinstance(saved, dict) else {}
-        values = {name: float(value) for name, value in saved.items() if isinstance(value, (int, float))}
-        computed: dict[str, float] = {}
-        if "silhouette" not in values or "ami" not in values:
-            result = self.clustering(file, method, layer)
-            computed.update(silhouette=result["silhouette"], ami=result["ami"])
-        previous = next((f for f in reversed(files[:column]) if layer in self.layer_names(self.header(f))), None)
-        if "stability" not in values and previous is not None:
-            computed["stability"] = stability(self.profile(previous, method, layer), self.profile(file, method, layer))
-        fresh = {name for name in computed if name not in values}
-        return {**computed, **values}, fresh
+        """Scores per layer and step: the emergence maps (:func:`lightning_gradnap.dashboard.emergence.emergence`)."""
+        return emergence(self, run, method, progress)
 
 
 def _complete(order: list[int], count: int) -> list[int]:
     """``order`` followed by the indices it leaves out (absent groups), so every row shows."""
     seen = set(order)
     return order + [index for index in range(count) if index not in seen]
-
-
-def _union(lists: Any) -> list[str]:
-    names: list[str] = []
-    for items in lists:
-        names += [name for name in items if name not in names]
-    return names

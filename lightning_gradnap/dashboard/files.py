@@ -8,17 +8,20 @@ File names and headers are read through :mod:`lightning_gradnap.profiles.npz`.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lightning_gradnap.profiles.npz import Header, parse_file_name
+from lightning_gradnap.profiles.npz import Header, MalformedFile, parse_file_name, repeat_of
 
 __all__ = ["ProfileFile", "RunIndex", "find_runs", "has_runs", "list_files", "printable_name"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,11 +32,19 @@ class ProfileFile:
         path: The ``.npz`` file.
         step: Global step (from the file name; files saved by hand count 0, 1, ... in name order).
         epoch: Epoch from the file name, or None.
+        repeat: The repeat's name (``"validate-1"``: ``validate()`` again at that step, perhaps on other
+            data), ``""`` for the first profiling at its step; a file is identified by step and repeat.
     """
 
     path: Path
     step: int
     epoch: int | None
+    repeat: str = ""
+
+    @property
+    def of_fit(self) -> bool:
+        """Whether ``fit`` wrote it (not a ``validate()`` repeat, which may be of other data)."""
+        return not self.repeat.startswith("validate")
 
 
 def find_runs(root: str | os.PathLike) -> dict[str, Path]:
@@ -94,16 +105,16 @@ def _run_folder_name(root: Path, folder: Path) -> str:
 
 
 def list_files(folder: Path) -> list[ProfileFile]:
-    """The run's profile files, by step (the callback's names), else in name order."""
+    """The run's profile files, by step and then repeat (the callback's names), else in name order."""
     paths = sorted(path for path in folder.glob("*.npz") if not path.name.startswith("."))
     parsed = [parse_file_name(path) for path in paths]
     if paths and all(name is not None for name in parsed):
         files = [
-            ProfileFile(path, name.step, name.epoch)
+            ProfileFile(path, name.step, name.epoch, repeat_of(path))
             for path, name in zip(paths, parsed, strict=True)
             if name is not None
         ]
-        return sorted(files, key=lambda file: (file.step, file.path.name))
+        return sorted(files, key=lambda file: (file.step, file.repeat != "", file.path.name))
     return [ProfileFile(path, index, None) for index, path in enumerate(paths)]
 
 
@@ -113,6 +124,7 @@ class _Listing:
     at: float  # when it was listed (time.monotonic)
     files: list[ProfileFile]
     headers: dict[Path, Header]
+    skipped: dict[Path, tuple[ProfileFile, MalformedFile]]
 
 
 class RunIndex:
@@ -127,12 +139,17 @@ class RunIndex:
         root: The log directory (or folder of files).
         cache: Where headers are kept (checked against each file's mtime when listed).
         recheck_seconds: Longest time a listing is trusted.
+
+    Attributes:
+        warn: Says which file was skipped, once per change (default: the logger; the report sets a
+            ``warnings.warn``).
     """
 
     def __init__(self, root: Path, cache: Any, recheck_seconds: float = 1.0) -> None:
         self.root = root
         self.cache = cache
         self.recheck_seconds = recheck_seconds
+        self.warn: Callable[[str], None] = logger.warning
         self._runs: tuple[float, dict[str, Path]] | None = None
         self._listings: dict[Path, _Listing] = {}
         self._lock = threading.Lock()
@@ -163,12 +180,31 @@ class RunIndex:
         with self._lock:
             listing = self._listings.get(folder)
         if listing is None or listing.stamp != stamp or time.monotonic() - listing.at > self.recheck_seconds:
-            started = time.monotonic()
-            files = list_files(folder)
-            listing = _Listing(stamp, started, files, {file.path: self.cache.header(file.path) for file in files})
-            with self._lock:
-                self._listings[folder] = listing
+            listing = self._list(folder, stamp, listing)
         return listing.files
+
+    def skipped(self, run: str) -> list[tuple[ProfileFile, MalformedFile]]:
+        """The run's files left out of :meth:`files` (malformed or refused), with why."""
+        self.files(run)
+        listing = self._listings.get(self.runs()[run])
+        return list(listing.skipped.values()) if listing is not None else []
+
+    def _list(self, folder: Path, stamp: int, previous: _Listing | None) -> _Listing:
+        """List ``folder`` again; a malformed or refused file is left out with a warning (once) that names it."""
+        started = time.monotonic()
+        files, headers, skipped = [], {}, {}
+        for file in list_files(folder):
+            try:
+                headers[file.path] = self.cache.header(file.path)
+                files.append(file)
+            except MalformedFile as error:
+                skipped[file.path] = (file, error)
+                if previous is None or str(previous.skipped.get(file.path, (None, ""))[1]) != str(error):
+                    self.warn(f"GradNAP dashboard: skipped {error.name!r}: {error.reason}")
+        listing = _Listing(stamp, started, files, headers, skipped)
+        with self._lock:
+            self._listings[folder] = listing
+        return listing
 
     def header(self, file: ProfileFile) -> Header:
         """The file's header, from the run's listing when it holds it."""

@@ -75,10 +75,12 @@ class GradNAPPlugin(base_plugin.TBPlugin):
             try:
                 payload = respond(self.dashboard, route, request.args)
             except RouteError as error:
+                if error.status == 500:
+                    logger.warning("GradNAP dashboard: %s", error)
                 return _error(error.status, str(error))
-            except (ValueError, OSError) as error:  # an unreadable file, or one removed meanwhile
+            except OSError as error:  # a file removed meanwhile
                 logger.warning("GradNAP dashboard: %s", error)
-                return _error(500, str(error))
+                return _error(500, f"a profile file could not be read ({error.strerror or type(error).__name__})")
             return Response(
                 payload.body, content_type=payload.mimetype, headers={**HEADERS, "Cache-Control": "no-cache"}
             )

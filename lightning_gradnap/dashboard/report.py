@@ -12,6 +12,8 @@ import base64
 import hashlib
 import html
 import json
+import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,19 +58,24 @@ def requests(dashboard: Dashboard) -> Iterator[tuple[str, dict[str, str]]]:
         for method in info["methods"]:
             yield "emergence", {"run": run, "method": method}
             for layer in (entry["name"] for entry in info["layers"]):
-                steps = [s["step"] for s in info["steps"] if method in s["methods"] and layer in s["layers"]]
+                steps = [_step(s) for s in info["steps"] if method in s["methods"] and layer in s["layers"]]
                 if not steps:
                     continue
                 at = {"run": run, "method": method, "layer": layer}
                 yield "scale", at
                 for step in steps:
-                    yield "matrix", {**at, "step": str(step)}
-                    yield "tree", {**at, "step": str(step)}
+                    yield "matrix", {**at, **step}
+                    yield "tree", {**at, **step}
                     for kind in ORDERINGS:
-                        yield "order", {**at, "step": str(step), "kind": kind}
-        for step in (s["step"] for s in info["steps"] if s["features"]):
+                        yield "order", {**at, **step, "kind": kind}
+        for step in (_step(s) for s in info["steps"] if s["features"]):
             for group in range(len(info["groups"])):
-                yield "features", {"run": run, "step": str(step), "group": str(group)}
+                yield "features", {"run": run, **step, "group": str(group)}
+
+
+def _step(entry: dict[str, Any]) -> dict[str, str]:
+    """A step's query parameters: ``step``, and ``repeat`` for a repeat at it (as the front end asks)."""
+    return {"step": str(entry["step"]), **({"repeat": entry["repeat"]} if entry["repeat"] else {})}
 
 
 def write_report(
@@ -96,9 +103,13 @@ def write_report(
 
     Raises:
         ValueError: if there are no profile files under ``root``, or a requested layer is in none.
+
+    Warns:
+        UserWarning: for each file left out, malformed or refused (names it).
     """
     root, output = Path(root), Path(output)
     dashboard = Dashboard(root, num_clusters, list(layers) if layers else None, recompute=recompute)
+    dashboard.index.warn = lambda message: warnings.warn(message, stacklevel=2)  # once: no logger line as well
     if not dashboard.runs():
         raise ValueError(
             f"no .npz profile files under {str(root)!r}: give a log directory (with profiles/*.npz), "
@@ -202,16 +213,20 @@ def main(args: argparse.Namespace) -> Any:
     layers = [name for item in args.layers or [] for name in item.split(",") if name]
     _check_output(args.output)
     try:
-        path = write_report(
-            args.log_dir,
-            args.output,
-            args.num_clusters,
-            layers,
-            args.half,
-            args.recompute,
-            args.title,
-            not args.no_progress,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            path = write_report(
+                args.log_dir,
+                args.output,
+                args.num_clusters,
+                layers,
+                args.half,
+                args.recompute,
+                args.title,
+                not args.no_progress,
+            )
+        for warning in caught:  # one plain line each (a file left out), no source line
+            print(f"warning: {warning.message}", file=sys.stderr)
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
     except OSError as error:

@@ -19,12 +19,18 @@ route and parameters                           payload
 ``features?run=&step=&group=``                 binary: float32 ``[K, F, W]``: the group's mean input window
                                                minus the overall mean, and (K = 2) its ``x * dy/dx`` window
 =============================================  ===========================================================
+
+A file is identified by its step and its repeat: ``matrix``, ``order``, ``tree`` and ``features``
+take an optional ``repeat=`` (``validate-1``: ``validate()`` again at that step; none for the first
+profiling at a step), and each of the run's ``steps`` says its ``repeat``. The run's ``skipped``
+lists the files left out (``file``, ``step``, ``reason``): malformed, or refused before loading.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +40,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from lightning_gradnap.dashboard.data import ORDERINGS, Dashboard
+from lightning_gradnap.profiles.npz import MalformedFile
 
 __all__ = ["ROUTES", "Payload", "RouteError", "query_key", "respond"]
 
@@ -52,7 +59,7 @@ class Payload:
 
 
 class RouteError(Exception):
-    """A request that cannot be answered; ``status`` is its HTTP status (400 or 404)."""
+    """A request that cannot be answered; ``status`` is its HTTP status (400, 404, or 500 for an unreadable file)."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -82,6 +89,11 @@ def _int(params: Mapping[str, str], name: str) -> int:
         raise RouteError(400, f"query parameter {name!r} should be an integer, got {value!r}") from None
 
 
+def _repeat(params: Mapping[str, str]) -> str:
+    """The optional ``repeat`` parameter: which profiling at the step (``"validate-1"``), ``""`` for the first."""
+    return params.get("repeat", "")
+
+
 def runs(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
     return _json({"runs": list(dashboard.runs(fresh=True))})
 
@@ -93,8 +105,10 @@ def run(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
 def run_info(dashboard: Dashboard, name: str) -> dict[str, Any]:
     """What the pickers and the slider need to know about a run."""
     files = dashboard.files(name)
+    skipped = dashboard.index.skipped(name)
     if not files:
-        raise KeyError(f"run {name!r} has no profile files")
+        left_out = "".join(f"; skipped {error.name!r}: {error.reason}" for _, error in skipped)
+        raise KeyError(f"run {name!r} has no readable profile files{left_out}")
     headers = [dashboard.header(file) for file in files]
     last = headers[-1]
     methods: list[str] = []
@@ -111,6 +125,7 @@ def run_info(dashboard: Dashboard, name: str) -> dict[str, Any]:
             {
                 "step": file.step,
                 "epoch": file.epoch,
+                "repeat": file.repeat,
                 "file": file.path.name,
                 "methods": file_methods,
                 "layers": names,
@@ -136,17 +151,18 @@ def run_info(dashboard: Dashboard, name: str) -> dict[str, Any]:
         "features": features,
         "orderings": list(ORDERINGS),
         "metadata": _plain(last.metadata),
+        "skipped": [{"file": error.name, "step": file.step, "reason": error.reason} for file, error in skipped],
     }
 
 
 def matrix(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
     args = _text(params, "run"), _text(params, "method"), _text(params, "layer"), _int(params, "step")
-    return _binary(dashboard.matrix(*args))
+    return _binary(dashboard.matrix(*args, _repeat(params)))
 
 
 def order(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
     args = _text(params, "run"), _text(params, "method"), _text(params, "layer"), _int(params, "step")
-    return _json(dashboard.order(*args, _text(params, "kind")))
+    return _json(dashboard.order(*args, _text(params, "kind"), _repeat(params)))
 
 
 def scale(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
@@ -156,7 +172,7 @@ def scale(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
 
 def tree(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
     args = _text(params, "run"), _text(params, "method"), _text(params, "layer"), _int(params, "step")
-    return _json(dashboard.tree(*args))
+    return _json(dashboard.tree(*args, _repeat(params)))
 
 
 def emergence(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
@@ -164,10 +180,10 @@ def emergence(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
 
 
 def features(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
-    name, step, group = _text(params, "run"), _int(params, "step"), _int(params, "group")
-    file = next((f for f in dashboard.files(name) if f.step == step), None)
+    name, step, group, repeat = _text(params, "run"), _int(params, "step"), _int(params, "group"), _repeat(params)
+    file = next((f for f in dashboard.files(name) if (f.step, f.repeat) == (step, repeat)), None)
     if file is None:
-        raise KeyError(f"run {name!r} has no profiling at step {step}")
+        raise KeyError(f"run {name!r} has no profiling at step {step}" + (f" (repeat {repeat!r})" if repeat else ""))
     header = dashboard.header(file)
     if not all(key in header.keys for key in FEATURE_KEYS):
         raise KeyError(f"the profiling at step {step} has no input-feature views")
@@ -197,8 +213,9 @@ def respond(dashboard: Dashboard, route: str, params: Mapping[str, str]) -> Payl
 
     Raises:
         RouteError: 404 for an unknown route, run, method, layer, step or group (the message
-            lists the known ones), 400 for a missing or malformed parameter.
-        ValueError: for an unreadable file (names the file).
+            lists the known ones), 400 for a missing or malformed parameter or a file that is
+            malformed or refused (too large, a zip bomb, a header that lies about its shape),
+            500 for an unreadable file; each names the file, never a server path.
     """
     if route not in ROUTES:
         raise RouteError(404, f"no route {route!r}; routes: {list(ROUTES)}")
@@ -206,7 +223,18 @@ def respond(dashboard: Dashboard, route: str, params: Mapping[str, str]) -> Payl
         with one_blas_thread():
             return ROUTES[route](dashboard, params)
     except KeyError as error:
-        raise RouteError(404, str(error.args[0]) if error.args else str(error)) from None
+        raise RouteError(404, _without_paths(dashboard, str(error.args[0]) if error.args else str(error))) from None
+    except MalformedFile as error:
+        raise RouteError(400, f"{error.name!r} {error.reason}") from None
+    except ValueError as error:  # an unreadable file (names it)
+        raise RouteError(500, _without_paths(dashboard, str(error))) from None
+
+
+def _without_paths(dashboard: Dashboard, text: str) -> str:
+    """``text`` with the log directory's path left out (file names relative to it)."""
+    for root in {str(dashboard.root.resolve()), str(dashboard.root), os.path.abspath(dashboard.root)}:
+        text = text.replace(root.rstrip(os.sep) + os.sep, "")
+    return text
 
 
 _threadpools: ThreadpoolController | None = None

@@ -211,7 +211,8 @@ class ProfileEngine(EngineResults):
         Returns:
             False if the batch was skipped because its relevance was not finite.
         """
-        labels = check_labels(batch.labels if label_fn is None else label_fn(output), self.label_level, self.num_groups)
+        labels = batch.labels if label_fn is None else label_fn(output)
+        labels = check_labels(labels, self.label_level, self.num_groups, batch.lengths)
         recorder.check_all_recorded()
         activations = {name: self._channels_first(name, a) for name, a in recorder.activations.items()}
         batch_size, device = next(iter(activations.values())).shape[0], next(iter(activations.values())).device

@@ -45,8 +45,8 @@ class GroupSources:
         """Look the groups up on ``owners`` (e.g. the data module, then the LightningModule).
 
         Raises:
-            ValueError: if there are neither names nor ``num_groups``, named categories or features
-                are missing, or the features are not one row of numbers per group.
+            ValueError: if there are neither names nor ``num_groups``, two groups share a name, named
+                categories or features are missing, or the features are not one row of numbers per group.
         """
         owners = list(owners)
         found = lookup_names(self.names, owners)
@@ -55,6 +55,8 @@ class GroupSources:
                 f"GradNAPCallback found no group names (`group_names={self.names!r}` is neither a list "
                 "nor an attribute of the data module or LightningModule): give `group_names` or `num_groups`"
             )
+        if found is not None:
+            _check_distinct(found)
         count = self.num_groups if self.num_groups is not None else len(found)  # type: ignore[arg-type]
         categories = lookup_names(self.categories or "group_categories", owners)
         if self.categories is not None and categories is None:
@@ -77,6 +79,19 @@ class GroupSources:
                 f"group features should be one row of numbers per group ({count}), got shape {features.shape}"
             )
         return features
+
+
+def _check_distinct(names: list[str]) -> None:
+    """Refuse group names given twice (the views would show two rows of one name)."""
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    repeated = [f"{name!r} is given {count} times" for name, count in counts.items() if count > 1]
+    if repeated:
+        raise ValueError(
+            f"GradNAPCallback: group names must differ: {', '.join(repeated)} (in {names}); "
+            "give each group its own name in `group_names`"
+        )
 
 
 def lookup_names(source: str | Iterable[object] | None, owners: Iterable[object]) -> list[str] | None:

@@ -3,8 +3,9 @@
 Here are the format version, the array keys (:func:`layer_key`), the file names
 (:func:`profile_file_name`, :func:`parse_file_name`), the methods a file holds
 (:func:`stored_methods`) and the reading of a file's small part (:func:`read_header`, as the
-dashboard reads it). :mod:`lightning_gradnap.profiles.store` writes and reads whole files through
-it. It imports nothing of the package.
+dashboard reads it), refusing files whose sizes lie (:mod:`~lightning_gradnap.profiles.npz_limits`).
+:mod:`lightning_gradnap.profiles.store` writes and reads whole files through
+it. It imports nothing else of the package.
 
 Layout, readable with plain ``numpy.load(path)`` (no pickle):
 
@@ -46,11 +47,15 @@ from typing import Any
 
 import numpy as np
 
+from lightning_gradnap.profiles.npz_limits import CheckedNpzFile, MalformedFile, RefusedFile, declared_shape
+
 __all__ = [
     "FORMAT_VERSION",
     "ORDERING_KEYS",
     "FileName",
     "Header",
+    "MalformedFile",
+    "RefusedFile",
     "check_version",
     "layer_key",
     "open_profile_file",
@@ -58,6 +63,7 @@ __all__ = [
     "profile_file_name",
     "read_header",
     "read_strings",
+    "repeat_of",
     "stored_methods",
     "unreadable",
 ]
@@ -74,6 +80,7 @@ ORDERING_KEYS = (
 )
 #: ``epoch=NNN-step=NNNNNN[-run].npz``, as :func:`profile_file_name` names the callback's files.
 FILE_NAME = re.compile(r"(?:epoch=(?P<epoch>\d+))?.*?step=(?P<step>\d+)")
+REPEAT = re.compile(r"step=\d+-(?P<run>.+)$")
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,13 @@ def parse_file_name(path: str | os.PathLike) -> FileName | None:
     if found is None:
         return None
     return FileName(int(found["step"]), int(found["epoch"]) if found["epoch"] else None)
+
+
+def repeat_of(path: str | os.PathLike) -> str:
+    """The repeat's name in a file name as :func:`profile_file_name` writes it (``"validate-1"``), ``""`` for the
+    first profiling at its step (and for names without a step)."""
+    found = REPEAT.search(Path(path).stem)
+    return found["run"] if found else ""
 
 
 def layer_key(base: str, index: int) -> str:
@@ -143,7 +157,7 @@ def read_header(path: str | os.PathLike) -> Header:
             keys = frozenset(data.files)
             group_names = read_strings(data, "group_names")
             categories = read_strings(data, "group_categories") if "group_categories" in keys else []
-            return Header(
+            header = Header(
                 layers=read_strings(data, "layers"),
                 group_names=group_names,
                 group_categories=categories or [""] * len(group_names),
@@ -151,8 +165,27 @@ def read_header(path: str | os.PathLike) -> Header:
                 keys=keys,
                 shapes={key: _shape(data, key) for key in keys if "profile_" in key or key.startswith("feature_")},
             )
+            _check_header(header)
+            return header
+        except MalformedFile:
+            raise
         except (OSError, KeyError, ValueError, json.JSONDecodeError, zipfile.BadZipFile, EOFError) as error:
-            raise unreadable(path, error) from error
+            raise MalformedFile(path, f"{type(error).__name__}: {error}") from error
+
+
+def _check_header(header: Header) -> None:
+    """Raise a ``ValueError`` unless the header's parts fit together (the dashboard relies on them)."""
+    if not isinstance(header.metadata, dict):
+        raise ValueError(f"metadata should be a JSON object, got {type(header.metadata).__name__}")
+    if len(header.group_categories) != len(header.group_names):
+        raise ValueError(f"{len(header.group_categories)} group categories for {len(header.group_names)} groups")
+    for index, layer in enumerate(header.layers):
+        shape = header.shapes.get(layer_key("profile", index))
+        if shape is None or len(shape) not in (2, 3) or shape[0] != len(header.group_names):
+            raise ValueError(
+                f"layer {layer!r}: profile of shape {shape}, expected [{len(header.group_names)}, channels]"
+                f" (or [{len(header.group_names)}, channels, window])"
+            )
 
 
 def open_profile_file(path: str | os.PathLike) -> Any:
@@ -164,8 +197,10 @@ def open_profile_file(path: str | os.PathLike) -> Any:
     """
     path = Path(path)
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
+        with open(path, "rb") as probe:
+            is_zip = probe.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
+        loaded = CheckedNpzFile(path) if is_zip else np.load(path, allow_pickle=False)
+    except (FileNotFoundError, RefusedFile):
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise unreadable(path, error) from error
@@ -195,13 +230,9 @@ def read_strings(data: Any, key: str) -> list[str]:
 
 
 def _shape(data: Any, key: str) -> tuple[int, ...]:
-    """An array's shape from its ``.npy`` header, without reading the array."""
-    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-    with data.zip.open(f"{key}.npy") as member:
-        reader = readers.get(np.lib.format.read_magic(member))
-        if reader is not None:
-            return tuple(reader(member)[0])
-    return tuple(data[key].shape)
+    """An array's shape from its ``.npy`` header, without reading the array (checked: ``npz_limits``)."""
+    shape = declared_shape(data, data.path, f"{key}.npy")
+    return shape if shape is not None else tuple(data[key].shape)
 
 
 def unreadable(path: Path, error: BaseException) -> ValueError:

@@ -28,7 +28,7 @@ class ProfileBatch:
     Attributes:
         inputs: The model's positional input(s): ``model(*inputs)`` (a single tensor is wrapped).
         labels: Frame labels ``[B, T]`` (``label_level="frame"``) or one label per example ``[B]``
-            (``label_level="utterance"``); integers in ``0 .. G-1``, ``-1`` = ignore. ``None`` only
+            (``label_level="utterance"``); integers in ``0 .. G-1``, negative = ignore. ``None`` only
             while labels are still to be computed from the model's output.
         lengths: Valid frames per example ``[B]``, or ``None`` if nothing is padded. Frame level:
             counted on the labels' time axis. Utterance level: on the last axis of the first input.
@@ -81,8 +81,14 @@ def _as_lengths(lengths: object) -> torch.Tensor | None:
     return torch.as_tensor(lengths, dtype=torch.long)
 
 
-def check_labels(labels: object, label_level: str, num_groups: int) -> torch.Tensor:
+def check_labels(
+    labels: object, label_level: str, num_groups: int, lengths: torch.Tensor | None = None
+) -> torch.Tensor:
     """The labels as long integers, after checking their shape and range (one host synchronisation).
+
+    Any negative label means "ignore" (``-100`` is PyTorch's usual ``ignore_index``) and becomes ``-1``;
+    at frame level, frames beyond ``lengths`` (padding) are ignored too, whatever they hold, so the range
+    is checked inside the valid frames only.
 
     Raises:
         ValueError: saying what shape, dtype or range was expected.
@@ -98,11 +104,16 @@ def check_labels(labels: object, label_level: str, num_groups: int) -> torch.Ten
     labels = labels.long()
     if labels.numel() == 0:
         return labels
+    ignored = labels < 0
+    if expected == 2 and lengths is not None and lengths.shape == labels.shape[:1]:
+        frames = torch.arange(labels.shape[1], device=labels.device)
+        ignored |= frames[None, :] >= lengths.to(labels.device)[:, None]
+    labels = labels.masked_fill(ignored, -1)
     low, high = torch.stack([labels.min(), labels.max()]).tolist()
-    if low < -1 or high >= num_groups:
+    if high >= num_groups:
         raise ValueError(
             f"labels range from {low} to {high}, but must lie in -1 .. {num_groups - 1} "
-            f"(num_groups={num_groups}; -1 = ignore): raise num_groups or fix the labels"
+            f"(num_groups={num_groups}; negative = ignore): raise num_groups or fix the labels"
         )
     return labels
 
@@ -200,6 +211,29 @@ class BatchReader:
         if isinstance(batch, (tuple, list)) and batch and isinstance(batch[0], torch.Tensor):
             return (batch[0],)
         raise TypeError(f"cannot read the inputs of a {type(batch).__name__} batch: use a dict or a tuple (x, y)")
+
+    def check(self, batch: object, owner: object, label_level: str, num_groups: int) -> None:
+        """Read ``batch`` and check its labels (unless a method of ``owner`` computes them from the output), as
+        a profiling would: a misspelled key or labels out of range show before training, not after an epoch.
+
+        Raises:
+            KeyError: for a key that the batch lacks (lists its keys).
+            ValueError: for labels of the wrong shape, type or range.
+        """
+        if isinstance(batch, ProfileBatch):
+            return  # read as it is at profiling, and checked then
+        method = self.label_method(batch, owner)
+        self.input_tuple(batch)
+        if method is not None:
+            return  # computed from the model's output, checked then
+        if isinstance(batch, Mapping):
+            lengths_key = self.keys["lengths"]
+            labels, lengths = batch[self.keys["labels"]], batch.get(lengths_key) if lengths_key else None
+        elif isinstance(batch, (tuple, list)) and len(batch) in (2, 3):
+            labels, lengths = batch[1], batch[2] if len(batch) == 3 else None
+        else:
+            return  # another form: read and checked at profiling
+        check_labels(labels, label_level, num_groups, _as_lengths(lengths))
 
     def read(self, batch: object, owner: object = None) -> tuple[ProfileBatch, LabelFn | None]:
         """The :class:`ProfileBatch` of ``batch``, read once where it enters, and the function that

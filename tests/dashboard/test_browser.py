@@ -178,3 +178,36 @@ def test_offline_report_in_a_browser(logdir: Path, tmp_path: Path) -> None:
         exercise_the_page(driver, logdir)
         assert driver.execute_script("return location.protocol") == "file:"
         assert console_errors(driver) == []
+
+
+def test_report_in_a_browser_shows_a_validate_repeat_and_names_a_skipped_file(
+    logdir: Path, tmp_path: Path, capsys
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    profiles = logdir / "version_0" / "profiles"
+    make_run(tmp_path / "other", (30,), seed=9)  # validate() at the last step, on other data
+    (tmp_path / "other" / "epoch=000-step=000030.npz").rename(profiles / "epoch=003-step=000030-validate-1.npz")
+    with np.load(profiles / "epoch=001-step=000020.npz") as data:
+        arrays = {key: data[key] for key in data.files}
+    np.savez(profiles / "epoch=001-step=000020.npz", **{**arrays, "layers": np.array("model.conv1")})  # malformed
+    report = tmp_path / "report.html"
+    main(["report", str(logdir), "-o", str(report), "--no-progress"])
+    assert "warning: GradNAP dashboard: skipped 'epoch=001-step=000020.npz'" in capsys.readouterr().err
+    with chromium() as driver:
+        driver.get(report.as_uri())
+        wait_for(driver, lambda d: drawn(d).startswith("version_0|model.conv1|30 (validate-1)|tracked"), "the repeat")
+        assert "step 30 (validate-1), epoch 3 (3/3)" in driver.find_element(By.CSS_SELECTOR, ".step-label").text
+        status = driver.find_element(By.CSS_SELECTOR, ".status").text
+        assert (
+            "step 30 (validate-1)" in status and "skipped (malformed or refused): epoch=001-step=000020.npz" in status
+        )
+        order = Dashboard(logdir).order("version_0", "gradnap", "model.conv1", 30, "tracked", "validate-1")
+        with np.load(profiles / "epoch=003-step=000030-validate-1.npz") as data:
+            repeat = data["profile_0"].astype(np.float32)
+        tip = hover_cell(driver, 1, 3)
+        assert np.float32(float(tip["value"])) == repeat[order["groups"][1], order["neurons"][3]]
+        driver.find_element(By.CSS_SELECTOR, "input.steps").send_keys(Keys.ARROW_LEFT)
+        wait_for(driver, lambda d: drawn(d).startswith("version_0|model.conv1|30|tracked"), "the fit's step 30")
+        assert console_errors(driver) == []

@@ -3,6 +3,7 @@
 // what it fetches through the data source. It shows everything through page.js and builds no DOM.
 import { buildPage, choose, controlValues, fill, markDrawn, showCompareMode, showStatus, showSteps } from "./page.js";
 import { showEmergence, showEmergenceNote, showGroupPanel, showHeatmap, showTree } from "./page.js";
+import { stepName, stepParams } from "./source.js";
 
 const RELOAD_MS = 30000;
 
@@ -163,7 +164,7 @@ export class Controller {
     const step = this.step;
     if (!step) return this.say("This run has no profile of this layer.");
     const started = performance.now();
-    const at = { ...this.params(), step: step.step };
+    const at = { ...this.params(), ...stepParams(step) };
     const kind = /** @type {OrderKind} */ (state.picked.order);
     const source = this.source;
     try {
@@ -175,7 +176,7 @@ export class Controller {
       const elapsed = performance.now() - started;
       this.probe.timings.firstView ??= performance.now();
       this.probe.timings.lastStep = elapsed;
-      this.probe.drawn = [at.run, at.layer, step.step, kind, state.picked.compare].join("|");
+      this.probe.drawn = [at.run, at.layer, step.repeat ? stepName(step) : step.step, kind, state.picked.compare].join("|");
       markDrawn(this.probe.drawn);
       this.updateTree(at, token);
       this.updateGroup();
@@ -195,7 +196,8 @@ export class Controller {
     const picked = this.state.picked;
     const mode = picked.compare;
     if (mode !== "step" && mode !== "run") return null;
-    let other = { ...at, step: Number(picked.otherStep) };
+    const chosen = this.state.steps.find((s) => stepName(s) === picked.otherStep) || { step: Number(picked.otherStep) };
+    let other = { ...this.params(), ...stepParams(chosen) };
     if (mode === "run") {
       /** @type {RunInfo} */
       const info = await this.source.json("run", { run: picked.otherRun });
@@ -206,11 +208,11 @@ export class Controller {
       if (!steps.length || !layer || layer.neurons !== own.neurons || info.groups.join() !== mine.groups.join()) {
         throw new Error(`Cannot compare with run ${picked.otherRun}: it has no ${at.method} profile of ${at.layer} with the same groups and neurons.`);
       }
-      const step = steps.find((s) => s.step === at.step) || steps[steps.length - 1];
-      other = { ...at, run: picked.otherRun, step: step.step };
+      const step = steps.find((s) => s.step === at.step && s.repeat === (at.repeat || "")) || steps.find((s) => s.step === at.step) || steps[steps.length - 1];
+      other = { ...this.params(), run: picked.otherRun, ...stepParams(step) };
     }
     const values = await this.source.floats("matrix", other);
-    return { mode, run: other.run, step: other.step, values };
+    return { mode, run: other.run, step: stepName(other), values };
   }
 
   async updateTree(at, token) {
@@ -225,9 +227,9 @@ export class Controller {
     if (state.group === null || !step) return;
     const { info, group } = state;
     const layer = state.picked.layer;
-    const values = await this.source.floats("matrix", { ...this.params(), step: step.step });
+    const values = await this.source.floats("matrix", { ...this.params(), ...stepParams(step) });
     let features = null;
-    if (info.features && step.features) features = await this.source.floats("features", { run: state.run, step: step.step, group });
+    if (info.features && step.features) features = await this.source.floats("features", { run: state.run, ...stepParams(step), group });
     const { scale } = await this.source.json("scale", this.params());
     showGroupPanel(this.page, { info, group, layer, step, values, scale, features });
   }
@@ -251,7 +253,7 @@ export class Controller {
     const kind = state.picked.order;
     for (const step of state.steps) {
       if (token !== state.token) return;
-      const here = { ...at, step: step.step };
+      const here = { ...at, ...stepParams(step) };
       await Promise.all([this.source.floats("matrix", here), this.source.json("order", { ...here, kind })]).catch(() => null);
     }
     this.probe.prefetched = [at.run, at.method, at.layer].join("|");

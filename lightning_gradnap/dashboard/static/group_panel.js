@@ -10,7 +10,7 @@ const TOP = 12;
  * @typedef {Object} GroupShown
  * @property {string} name
  * @property {string} category "" where none.
- * @property {number} step
+ * @property {string} step Its step's name ("30", or "30 (validate-1)" for a repeat).
  * @property {Float32Array} row Its profile [C].
  * @property {number} limit The colour scale is [-limit, limit].
  * @property {{views: Float32Array, bins: number, window: number, weighted: boolean} | null} features Its

@@ -6,6 +6,7 @@ import { EmergenceMap } from "./emergence.js";
 import { showGroup } from "./group_panel.js";
 import { Heatmap } from "./heatmap.js";
 import { StepSlider } from "./slider.js";
+import { stepName } from "./source.js";
 
 /**
  * @typedef {import("./source.js").RunInfo} RunInfo
@@ -48,7 +49,7 @@ import { StepSlider } from "./slider.js";
  * payloads, and the compared profile in compare mode.
  * @typedef {Object} HeatmapShown
  * @property {RunInfo} info The shown run.
- * @property {{run: string, method: string, layer: string, step: number}} at The shown profile.
+ * @property {{run: string, method: string, layer: string, step: number, repeat?: string}} at The shown profile.
  * @property {OrderKind} kind The ordering picked.
  * @property {Float32Array} values The profile [G*C] in the file's order.
  * @property {OrderPayload} order Its rows' and columns' display order.
@@ -61,7 +62,7 @@ import { StepSlider } from "./slider.js";
  * @typedef {Object} Compared
  * @property {"step" | "run"} mode What it is.
  * @property {string} run Its run.
- * @property {number} step Its step.
+ * @property {string} step Its step's name ("30", or "30 (validate-1)" for a repeat).
  * @property {Float32Array} values Its profile [G*C].
  */
 
@@ -161,7 +162,7 @@ export function choose(page, name, value) {
  */
 export function showSteps(page, steps, index, otherStep) {
   page.slider.setSteps(steps, index);
-  return fill(page, "otherStep", steps.map((s) => String(s.step)), otherStep);
+  return fill(page, "otherStep", steps.map(stepName), otherStep);
 }
 
 /**
@@ -192,10 +193,11 @@ export function showHeatmap(page, { info, at, kind, values, order, scale, other 
   const view = { values, columns: layer.neurons, groups: order.groups, neurons: order.neurons, names: info.groups,
     categories: info.categories, limit: scale, label: `${at.method}, ${ORDER_LABELS[kind]}` };  // prettier-ignore
   const there = other && comparedName(other.mode, other.run, other.step);
-  if (other) Object.assign(view, differenceView(values, other.values, comparedName(other.mode, at.run, at.step), there));
+  if (other) Object.assign(view, differenceView(values, other.values, comparedName(other.mode, at.run, stepName(at)), there));
   page.heatmap.show(view);
-  const note = other ? ` · compared with ${there}` : "";
-  showStatus(page, `${at.run} · ${at.layer} · step ${at.step} · order: ${order.source}${note}`);
+  const skipped = info.skipped && info.skipped.length ? ` · skipped (malformed or refused): ${info.skipped.map((s) => s.file).join(", ")}` : "";
+  const note = (other ? ` · compared with ${there}` : "") + skipped;
+  showStatus(page, `${at.run} · ${at.layer} · step ${stepName(at)} · order: ${order.source}${note}`);
 }
 
 function comparedName(mode, run, step) {
@@ -241,7 +243,7 @@ export function showTree(page, tree, info) {
 export function showGroupPanel(page, { info, group, layer, step, values, scale, features }) {
   const neurons = info.layers.find((l) => l.name === layer).neurons;
   showGroup(page.group, {
-    name: info.groups[group], category: info.categories[group], step: step.step, limit: scale,
+    name: info.groups[group], category: info.categories[group], step: stepName(step), limit: scale,
     features: features && { ...info.features, views: features },
     row: values.subarray(group * neurons, (group + 1) * neurons),
     missing: "This profile file has no input-feature views (keys feature_means and feature_overall).",

@@ -1,6 +1,8 @@
 // The step slider: one position per profiling, a label with step and epoch, and play/pause to
 // run the profilings as an animation (each frame is drawn before the next one starts).
 
+import { stepName } from "./source.js";
+
 const FRAME_MS = 450;
 
 export class StepSlider {
@@ -49,7 +51,7 @@ export class StepSlider {
   updateLabel() {
     const step = this.step;
     const epoch = step && step.epoch !== null ? `, epoch ${step.epoch}` : "";
-    this.label.textContent = step ? `step ${step.step}${epoch} (${this.index + 1}/${this.steps.length})` : "";
+    this.label.textContent = step ? `step ${stepName(step)}${epoch} (${this.index + 1}/${this.steps.length})` : "";
   }
 
   // Draws the newest position only: moves that arrive while a frame is drawn are merged.

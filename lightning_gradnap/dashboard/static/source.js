@@ -20,6 +20,7 @@
  * @typedef {Object} StepInfo
  * @property {number} step The global step.
  * @property {number | null} epoch The epoch, from the file name.
+ * @property {string} repeat The repeat's name ("validate-1": validate() again at the step), "" for the first.
  * @property {string} file The file's name.
  * @property {string[]} methods The methods it holds.
  * @property {string[]} layers The layers it holds.
@@ -39,6 +40,7 @@
  *     shape (F, W, and K = 2 when weighted), from the last file that has them.
  * @property {OrderKind[]} orderings The orderings the `order` route knows.
  * @property {Object<string, unknown>} metadata The last file's metadata.
+ * @property {{file: string, step: number, reason: string}[]} skipped Files left out: malformed, or refused.
  */
 
 /**
@@ -74,6 +76,24 @@
  * @param {Object<string, string | number>} params
  * @returns {string}
  */
+/**
+ * A profiling's query parameters: its step, and its repeat's name when it is one (a file is identified by both).
+ * @param {StepInfo} step
+ * @returns {{step: number, repeat?: string}}
+ */
+export function stepParams(step) {
+  return step.repeat ? { step: step.step, repeat: step.repeat } : { step: step.step };
+}
+
+/**
+ * A profiling's name in labels and pickers: "30", or "30 (validate-1)" for a repeat at step 30.
+ * @param {{step: number, repeat?: string}} step
+ * @returns {string}
+ */
+export function stepName(step) {
+  return step.repeat ? `${step.step} (${step.repeat})` : String(step.step);
+}
+
 export function queryKey(route, params) {
   const entries = Object.entries(params).map(([k, v]) => [String(k), String(v)]);
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
