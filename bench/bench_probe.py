@@ -20,6 +20,7 @@ import transformers
 from torchaudio.models import Wav2Letter
 
 from lightning_gradnap import ProfileEngine
+from lightning_gradnap.recording.batch import as_profile_batch
 
 
 def timed(engine_factory, model, batch, layers, repeats: int) -> float:
@@ -29,7 +30,7 @@ def timed(engine_factory, model, batch, layers, repeats: int) -> float:
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            engine.prepare(model, batch, layers)
+            engine.prepare(model, as_profile_batch(batch), layers)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
