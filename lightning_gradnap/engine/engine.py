@@ -211,8 +211,11 @@ class ProfileEngine(EngineResults):
         Returns:
             False if the batch was skipped because its relevance was not finite.
         """
+        lengths = absolute_lengths(batch, self.input_time_axis)  # in input steps
+        rate = self.options.label_rate
+        label_lengths = None if lengths is None else torch.div(lengths + rate - 1, rate, rounding_mode="floor")
         labels = batch.labels if label_fn is None else label_fn(output)
-        labels = check_labels(labels, self.label_level, self.num_groups, batch.lengths)
+        labels = check_labels(labels, self.label_level, self.num_groups, label_lengths)
         recorder.check_all_recorded()
         activations = {name: self._channels_first(name, a) for name, a in recorder.activations.items()}
         batch_size, device = next(iter(activations.values())).shape[0], next(iter(activations.values())).device
@@ -222,7 +225,6 @@ class ProfileEngine(EngineResults):
                 "give one label row per example"
             )
         frame_level = self.label_level == "frame"
-        lengths = absolute_lengths(batch, self.input_time_axis)
         fold_batch = FoldBatch.make(
             labels, lengths, frame_level, self.frame_maps, device, self.examples_seen, self.options.label_rate
         )

@@ -87,8 +87,8 @@ def check_labels(
     """The labels as long integers, after checking their shape and range (one host synchronisation).
 
     Any negative label means "ignore" (``-100`` is PyTorch's usual ``ignore_index``) and becomes ``-1``;
-    at frame level, frames beyond ``lengths`` (padding) are ignored too, whatever they hold, so the range
-    is checked inside the valid frames only.
+    at frame level, label frames beyond ``lengths`` (padding; counted in label frames, absolute) are ignored
+    too, whatever they hold, so the range is checked inside the valid frames only.
 
     Raises:
         ValueError: saying what shape, dtype or range was expected.
@@ -105,7 +105,7 @@ def check_labels(
     if labels.numel() == 0:
         return labels
     ignored = labels < 0
-    if expected == 2 and lengths is not None and lengths.shape == labels.shape[:1]:
+    if expected == 2 and lengths is not None and lengths.shape == labels.shape[:1] and not lengths.is_floating_point():
         frames = torch.arange(labels.shape[1], device=labels.device)
         ignored |= frames[None, :] >= lengths.to(labels.device)[:, None]
     labels = labels.masked_fill(ignored, -1)
