@@ -235,9 +235,7 @@ def _shape(data: Any, key: str) -> tuple[int, ...]:
     return shape if shape is not None else tuple(data[key].shape)
 
 
-def unreadable(path: Path, error: BaseException) -> ValueError:
-    """The error for a file that is no profile file of this format: names it, the cause, and the fix."""
-    return ValueError(
-        f"{str(path)!r} is not a readable profile file ({type(error).__name__}: {error}); "
-        "it may be truncated, corrupt or written by other code: write it again with Profiles.save"
-    )
+def unreadable(path: Path, error: BaseException) -> MalformedFile:
+    """The error for a file that is no profile file of this format (a truncated or corrupt archive too): names it,
+    the cause, and the fix; the dashboard skips such a file and shows the rest of its run."""
+    return MalformedFile(path, f"{type(error).__name__}: {error}")
