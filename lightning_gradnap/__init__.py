@@ -67,19 +67,20 @@ __all__ = [
 ]  # the keys of _PUBLIC_MODULES (tests/test_imports.py checks)
 
 
-def __getattr__(name: str) -> Any:
-    """Imports a public name from its module on first use and keeps it here (PEP 562).
+if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is still an error there
 
-    Raises:
-        AttributeError: ``name`` is not one of :data:`__all__` (nor a submodule).
-    """
-    module = _PUBLIC_MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lightning_gradnap' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    def __getattr__(name: str) -> Any:
+        """Imports a public name from its module on first use and keeps it here (PEP 562).
 
+        Raises:
+            AttributeError: ``name`` is not one of :data:`__all__` (nor a submodule).
+        """
+        module = _PUBLIC_MODULES.get(name)
+        if module is None:
+            raise AttributeError(f"module 'lightning_gradnap' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})

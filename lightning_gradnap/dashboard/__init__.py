@@ -23,14 +23,16 @@ if TYPE_CHECKING:
 __all__ = ["Dashboard"]
 
 
-def __getattr__(name: str) -> Any:
-    """Imports :class:`Dashboard` on first use (PEP 562).
+if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is still an error there
 
-    Raises:
-        AttributeError: ``name`` is not ``Dashboard`` (nor a submodule).
-    """
-    if name == "Dashboard":
-        from lightning_gradnap.dashboard.data import Dashboard
+    def __getattr__(name: str) -> Any:
+        """Imports :class:`Dashboard` on first use (PEP 562).
 
-        return Dashboard
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        Raises:
+            AttributeError: ``name`` is not ``Dashboard`` (nor a submodule).
+        """
+        if name == "Dashboard":
+            from lightning_gradnap.dashboard.data import Dashboard
+
+            return Dashboard
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
