@@ -11,7 +11,7 @@ stamp=".venv/.installed-$(cat constraints.txt pyproject.toml | sha1sum | cut -c1
 if [ ! -f "$stamp" ]; then
     echo "installing packages into .venv (first run: torch is large, a few minutes)"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+    .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[asr,test,docs]"
     rm -f .venv/.installed-*
     touch "$stamp"
 fi

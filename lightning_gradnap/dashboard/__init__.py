@@ -8,9 +8,31 @@
 - :mod:`~lightning_gradnap.dashboard.report`: ``python -m lightning_gradnap report`` (one HTML file);
 - ``static/``: the front end, plain ES modules with no build step.
 
-The plugin module imports TensorBoard; nothing here imports ``lightning``.
+The plugin module imports TensorBoard; nothing here imports ``lightning``. TensorBoard imports
+the plugin at start-up: nothing on that path imports torch, matplotlib or the analysis
+(:class:`Dashboard` is imported on first use, here and in the plugin).
 """
 
-from lightning_gradnap.dashboard.data import Dashboard
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lightning_gradnap.dashboard.data import Dashboard
 
 __all__ = ["Dashboard"]
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is still an error there
+
+    def __getattr__(name: str) -> Any:
+        """Imports :class:`Dashboard` on first use (PEP 562).
+
+        Raises:
+            AttributeError: ``name`` is not ``Dashboard`` (nor a submodule).
+        """
+        if name == "Dashboard":
+            from lightning_gradnap.dashboard.data import Dashboard
+
+            return Dashboard
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,22 +8,30 @@ package through the ``tensorboard_plugins`` entry point; or, by hand::
     from lightning_gradnap.dashboard.plugin import GradNAPLoader
 
     board = program.TensorBoard(plugins=[*default.get_plugins(), GradNAPLoader])
+
+TensorBoard imports and loads every plugin at start-up: this module, the loader and the plugin's
+construction import neither torch nor matplotlib nor the analysis. The :class:`Dashboard` (and with
+it numpy's and scipy's analysis and the profile classes) is made when the first route asks for it.
 """
 
 from __future__ import annotations
 
 import logging
 import mimetypes
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tensorboard.plugins import base_plugin
 from werkzeug import Request, Response
 
-from lightning_gradnap.dashboard.data import Dashboard
 from lightning_gradnap.dashboard.files import has_runs
 from lightning_gradnap.dashboard.routes import ROUTES, RouteError, respond
+
+if TYPE_CHECKING:
+    from lightning_gradnap.dashboard.data import Dashboard
 
 __all__ = ["STATIC", "GradNAPLoader", "GradNAPPlugin"]
 
@@ -47,9 +55,21 @@ class GradNAPPlugin(base_plugin.TBPlugin):
     def __init__(self, context: base_plugin.TBContext) -> None:
         super().__init__(context)
         self.logdir = context.logdir or ""
-        self.dashboard = Dashboard(self.logdir) if self.logdir else None
+        self._dashboard: Dashboard | None = None
+        self._dashboard_lock = threading.Lock()  # TensorBoard serves requests from several threads
         self._active = False
         self._checked_at = -float("inf")
+
+    @property
+    def dashboard(self) -> Dashboard | None:
+        """The log directory's :class:`Dashboard`, made on first use; None without a ``--logdir``."""
+        if self._dashboard is None and self.logdir:
+            with self._dashboard_lock:
+                if self._dashboard is None:
+                    from lightning_gradnap.dashboard.data import Dashboard  # the first route pays for it
+
+                    self._dashboard = Dashboard(self.logdir)
+        return self._dashboard
 
     def get_plugin_apps(self) -> dict[str, Callable]:
         apps: dict[str, Callable] = {f"/{route}": self._route_app(route) for route in ROUTES}
@@ -70,10 +90,11 @@ class GradNAPPlugin(base_plugin.TBPlugin):
     def _route_app(self, route: str) -> Callable:
         @Request.application
         def app(request: Request) -> Response:
-            if self.dashboard is None:
+            dashboard = self.dashboard
+            if dashboard is None:
                 return _error(404, "TensorBoard has no local --logdir: the GradNAP tab reads profile files from it")
             try:
-                payload = respond(self.dashboard, route, request.args)
+                payload = respond(dashboard, route, request.args)
             except RouteError as error:
                 if error.status == 500:
                     logger.warning("GradNAP dashboard: %s", error)

@@ -34,13 +34,15 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from lightning_gradnap.dashboard.data import ORDERINGS, Dashboard
 from lightning_gradnap.profiles.npz import MalformedFile
+
+if TYPE_CHECKING:  # the data module (and the analysis with it) comes with the first Dashboard, not at start-up
+    from lightning_gradnap.dashboard.data import Dashboard
 
 __all__ = ["ROUTES", "Payload", "RouteError", "query_key", "respond"]
 
@@ -104,6 +106,8 @@ def run(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
 
 def run_info(dashboard: Dashboard, name: str) -> dict[str, Any]:
     """What the pickers and the slider need to know about a run."""
+    from lightning_gradnap.dashboard.data import ORDERINGS  # loaded with the dashboard already
+
     files = dashboard.files(name)
     skipped = dashboard.index.skipped(name)
     if not files:
