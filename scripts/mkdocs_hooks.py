@@ -57,7 +57,9 @@ def _prose(markdown: str) -> list[str]:
 
 def _split_fences(markdown: str) -> list[str]:
     """``markdown`` cut at its fence lines: prose, code, prose, code, ... (code blocks are the odd parts)."""
-    parts, current, inside = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    inside = False
     for line in markdown.splitlines(keepends=True):
         if FENCE.match(line.lstrip()):
             parts.append("".join(current))
@@ -86,14 +88,14 @@ def on_files(files: Files, config: Any) -> Files:
     """Add the repository pages, and the other repository files that pages link."""
     for repository_path, site_path in PAGES.items():
         files.append(File.generated(config, site_path, abs_src_path=str(ROOT / repository_path)))
-    linked = set()
+    linked: set[str] = set()
     for file in list(files):
         if file.src_uri.endswith(".md") and file.abs_src_path:
             linked.update(_targets(Path(file.abs_src_path).read_text(), _repository_path(file)))
     for repository_path in sorted(linked):
-        site_path = _site_path(repository_path)
-        if site_path and site_path.startswith(f"{OTHER_FILES}/") and not files.get_file_from_path(site_path):
-            files.append(File.generated(config, site_path, abs_src_path=str(ROOT / repository_path)))
+        other = _site_path(repository_path)
+        if other and other.startswith(f"{OTHER_FILES}/") and not files.get_file_from_path(other):
+            files.append(File.generated(config, other, abs_src_path=str(ROOT / repository_path)))
     return files
 
 

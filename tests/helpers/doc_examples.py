@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -112,10 +113,10 @@ class TinySpeechData(L.LightningDataModule):
     group_names = GROUPS
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(tiny_batches(3, seed=1), batch_size=None)
+        return DataLoader(tiny_batches(3, seed=1), batch_size=None)  # type: ignore[arg-type]  # a list is a dataset
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(tiny_batches(2, seed=2), batch_size=None)
+        return DataLoader(tiny_batches(2, seed=2), batch_size=None)  # type: ignore[arg-type]
 
 
 def cap_trainer() -> None:
@@ -123,8 +124,8 @@ def cap_trainer() -> None:
     no progress bar, no checkpoint, logs in the current folder; what the example passes still wins."""
     original = L.Trainer.__init__
 
-    def capped(self: L.Trainer, *args: object, **kwargs: object) -> None:
-        defaults = dict(
+    def capped(self: L.Trainer, *args: Any, **kwargs: Any) -> None:
+        defaults: dict[str, Any] = dict(
             max_epochs=1,
             accelerator="cpu",
             devices=1,
