@@ -88,6 +88,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module")
+def browser(site: str) -> Iterator:
+    """One headless Chromium for this file's tests (started after the site, quit at the end)."""
+    with chromium() as driver:
+        yield driver
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
         pass
@@ -105,67 +112,68 @@ def serving(server: http.server.ThreadingHTTPServer) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def test_every_page_renders_with_navigation_and_its_pictures(site: str) -> None:
+def test_every_page_renders_with_navigation_and_its_pictures(site: str, browser) -> None:
     from selenium.webdriver.common.by import By
 
     keep = os.environ.get("GRADNAP_SITE_SCREENSHOTS")
-    with chromium() as driver:
-        for _, markdown in PAGES:
-            driver.get(page_url(site, markdown))
-            driver.execute_script("return document.fonts.ready")
-            assert driver.title.endswith("lightning-gradnap"), (markdown, driver.title)
-            heading = driver.find_element(By.CSS_SELECTOR, "article h1").text
-            assert heading, f"{markdown} has no heading"
-            nav = driver.find_elements(By.CSS_SELECTOR, "nav.md-nav--primary a.md-nav__link[href]")
-            linked = {link.get_attribute("href") for link in nav}
-            assert {page_url(site, page) for _, page in PAGES} <= linked, f"{markdown}: the navigation misses pages"
-            images = driver.execute_script(
-                "return Array.from(document.querySelectorAll('article img'), "
-                "i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])"
-            )
-            broken = [source for source, loaded in images if not loaded]
-            assert not broken, f"{markdown}: pictures that do not load: {broken}"
-            assert not console_errors(driver), f"{markdown}: {console_errors(driver)}"
-            if keep:
-                driver.save_screenshot(str(Path(keep) / f"{markdown.removesuffix('.md')}.png"))
+    driver = browser
+    for nav_title, markdown in PAGES:
+        driver.get(page_url(site, markdown))
+        driver.execute_script("return document.fonts.ready")
+        heading = driver.find_element(By.CSS_SELECTOR, "article h1").text.rstrip("¶").strip()
+        assert heading, f"{markdown} has no heading"
+        title = "lightning-gradnap" if markdown == "index.md" else f"{nav_title} - lightning-gradnap"
+        assert driver.title == title, (markdown, driver.title)
+        nav = driver.find_elements(By.CSS_SELECTOR, "nav.md-nav--primary a.md-nav__link[href]")
+        linked = {link.get_attribute("href") for link in nav}
+        assert {page_url(site, page) for _, page in PAGES} <= linked, f"{markdown}: the navigation misses pages"
+        images = driver.execute_script(
+            "return Array.from(document.querySelectorAll('article img'), "
+            "i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])"
+        )
+        broken = [source for source, loaded in images if not loaded]
+        assert not broken, f"{markdown}: pictures that do not load: {broken}"
+        assert not console_errors(driver), f"{markdown}: {console_errors(driver)}"
+        if keep:
+            driver.save_screenshot(str(Path(keep) / f"{markdown.removesuffix('.md')}.png"))
     assert len(PAGES) >= 15
 
 
-def test_the_pictures_are_there(site: str) -> None:
+def test_the_pictures_are_there(site: str, browser) -> None:
     """The pages that show the views have their pictures (the test above checks that each one loads)."""
     from selenium.webdriver.common.by import By
 
     sources = {"index.md": ROOT / "README.md", "views.md": ROOT / "docs" / "views.md", "dashboard.md": None}
-    with chromium() as driver:
-        for markdown, source in sources.items():
-            count = (source or ROOT / "docs" / markdown).read_text().count("![")
-            assert count >= (8 if markdown == "views.md" else 1), f"{markdown} lost its pictures"
-            driver.get(page_url(site, markdown))
-            assert len(driver.find_elements(By.CSS_SELECTOR, "article img")) == count, markdown
+    driver = browser
+    for markdown, source in sources.items():
+        count = (source or ROOT / "docs" / markdown).read_text().count("![")
+        assert count >= (8 if markdown == "views.md" else 1), f"{markdown} lost its pictures"
+        driver.get(page_url(site, markdown))
+        assert len(driver.find_elements(By.CSS_SELECTOR, "article img")) == count, markdown
 
 
-def test_the_api_reference_documents_every_argument_of_the_callback(site: str) -> None:
+def test_the_api_reference_documents_every_argument_of_the_callback(site: str, browser) -> None:
     """Each argument's documentation is on the page: in the callback's table, or in the table of the option
     class that documents it (the callback's docstring says so)."""
     from selenium.webdriver.common.by import By
 
-    with chromium() as driver:
-        driver.get(page_url(site, "api.md"))
-        shown: dict[str, str] = {}
-        for identifier in DOCUMENTED_IN:
-            section = driver.find_element(By.ID, identifier)
-            block = section.find_element(By.XPATH, "./following-sibling::div[contains(@class, 'doc-contents')]")
-            table = block.find_element(By.CSS_SELECTOR, "table")
-            for row in table.find_elements(By.CSS_SELECTOR, "tbody tr"):
-                shown.setdefault(row.find_element(By.CSS_SELECTOR, "td code").text, " ".join(row.text.split()))
-        docs = {}
-        for identifier, path in reversed(DOCUMENTED_IN.items()):  # the callback's own text first
-            docs.update(documented_arguments(path, identifier.rsplit(".", 1)[1]))
-        for name in callback_arguments():
-            assert name in docs, f"the callback's argument {name} is documented nowhere"
-            assert name in shown, f"the API reference does not document the callback's argument {name}"
-            assert docs[name] in shown[name], f"{name}: {docs[name]!r} not in {shown[name]!r}"
-        assert "layers" in shown and "Module names" in shown["layers"]
-        headings = [h.text for h in driver.find_elements(By.CSS_SELECTOR, "article h3")]
-        for name in ("compute_profiles", "EngineOptions", "Profiles", "write_report"):
-            assert any(name in heading for heading in headings), f"the API reference has no {name}: {headings}"
+    driver = browser
+    driver.get(page_url(site, "api.md"))
+    shown: dict[str, str] = {}
+    for identifier in DOCUMENTED_IN:
+        section = driver.find_element(By.ID, identifier)
+        block = section.find_element(By.XPATH, "./following-sibling::div[contains(@class, 'doc-contents')]")
+        table = block.find_element(By.CSS_SELECTOR, "table")
+        for row in table.find_elements(By.CSS_SELECTOR, "tbody tr"):
+            shown.setdefault(row.find_element(By.CSS_SELECTOR, "td code").text, " ".join(row.text.split()))
+    docs = {}
+    for identifier, path in reversed(DOCUMENTED_IN.items()):  # the callback's own text first
+        docs.update(documented_arguments(path, identifier.rsplit(".", 1)[1]))
+    for name in callback_arguments():
+        assert name in docs, f"the callback's argument {name} is documented nowhere"
+        assert name in shown, f"the API reference does not document the callback's argument {name}"
+        assert docs[name] in shown[name], f"{name}: {docs[name]!r} not in {shown[name]!r}"
+    assert "layers" in shown and "Module names" in shown["layers"]
+    headings = [h.text for h in driver.find_elements(By.CSS_SELECTOR, "article h3")]
+    for name in ("compute_profiles", "EngineOptions", "Profiles", "write_report"):
+        assert any(name in heading for heading in headings), f"the API reference has no {name}: {headings}"
