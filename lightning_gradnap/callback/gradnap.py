@@ -89,10 +89,11 @@ class GradNAPCallback(Callback):
     Raises:
         ValueError: For an argument outside its allowed values (listed), or an unimportable path.
 
-    Example::
-
+    Example:
+        ```python
         trainer = Trainer(callbacks=[GradNAPCallback(layers=["model.conv3", "model.dense"])])
         trainer.fit(model, datamodule)  # then: tensorboard --logdir lightning_logs
+        ```
     """
 
     def __init__(
