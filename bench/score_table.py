@@ -1,4 +1,4 @@
-"""The scores of a run, layer by layer, next to what they are read against (README "What the scores mean").
+"""The scores of a run, layer by layer, next to what they are read against (docs/scores.md).
 
 Reads the scalars a GradNAPCallback logged (``<tag>/<score>/NN_<layer>`` and ``<score>_chance``,
 ``_chance_p95``, ``_input``, ``_half0``, ``_half1``; ``reliability``) from a run's event files and

@@ -82,10 +82,11 @@ def compute_profiles(
     Raises:
         ValueError: for an option out of its range (the message names it and what it allows).
 
-    Example::
-
+    Example:
+        ```python
         profiles = compute_profiles(model, [(x, frame_labels)], layers=["conv1", "conv2"], num_groups=3)
         profiles["conv2"].profile  # [3, channels]
+        ```
     """
     options = EngineOptions(
         method=method,

@@ -188,12 +188,13 @@ class OrderTracker:
     Raises:
         ValueError: for an unknown embedding.
 
-    Example::
-
+    Example:
+        ```python
         tracker = OrderTracker()
         for step, profiles in enumerate(profiles_per_step):
             orders = tracker.update(profiles, step)   # also sets profiles.orderings
             orders["model.conv5"].neurons               # the same array once anchored
+        ```
     """
 
     def __init__(self, embedding: str = "pca", permutations: int = PERMUTATIONS) -> None:

@@ -66,8 +66,10 @@ class GradNAPCallback(Callback):
             features), or its attribute (default ``group_features``, if any).
         num_groups: Number of groups; default ``len(group_names)``.
         label_level: ``"frame"`` (labels ``[B, T]``) or ``"utterance"`` (labels ``[B]``).
-        channels_last, class_dim, label_rate: Where time and the classes are, and input steps per label
-            (see :class:`~lightning_gradnap.config.EngineOptions`); ``None``: found by probing the model.
+        channels_last: Whether layer outputs are ``[B, T, C]`` (per layer: a dict); ``None``: found by
+            probing the model (see :class:`~lightning_gradnap.config.EngineOptions`).
+        class_dim: Axis of the classes in the model's scores; ``None``: found by probing the model.
+        label_rate: Input time steps per frame label (``160`` for 10 ms labels of 16 kHz audio).
         frame_maps: For what probing cannot find, layer name (or ``"<output>"``) -> ``[stride, offset]`` or
             ``[stride, offset, length_offset]``, as in YAML ``frame_maps: {encoder.layers.0: [320, 39.5, -80]}``;
             from Python also a :class:`~lightning_gradnap.FrameMap` or a callable ``num_frames -> input steps``.
@@ -87,10 +89,11 @@ class GradNAPCallback(Callback):
     Raises:
         ValueError: For an argument outside its allowed values (listed), or an unimportable path.
 
-    Example::
-
+    Example:
+        ```python
         trainer = Trainer(callbacks=[GradNAPCallback(layers=["model.conv3", "model.dense"])])
         trainer.fit(model, datamodule)  # then: tensorboard --logdir lightning_logs
+        ```
     """
 
     def __init__(
