@@ -105,7 +105,8 @@ def profile_validation(
         _warn_failed("views", step, error, "the views of this step are incomplete")
         written = None if folder is None else folder / profile_file_name(epoch, step, run)
         path = written if written is not None and written.exists() else None
-    warn_if_any(history.check_reliability(analysis, reliability_threshold))
+    if not init:  # an untrained network's profiles are noisier: the trained ones are the ones compared
+        warn_if_any(history.check_reliability(analysis, reliability_threshold))
     if not run:  # a repeat at a step (e.g. validate() on other data) has its own file, not a history entry
         history.add(step, epoch, path, profiling.profiles, analysis)
 

@@ -50,8 +50,8 @@ def restored_modes(module: nn.Module) -> Iterator[None]:
 
 def validation_batches(trainer: Any, max_batches: int | None) -> Iterator[tuple[int, Any]]:
     """The first ``max_batches`` batches of the first validation loader (within ``limit_val_batches``), with
-    their index, moved to the device as the validation loop moves them (the strategy and the module's
-    batch-transfer hooks)."""
+    their index, as the validation loop hands them to the step: converted by the precision plugin (e.g.
+    float64 under ``precision="64-true"``), through the module's batch-transfer hooks, on the device."""
     loaders = trainer.val_dataloaders
     if isinstance(loaders, (list, tuple)):
         loaders = loaders[0] if loaders else None
@@ -62,6 +62,8 @@ def validation_batches(trainer: Any, max_batches: int | None) -> Iterator[tuple[
     for index, batch in enumerate(loaders):
         if (max_batches is not None and index >= max_batches) or (limit is not None and index >= limit):
             return
+        batch = trainer.precision_plugin.convert_input(batch)
+        batch = trainer.lightning_module._on_before_batch_transfer(batch, dataloader_idx=0)
         yield index, trainer.strategy.batch_to_device(batch, dataloader_idx=0)
 
 
@@ -92,7 +94,8 @@ def profile_before_training(
     engine = capture.engine
     engine.reset()
     device = next((p.device for p in pl_module.parameters()), torch.device("cpu"))
-    with restored_rng(device), restored_modes(pl_module), torch.no_grad():
+    step_context = trainer.precision_plugin.val_step_context()  # autocast or the default dtype, as validation
+    with restored_rng(device), restored_modes(pl_module), torch.no_grad(), step_context:
         for index, batch in validation_batches(trainer, schedule.max_batches):
             profile_batch, label_fn = reader.read(batch, pl_module)
             feeds_features = bool(engine.input_sums) and schedule.feeds_features(index)

@@ -23,7 +23,7 @@ def _feature_counts(tmp_path, feature_batches: int | None) -> tuple[np.ndarray, 
     run = trainer(tmp_path, [callback], max_epochs=1, num_sanity_val_steps=0)
     model = TinyFrameModel()
     run.fit(model, data)
-    (path,) = glob.glob(f"{run.log_dir}/profiles/*.npz")
+    path = sorted(glob.glob(f"{run.log_dir}/profiles/*.npz"))[-1]  # the epoch's (the first: the untrained network's)
     with np.load(path) as stored:
         return stored["feature_counts"], {"model": model, "data": data}
 

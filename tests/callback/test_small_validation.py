@@ -23,7 +23,7 @@ def _fit(tmp_path, val_batch: dict, half_empty: bool) -> Profiles:
     else:
         run.fit(TinyFrameModel(), data)
     files = sorted(glob.glob(f"{run.log_dir}/profiles/*.npz"))
-    assert len(files) == 2, files  # one profiling per epoch, none lost
+    assert len(files) == 3, files  # the untrained network's, then one profiling per epoch, none lost
     return Profiles.load(files[-1])
 
 
