@@ -33,7 +33,7 @@ from torchaudio.models import Wav2Letter as TorchaudioWav2Letter
 from example_asr.model import Wav2Letter
 from lightning_gradnap import GradNAPCallback, ProfileBatch
 from lightning_gradnap.engine.engine import ProfileEngine
-from lightning_gradnap.engine.folds import FoldBatch
+from lightning_gradnap.engine.folds import FoldBatch, split_halves
 
 BATCHES = 8  # the callback's default max_batches: one profiled validation epoch
 
@@ -137,9 +137,9 @@ def with_captum(module, layers, engine, batches) -> None:
         with torch.no_grad():
             module.validation_step(batch, i)  # validation itself, as in (a) and (b)
         relevance = attribution.attribute(batch["features"])
-        fold_batch = FoldBatch.make(
-            batch["labels"], batch["feature_lengths"], True, engine.frame_maps, relevance[0].device
-        )
+        lengths = batch["feature_lengths"]
+        halves = split_halves(batch["features"], lengths, engine.input_time_axis)
+        fold_batch = FoldBatch.make(batch["labels"], lengths, True, engine.frame_maps, relevance[0].device, halves)
         engine.accumulated.add(
             engine.fold.batch_sums(dict(zip(layers, relevance, strict=True)), fold_batch, engine.sums)
         )

@@ -1,9 +1,10 @@
 """The scores of a run, layer by layer, next to what they are read against (docs/scores.md).
 
 Reads the scalars a GradNAPCallback logged (``<tag>/<score>/NN_<layer>`` and ``<score>_chance``,
-``_chance_p95``, ``_input``, ``_half0``, ``_half1``; ``reliability``) from a run's event files and
-prints, per layer and score: the value at the first and the last profiling, the chance level and its
-95th percentile (last profiling), the input baseline, the reliability, and two noise measures over
+``_chance_p95``, ``_input``, ``_init``, ``_half0``, ``_half1``; ``reliability``) from a run's event files
+and prints, per layer and score: the value at the first and the last profiling, the chance level and its
+95th percentile (last profiling), the input baseline, the untrained network's score (the profiling before
+training; NaN for runs without it), the reliability, and two noise measures over
 the run: the median change between consecutive profilings and the median gap between the two
 halves of the data at one profiling. A score whose half gap is as large as its step-to-step change
 cannot tell change from noise.
@@ -51,7 +52,7 @@ def layer_rows(series: dict[str, list[tuple[int, float]]], tag: str) -> list[dic
                 continue
             last = {
                 kind: (logged_values(series, tag, f"{score}_{kind}", layer) or [float("nan")])[-1]
-                for kind in ("chance", "chance_p95", "input")
+                for kind in ("chance", "chance_p95", "input", "init")
             }
             halves = [np.array(logged_values(series, tag, f"{score}_half{h}", layer)) for h in (0, 1)]
             gap = (
@@ -68,6 +69,7 @@ def layer_rows(series: dict[str, list[tuple[int, float]]], tag: str) -> list[dic
                     "chance": last["chance"],
                     "chance_p95": last["chance_p95"],
                     "input": last["input"],
+                    "init": last["init"],
                     "reliability": reliability[-1] if reliability else float("nan"),
                     "step_change": float(np.median(np.abs(np.diff(values)))) if len(values) > 1 else float("nan"),
                     "half_gap": float(gap),
@@ -93,6 +95,7 @@ def main() -> None:
         "chance",
         "chance_p95",
         "input",
+        "init",
         "reliability",
         "step_change",
         "half_gap",

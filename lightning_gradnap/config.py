@@ -221,7 +221,10 @@ class ViewOptions:
         embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
         feature_window: Input frames of the feature view around each segment.
         feature_groups: Groups shown in the feature view.
-        feature_batches: The first this many profiled batches feed the feature view.
+        feature_batches: ``None`` (the default): every profiled batch feeds the feature view, so it and
+            the input baseline (``_input`` scores) come from the same data as the layers' scores, on
+            any number of processes. A number: only each process's first this many profiled batches
+            (cheaper; the view then depends on the number of processes).
         background_figures: Draw the figures in a worker thread while training goes on (done when
             ``fit`` returns).
 
@@ -233,7 +236,7 @@ class ViewOptions:
     embedding: Embedding = "pca"
     feature_window: int = 31
     feature_groups: int = 6
-    feature_batches: int = 2
+    feature_batches: int | None = None
     background_figures: bool = True
 
     def __post_init__(self) -> None:
@@ -246,7 +249,7 @@ class ViewOptions:
         for name in ("feature_window", "feature_groups"):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` should be at least 1, got {getattr(self, name)}")
-        if self.feature_batches < 0:
+        if self.feature_batches is not None and self.feature_batches < 0:
             raise ValueError(f"`feature_batches` should be at least 0, got {self.feature_batches}")
 
 

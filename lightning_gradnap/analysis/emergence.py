@@ -63,10 +63,11 @@ def emergence_matrix(scores: Scores, layers: Sequence[str], metric: str) -> np.n
 def scalars_layout(metrics: Sequence[str], tag: str = "gradnap") -> dict[str, Any]:
     """Custom-scalars layout (``SummaryWriter.add_custom_scalars``): one multi-line chart per
     metric, a line per layer (the tags ``<tag>/<metric>/NN_<layer>``), and for a score with a
-    chance level its 95th percentile and the input's score as lines of their own (``_chance_p95``,
-    ``_input``), so that a layer can be read above chance and above its input."""
+    chance level its 95th percentile, the input's score and the layer's score at initialisation as lines
+    of their own (``_chance_p95``, ``_input``, ``_init``), so that a layer can be read above chance, above
+    its input and above what its architecture alone gives."""
     charts = {}
     for metric in metrics:
-        against = [f"{tag}/{score_key(metric, kind)}/" for kind in ("chance_p95", "input")]
+        against = [f"{tag}/{score_key(metric, kind)}/" for kind in ("chance_p95", "input", "init")]
         charts[metric] = ["Multiline", [re.escape(prefix) + ".*" for prefix in (f"{tag}/{metric}/", *against)]]
     return {tag: charts}

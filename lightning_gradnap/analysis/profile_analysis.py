@@ -123,6 +123,8 @@ class LayerAnalysis:
         reliability: Split-half reliability of the profile (Spearman-Brown corrected).
         stability: Mean cosine similarity with the previous profiling (NaN if there is none).
         method_agreement: Correlation of the layer's GradNAP and NAP profiles, when both are made.
+        init: Each score of the same layer at the run's untrained-network profiling (the weights at the
+            start of ``fit``), by score name: what the layer scores from its architecture alone.
     """
 
     present: np.ndarray
@@ -135,6 +137,7 @@ class LayerAnalysis:
     reliability: float = float("nan")
     stability: float = float("nan")
     method_agreement: float = float("nan")
+    init: dict[str, float] = field(default_factory=dict)
 
     @property
     def silhouette(self) -> float:

@@ -9,6 +9,7 @@ whose second method's layers are named ``"nap/<layer>"`` (:meth:`Profiles.method
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,10 @@ from lightning_gradnap.profiles.from_state import State, StateContents, feature_
 from lightning_gradnap.profiles.groups import Groups
 from lightning_gradnap.profiles.result import FeatureViews, Profiles, normalize_profiles
 
-__all__ = ["Profiling", "profile_state"]
+__all__ = ["InitScores", "Profiling", "profile_state"]
+
+#: The scores of the run's untrained-network profiling: method -> layer -> score name -> value.
+InitScores = Mapping[str, Mapping[str, Mapping[str, float]]]
 
 
 @dataclass
@@ -33,11 +37,13 @@ class Profiling:
             own names, the others' as ``"<method>/<layer>"``).
         analyses: The analysis of each method, by method name, first method first.
         feature_views: The input-domain views, or None.
+        init: The scores each layer is read against as ``_init`` (of the untrained-network profiling).
     """
 
     profiles: Profiles
     analyses: dict[str, ProfileAnalysis]
     feature_views: FeatureViews | None
+    init: dict[str, dict[str, dict[str, float]]]
 
     @property
     def methods(self) -> list[str]:
@@ -55,6 +61,8 @@ def profile_state(
     groups: Groups,
     options: AnalysisOptions | None = None,
     previous: Profiles | None = None,
+    init: InitScores | None = None,
+    is_init: bool = False,
 ) -> Profiling:
     """Profiles and analysis of every method in a (reduced) ``state``.
 
@@ -65,6 +73,8 @@ def profile_state(
         groups: Names, categories and features (for the ``rsa`` score) of the groups.
         options: Normalisation and clustering.
         previous: The previous profiling (as written), for the stability.
+        init: The scores of the run's untrained-network profiling, each layer's ``_init``.
+        is_init: This is that profiling: its own scores are its ``_init`` (``init`` is not read).
     """
     options = options or AnalysisOptions()
     norm = (options.weight_by_count, options.scale)
@@ -88,10 +98,27 @@ def profile_state(
         (first, a), (_, b) = by_method.items()
         for layer, result in analyses[first].layers.items():
             result.method_agreement = profile_correlation(a[layer].profile, b[layer].profile)
+    init_scores = (
+        own_scores(analyses) if is_init else {m: {n: dict(v) for n, v in s.items()} for m, s in (init or {}).items()}
+    )
+    for method, analysis in analyses.items():
+        for layer, result in analysis.layers.items():
+            result.init = init_scores.get(method, {}).get(layer, {})
     combined = Profiles.combine(by_method)
     combined.features = feature_views
     combined.metadata["scores"] = {method: _saved_scores(analysis) for method, analysis in analyses.items()}
-    return Profiling(combined, analyses, feature_views)
+    return Profiling(combined, analyses, feature_views, init_scores)
+
+
+def own_scores(analyses: Mapping[str, ProfileAnalysis]) -> dict[str, dict[str, dict[str, float]]]:
+    """Each method's layers' score values (method -> layer -> score -> value), as :data:`InitScores`."""
+    return {
+        method: {
+            layer: {name: float(baseline.value) for name, baseline in result.scores.items()}
+            for layer, result in analysis.layers.items()
+        }
+        for method, analysis in analyses.items()
+    }
 
 
 def _saved_scores(analysis: ProfileAnalysis) -> dict[str, dict[str, float | None]]:

@@ -3,8 +3,9 @@ metadata, the TensorBoard tags, the custom-scalars layout and the dashboard (DES
 
 ``<score>`` is a score's value and ``<score>_<against>`` what it is read against
 (:data:`AGAINST`): ``_chance`` (its mean over shuffled categories), ``_chance_p95`` (their 95th
-percentile), ``_input`` (the model input's own score), ``_half0`` and ``_half1`` (the score of each
-half of the data). The layer's :data:`LAYER_METRICS` stand alone.
+percentile), ``_input`` (the model input's own score), ``_init`` (the layer's score at the run's untrained-network
+profiling, before the first training step), ``_half0`` and ``_half1`` (the score of each half of the
+data). The layer's :data:`LAYER_METRICS` stand alone.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["AGAINST", "LAYER_METRICS", "layer_scores", "score_key", "split_score_key"]
 
 #: What a score is read against, as the suffix of its key.
-AGAINST = ("chance", "chance_p95", "input", "half0", "half1")
+AGAINST = ("chance", "chance_p95", "input", "init", "half0", "half1")
 #: A layer's numbers that are no category score and have nothing to be read against.
 LAYER_METRICS = ("reliability", "stability", "method_agreement")
 
@@ -46,7 +47,8 @@ def split_score_key(key: str) -> tuple[str, str]:
 
 def layer_scores(result: LayerAnalysis, input_scores: Mapping[str, float], halves: bool = True) -> dict[str, float]:
     """One layer's numbers by key: each score with its chance level, its 95th percentile, the input's
-    score and (if ``halves``) each half's, then the :data:`LAYER_METRICS`; NaN where undefined."""
+    score, its value at initialisation and (if ``halves``) each half's, then the :data:`LAYER_METRICS`;
+    NaN where undefined."""
     values: dict[str, float] = {}
     nan = float("nan")
     for name, baseline in result.scores.items():
@@ -54,6 +56,7 @@ def layer_scores(result: LayerAnalysis, input_scores: Mapping[str, float], halve
         values[score_key(name, "chance")] = baseline.chance
         values[score_key(name, "chance_p95")] = baseline.chance_p95
         values[score_key(name, "input")] = input_scores.get(name, nan)
+        values[score_key(name, "init")] = result.init.get(name, nan)
         if halves:
             half0, half1 = result.halves.get(name, (nan, nan))
             values[score_key(name, "half0")], values[score_key(name, "half1")] = half0, half1

@@ -214,11 +214,14 @@ class OrderTracker:
         """Anchor the neurons of ``layers`` (default: all) again at the next profiling with structure."""
         self.state["reanchor"] = ["*"] if layers is None else sorted(set(self.state["reanchor"]) | set(layers))
 
-    def update(self, profiles: Profiles, step: int, analysis: ProfileAnalysis | None = None) -> dict[str, TrackedOrder]:
+    def update(
+        self, profiles: Profiles, step: int, analysis: ProfileAnalysis | None = None, anchor: bool = True
+    ) -> dict[str, TrackedOrder]:
         """The orderings of every layer at ``step``; also stored in ``profiles.orderings``.
 
         ``analysis`` (of the same profiles) supplies the step's clustered orders; without it
-        they are computed here.
+        they are computed here. ``anchor=False`` (the untrained-network profiling) never anchors a
+        layer's columns: an anchor is taken from what the network has learned.
         """
         groups = category_order(profiles.num_groups, profiles.group_categories)
         if "*" in self.state["reanchor"]:
@@ -226,7 +229,7 @@ class OrderTracker:
         orders = {}
         for layer, result in profiles.layers.items():
             profile = result.profile
-            neurons, anchor_step = self._neurons(layer, profile, groups, step)
+            neurons, anchor_step = self._neurons(layer, profile, groups, step, anchor)
             points = self._points(layer, profile)
             if analysis is not None and layer in analysis.layers:
                 cluster_groups, cluster_neurons = (
@@ -240,13 +243,15 @@ class OrderTracker:
         profiles.orderings = {layer: order.to_arrays() for layer, order in orders.items()}
         return orders
 
-    def _neurons(self, layer: str, profile: np.ndarray, groups: np.ndarray, step: int) -> tuple[np.ndarray, int | None]:
+    def _neurons(
+        self, layer: str, profile: np.ndarray, groups: np.ndarray, step: int, may_anchor: bool = True
+    ) -> tuple[np.ndarray, int | None]:
         anchor = self.state["anchors"].get(layer)
         width = profile.shape[1]
         requested = layer in self.state["reanchor"]
         if anchor is not None and len(anchor["neurons"]) != width:
             anchor = None  # another layer under the same name (e.g. a resumed run of a changed model)
-        if (anchor is None or requested) and has_structure(profile, self.permutations):
+        if may_anchor and (anchor is None or requested) and has_structure(profile, self.permutations):
             anchor = {"step": int(step), "neurons": [int(n) for n in preferred_neuron_order(profile, groups)]}
             self.state["anchors"][layer] = anchor
             self.state["reanchor"] = [name for name in self.state["reanchor"] if name != layer]

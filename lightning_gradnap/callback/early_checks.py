@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lightning_gradnap.callback.init_profiling import restored_rng
 from lightning_gradnap.recording.batch import BatchReader
 
 __all__ = ["check_before_training", "first_validation_batch"]
@@ -36,4 +37,5 @@ def first_validation_batch(trainer: Any) -> Any | None:
         loaders = loaders[0] if loaders else None
     if loaders is None or trainer.limit_val_batches == 0:
         return None
-    return next(iter(loaders), None)
+    with restored_rng(trainer.strategy.root_device):  # iterating a loader draws a seed from the generator
+        return next(iter(loaders), None)

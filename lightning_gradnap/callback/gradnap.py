@@ -1,18 +1,18 @@
 """GradNAPCallback: profiles of validation batches into TensorBoard and ``.npz`` files.
 
-A thin adapter over the core, in the order data flows: :mod:`~lightning_gradnap.callback.shared_forward` (the
-step's own forward, with hooks), :mod:`~lightning_gradnap.engine.engine` (group sums), ``engine.reduction`` (across
-processes), :mod:`~lightning_gradnap.analysis.profiling`, :mod:`~lightning_gradnap.summary.writer` (files and
-TensorBoard), ``callback.history`` (what a checkpoint keeps); ``callback.schedule`` says which validations and
-batches are profiled, ``callback.arguments`` turns the flat arguments into options, ``callback.runs`` holds
-setup's checks and ``callback.epoch_end`` a validation's profiling. Only the ``callback`` package imports
-``lightning``; a ``pytorch_lightning`` Trainer works too (:mod:`lightning_gradnap.pytorch_lightning`). Labels:
-``recording.batch.BatchReader``, which reads each batch once, where it enters; groups: ``profiles.groups.GroupSources``.
+A thin adapter over the core, in the order data flows: ``callback.shared_forward`` (the step's own forward,
+with hooks), ``engine.engine`` (group sums), ``engine.reduction`` (across processes), ``analysis.profiling``,
+``summary.writer`` (files and TensorBoard), ``callback.history`` (what a checkpoint keeps). ``callback.schedule``
+says which validations and batches are profiled, ``callback.arguments`` turns the flat arguments into options,
+``callback.runs`` holds setup's checks, ``callback.epoch_end`` a validation's profiling and
+``callback.init_profiling`` the one before training. Only ``callback`` imports ``lightning``; a
+``pytorch_lightning`` Trainer works too. Batches are read once, where they enter (``recording.batch.BatchReader``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import lightning as L
@@ -26,6 +26,7 @@ from lightning_gradnap.callback.arguments import callback_engine_options, callba
 from lightning_gradnap.callback.early_checks import check_before_training, first_validation_batch
 from lightning_gradnap.callback.epoch_end import profile_validation
 from lightning_gradnap.callback.history import ProfileHistory
+from lightning_gradnap.callback.init_profiling import profile_before_training
 from lightning_gradnap.callback.loggers import log_dir, summary_writer
 from lightning_gradnap.callback.runs import rank_zero_setup_warnings, starts_fresh_run, trainer_reference, warn_if_any
 from lightning_gradnap.callback.schedule import ProfilingSchedule
@@ -85,6 +86,8 @@ class GradNAPCallback(Callback):
         max_batches: Profile the first ``max_batches`` validation batches (``None``: all).
         reliability_threshold: Warn once per layer whose split-half reliability is below this.
         save_profiles: Write ``profiles/epoch=NNN-step=NNNNNN.npz`` under the log directory.
+        profile_init: Profile once before the first training step (the untrained network, a
+            checkpoint's weights if it has no such profiling): each score's ``_init`` baseline.
 
     Raises:
         ValueError: For an argument outside its allowed values (listed), or an unimportable path.
@@ -127,19 +130,20 @@ class GradNAPCallback(Callback):
         embedding: config.Embedding = "pca",
         feature_window: int = 31,
         feature_groups: int = 6,
-        feature_batches: int = 2,
+        feature_batches: int | None = None,
         weight_by_count: bool = False,
         scale: config.Scale | None = None,
         reliability_threshold: float = 0.8,
         save_profiles: bool = True,
         background_figures: bool = True,
+        profile_init: bool = True,
     ) -> None:
         super().__init__()
         self.view_options = ViewOptions(
             views, embedding, feature_window, feature_groups, feature_batches, background_figures
         )
         self.writer = ProfileWriter(self.view_options)
-        self.schedule = ProfilingSchedule(every_n_epochs, max_batches, feature_batches)
+        self.schedule = ProfilingSchedule(every_n_epochs, max_batches, feature_batches, profile_init)
         self.layers = layers
         self.reader = BatchReader(inputs, labels, lengths, targets, target_lengths)
         self.group_sources = GroupSources(group_names, group_categories, group_features, num_groups)
@@ -150,8 +154,7 @@ class GradNAPCallback(Callback):
         )  # fmt: skip
         self.frame_maps = callback_frame_maps(frame_maps)  # checked now
         self.analysis_options = AnalysisOptions(num_clusters, clustering, weight_by_count, scale)
-        self.save_profiles = save_profiles
-        self.reliability_threshold = reliability_threshold
+        self.save_profiles, self.reliability_threshold = save_profiles, reliability_threshold
         self._history = ProfileHistory(self.view_options.embedding)
         self.tracker = self._history.tracker  # the tracked views' orders: ``tracker.reanchor()`` on request
         self._trainer: Callable[[], Any] | None = None  # the Trainer of the last setup: another one starts a fresh run
@@ -198,6 +201,9 @@ class GradNAPCallback(Callback):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self._checked_batch:  # no sanity check ran: the first validation batch, before the first step
             self._check_batch(first_validation_batch(trainer), pl_module)
+        if self.schedule.profile_init and self._history.init_scores is None and self._capture is not None:
+            finish = partial(self._profile, trainer, self._capture.engine, True)
+            profile_before_training(trainer, pl_module, self._capture, self._model, self.reader, self.schedule, finish)
 
     def _check_batch(self, batch: Any, pl_module: L.LightningModule) -> None:
         self._checked_batch = True
@@ -253,8 +259,11 @@ class GradNAPCallback(Callback):
         if not self.schedule.active or self.engine is None:
             return
         self.schedule.active = False
+        self._profile(trainer, self.engine)
+
+    def _profile(self, trainer: L.Trainer, engine: ProfileEngine, init: bool = False) -> None:
         parts = (self.groups, self.analysis_options, self._history, self.schedule, self.writer)
-        profile_validation(trainer, self.engine, *parts, self.save_profiles, self.reliability_threshold)
+        profile_validation(trainer, engine, *parts, self.save_profiles, self.reliability_threshold, init)
 
     @override
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -271,7 +280,6 @@ class GradNAPCallback(Callback):
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self.writer.close()
 
-    # ------------------------------------------------------------------ checkpoints
     @override
     def state_dict(self) -> dict[str, Any]:
         return {"history": self.history, "validations": self.schedule.validations}

@@ -27,7 +27,10 @@ class ProfileHistory:
     Attributes:
         state: Plain data for checkpoints: ``steps``, ``epochs``, ``files`` (``""`` where no file
             was written) and ``metrics`` (``"<layer>/<metric>"`` -> one value per step; NaN for
-            the steps before a layer was first profiled); ``tracking``: the state of :attr:`tracker`.
+            the steps before a layer was first profiled); ``tracking``: the state of :attr:`tracker`;
+            ``init`` (once profiled): the step and the scores of the untrained-network profiling
+            (``{"step": s, "scores": method -> layer -> score -> value}``), what every later
+            profiling's ``_init`` scores are.
         previous: The last profiles, for comparisons with the previous profiling.
         tracker: The tracked views' orders (:class:`~lightning_gradnap.analysis.tracking.OrderTracker`).
     """
@@ -43,6 +46,16 @@ class ProfileHistory:
     def has_step(self, step: int) -> bool:
         return step in self.state["steps"]
 
+    @property
+    def init_scores(self) -> dict[str, Any] | None:
+        """The untrained-network profiling's scores (method -> layer -> score -> value), or None before it."""
+        init = self.state.get("init")
+        return None if init is None else init["scores"]
+
+    def set_init(self, step: int, scores: dict[str, Any]) -> None:
+        """Record the untrained-network profiling (made at ``step``, the start of ``fit``)."""
+        self.state["init"] = {"step": step, "scores": scores}
+
     def add(
         self,
         step: int,
@@ -57,15 +70,19 @@ class ProfileHistory:
         self.state["files"].append(str(path) if path else "")
         if profiles is not None:
             self.previous = profiles
-        if analysis is not None:
+        if analysis is None:  # no scores at this step (another rank's, or a failed analysis): NaN where kept
+            for values in self.state["metrics"].values():
+                values.append(float("nan"))
+        else:
             for layer, result in analysis.layers.items():
                 for metric in METRICS:
                     earlier = [float("nan")] * (len(self.state["steps"]) - 1)  # a layer added on resume
                     self.state["metrics"].setdefault(f"{layer}/{metric}", earlier).append(result.metric(metric))
 
-    def track(self, profiles: Profiles, step: int, analysis: ProfileAnalysis) -> Scores:
-        """Before :meth:`add`: the tracked orders into ``profiles.orderings``; the scores with this step's."""
-        self.tracker.update(profiles, step, analysis)
+    def track(self, profiles: Profiles, step: int, analysis: ProfileAnalysis, anchor: bool = True) -> Scores:
+        """Before :meth:`add`: the tracked orders into ``profiles.orderings`` (``anchor``: as
+        :meth:`OrderTracker.update`); the scores with this step's."""
+        self.tracker.update(profiles, step, analysis, anchor)
         return Scores.with_step(self.state, step, analysis, METRICS)
 
     def load(self, state: dict[str, Any]) -> None:

@@ -44,7 +44,9 @@ class ProfilingSchedule:
     Args:
         every_n_epochs: Profile every n-th validation run of ``fit`` (every run of ``validate``).
         max_batches: Profile the first ``max_batches`` batches of the first dataloader (``None``: all).
-        feature_batches: The first this many profiled batches feed the input views.
+        feature_batches: The first this many profiled batches feed the input views (``None``: all).
+        profile_init: Profile once at the start of ``fit``, before the first training step
+            (:mod:`~lightning_gradnap.callback.init_profiling`).
 
     Attributes:
         validations: ``fit``'s validation runs so far (kept in checkpoints).
@@ -54,7 +56,13 @@ class ProfilingSchedule:
         ValueError: for ``every_n_epochs < 1`` or ``max_batches < 1``.
     """
 
-    def __init__(self, every_n_epochs: int = 1, max_batches: int | None = None, feature_batches: int = 0) -> None:
+    def __init__(
+        self,
+        every_n_epochs: int = 1,
+        max_batches: int | None = None,
+        feature_batches: int | None = 0,
+        profile_init: bool = False,
+    ) -> None:
         if every_n_epochs < 1:
             raise ValueError(f"`every_n_epochs` should be at least 1, got {every_n_epochs}")
         if max_batches is not None and max_batches < 1:
@@ -62,6 +70,7 @@ class ProfilingSchedule:
         self.every_n_epochs = every_n_epochs
         self.max_batches = max_batches
         self.feature_batches = feature_batches
+        self.profile_init = profile_init
         self.validations = 0
         self.restored_steps: set[int] = set()
         self.active = False
@@ -88,7 +97,7 @@ class ProfilingSchedule:
         return self.active and dataloader_idx == 0 and (self.max_batches is None or batch_idx < self.max_batches)
 
     def feeds_features(self, batch_idx: int) -> bool:
-        return batch_idx < self.feature_batches
+        return self.feature_batches is None or batch_idx < self.feature_batches
 
     def run_name(self, trainer: Any, profiled_steps: Iterable[int]) -> str | None:
         """The name of this profiling: ``""`` for the first at its step, ``"<stage>-<k>"`` for the

@@ -25,7 +25,8 @@ def emergence(
 
     Returns:
         ``{"layers", "steps", "scores": {name: [[value | None per step] per layer]},
-        "chance": {name: [[...]]}, "computed": [names computed here]}``.
+        "chance": {name: [[...]]}, "init": {name: [[...]]} (the layer's score at the run's untrained-network
+        profiling, where the files carry it), "computed": [names computed here]}``.
     """
     files = dashboard.fit_files(run, method)
     layers = union(dashboard.layer_names(dashboard.header(file)) for file in files)
@@ -42,14 +43,17 @@ def emergence(
                     table[row][column] = value if value is not None and np.isfinite(value) else None
             if progress is not None:
                 progress()
-    for name in [n for n in scores if split_score_key(n)[1] not in ("", "chance")]:
-        scores.pop(name)  # read against in TensorBoard's scalars; the map shows each score and its chance
-    chance = {split_score_key(n)[0]: scores.pop(n) for n in list(scores) if split_score_key(n)[1] == "chance"}
+    for name in [n for n in scores if split_score_key(n)[1] not in ("", "chance", "init")]:
+        scores.pop(name)  # read against in TensorBoard's scalars; the map shows each score, its chance and init
+    against = {
+        kind: {split_score_key(n)[0]: scores.pop(n) for n in list(scores) if split_score_key(n)[1] == kind}
+        for kind in ("chance", "init")
+    }
     return {
         "layers": layers,
         "steps": [f.step for f in files],
         "scores": scores,
-        "chance": chance,
+        **against,
         "computed": sorted(computed),
     }
 

@@ -25,6 +25,7 @@ from lightning_gradnap.engine.folds import (
     UtteranceFold,
     WindowFold,
     relevance_of,
+    split_halves,
 )
 from lightning_gradnap.engine.group_sums import SumsByName
 from lightning_gradnap.engine.input_views import input_view_sums
@@ -107,7 +108,7 @@ class ProfileEngine(EngineResults):
         self.frame_maps: dict[str, AnyFrameMap] | None = None  # found at the first batch (prepare)
         self.layouts: dict[str, Layout] = {}  # of the layers and the scores, found with the frame maps
         self.input_time_axis: int | None = None
-        self.examples_seen = 0  # since the last reset: alternates the halves of utterances without lengths
+        self.examples_seen = 0  # since the last reset: alternates the halves of examples without an input tensor
 
     @property
     def needs_gradients(self) -> bool:
@@ -225,8 +226,12 @@ class ProfileEngine(EngineResults):
                 "give one label row per example"
             )
         frame_level = self.label_level == "frame"
+        first = batch.input_tuple[0] if batch.input_tuple else None
+        if not isinstance(first, torch.Tensor) or first.dim() == 0 or first.shape[0] != batch_size:
+            first = None  # the halves then alternate by position
+        halves = split_halves(first, lengths, self.input_time_axis, self.examples_seen, batch_size)
         fold_batch = FoldBatch.make(
-            labels, lengths, frame_level, self.frame_maps, device, self.examples_seen, self.options.label_rate
+            labels, lengths, frame_level, self.frame_maps, device, halves, self.options.label_rate
         )
         self.examples_seen += batch_size
         gradients: dict[str, torch.Tensor] = {}

@@ -77,7 +77,7 @@ class ProfileWriter:
         ``run`` names a repeated profiling at a step (e.g. ``"validate-1"``): it goes into the file
         name and the tag prefix, so that it overwrites nothing.
         """
-        path = None if folder is None else self._try_save(profiling.profiles, folder, epoch, step, run)
+        path = None if folder is None else self.save_or_warn(profiling.profiles, folder, epoch, step, run)
         if summary_writer is not None:
             for method, analysis in profiling.analyses.items():
                 profiles = profiling.profiles.method(method)
@@ -94,7 +94,7 @@ class ProfileWriter:
                 )
         return path
 
-    def _try_save(self, profiles: Profiles, folder: Path, epoch: int, step: int, run: str) -> Path | None:
+    def save_or_warn(self, profiles: Profiles, folder: Path, epoch: int, step: int, run: str = "") -> Path | None:
         """:meth:`save`, or a warning that names the file and the reason (a full disk, a folder that became
         unwritable): training goes on, the next profiling tries again, and the history keeps no file for this one."""
         path = folder / profile_file_name(epoch, step, run)
@@ -127,6 +127,8 @@ class ProfileWriter:
         """Log the views under ``tag`` to a ``SummaryWriter``, now or in the figure thread (``scores``:
         the run's so far, for the emergence maps)."""
         job = partial(
+            _warn_on_error,
+            step,
             write_views,
             summary_writer,
             profiles,
@@ -175,6 +177,18 @@ class ProfileWriter:
             if self._executor is not None:
                 self._executor.shutdown(wait=True)
                 self._executor = None
+
+
+def _warn_on_error(step: int, draw: Any, *args: Any) -> None:
+    """``draw(*args)``, an error of which becomes a warning naming the step: a view never stops training."""
+    try:
+        draw(*args)
+    except Exception as error:
+        warnings.warn(
+            f"GradNAPCallback: drawing the views of the profiling at step {step} failed ({type(error).__name__}: "
+            f"{error}); its file is written, the other steps' views are drawn, and training goes on",
+            stacklevel=2,
+        )
 
 
 def check_writable(folder: Path) -> None:

@@ -28,24 +28,31 @@ def test_layer_scores_are_every_key_the_file_and_the_tags_use() -> None:
     result.scores = {"silhouette": Baseline(0.5, 0.1, 0.2)}
     result.halves = {"silhouette": (0.4, 0.6)}
     result.reliability, result.stability = 0.9, 0.8
+    result.init = {"silhouette": 0.25}
     values = layer_scores(result, {"silhouette": 0.3})
     assert list(values) == [
         "silhouette",
         "silhouette_chance",
         "silhouette_chance_p95",
         "silhouette_input",
+        "silhouette_init",
         "silhouette_half0",
         "silhouette_half1",
         "reliability",
         "stability",
         "method_agreement",
     ]
-    assert [values[key] for key in list(values)[:8]] == [0.5, 0.1, 0.2, 0.3, 0.4, 0.6, 0.9, 0.8]
+    assert [values[key] for key in list(values)[:9]] == [0.5, 0.1, 0.2, 0.3, 0.25, 0.4, 0.6, 0.9, 0.8]
     assert np.isnan(values["method_agreement"])
     without = layer_scores(result, {}, halves=False)
     assert "silhouette_half0" not in without and np.isnan(without["silhouette_input"])
     charts = scalars_layout(["silhouette"], "gradnap")["gradnap"]["silhouette"][1]
-    assert charts == ["gradnap/silhouette/.*", "gradnap/silhouette_chance_p95/.*", "gradnap/silhouette_input/.*"]
+    assert charts == [
+        "gradnap/silhouette/.*",
+        "gradnap/silhouette_chance_p95/.*",
+        "gradnap/silhouette_input/.*",
+        "gradnap/silhouette_init/.*",
+    ]
 
 
 @pytest.mark.parametrize("window", [0, 4])

@@ -197,9 +197,9 @@ def test_the_callback_profiles_both_methods_under_their_own_tags(tmp_path) -> No
     run.fit(TinyFrameModel(), TinyFrameData())
     events = read_events(run.logger.log_dir)
     for tag in ("gradnap/profile/00_net.conv1", "nap/profile/00_net.conv1"):
-        assert [image.step for image in events.Images(tag)] == [3]
-    assert [s.step for s in events.Scalars("gradnap/method_agreement/01_net.conv2")] == [3]
-    assert [s.step for s in events.Scalars("gradnap/reliability/01_net.conv2")] == [3]
+        assert [image.step for image in events.Images(tag)] == [0, 3]  # 0: the untrained network
+    assert [s.step for s in events.Scalars("gradnap/method_agreement/01_net.conv2")] == [0, 3]
+    assert [s.step for s in events.Scalars("gradnap/reliability/01_net.conv2")] == [0, 3]
     saved = Profiles.load(next(tmp_path.glob("**/profiles/*.npz")))
     assert saved.metadata["methods"] == ["gradnap", "nap"] and saved.method("nap").layer_names == [
         "net.conv1",

@@ -32,7 +32,9 @@ def test_each_profiled_batch_is_read_once_and_the_probe_gets_that_batch(tmp_path
     monkeypatch.setattr(batch_module, "as_profile_batch", counted_conversion)
     monkeypatch.setattr(engine_module, "as_profile_batch", counted_conversion)
     monkeypatch.setattr(engine_module, "find_frame_maps", counted_probe)
-    callback = GradNAPCallback(labels="labels", max_batches=2, views=[], save_profiles=False)
+    # the validation path only (the untrained network's profiling reads its batches the same way, but
+    # its separate forward probes the batch moved to the model, a copy)
+    callback = GradNAPCallback(labels="labels", max_batches=2, views=[], save_profiles=False, profile_init=False)
     torch.manual_seed(0)
     run = trainer(tmp_path, [callback], max_epochs=1)
     model, data = TinyFrameModel(), TinyFrameData()

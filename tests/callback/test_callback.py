@@ -50,7 +50,7 @@ def test_every_view_lands_in_tensorboard_at_global_step(tmp_path) -> None:
     callback = GradNAPCallback(labels="labels", max_batches=2, num_clusters=2, feature_window=5)
     run, model, _ = fit(tmp_path, callback)
     events = read_events(run.logger.log_dir)
-    steps = [3, 6]  # 3 training batches per epoch, profiled at the end of each validation
+    steps = [0, 3, 6]  # the untrained network, then 3 training batches per epoch, profiled after each validation
     for layer in ("00_net.conv1", "01_net.conv2"):
         for view in ("profile", "dendrogram", "groups_2d"):
             images = events.Images(f"gradnap/{view}/{layer}")
@@ -63,11 +63,11 @@ def test_every_view_lands_in_tensorboard_at_global_step(tmp_path) -> None:
     for tag in ("gradnap/agreement/layers", "gradnap/features/input"):
         assert [image.step for image in events.Images(tag)] == steps
     # no profiling during the sanity check
-    assert callback.history["steps"] == steps and callback.history["epochs"] == [0, 1]
+    assert callback.history["steps"] == steps and callback.history["epochs"] == [0, 0, 1]
     # projector: one embedding per layer and step, with names and categories as metadata
     log_dir = Path(run.logger.log_dir)
     config = (log_dir / "projector_config.pbtxt").read_text()
-    assert config.count("tensor_path") == 4 and "gradnap/net.conv2" in config
+    assert config.count("tensor_path") == 6 and "gradnap/net.conv2" in config  # 2 layers at 3 steps
     metadata = next(log_dir.glob("00006/gradnap*net.conv2/metadata.tsv")).read_text().splitlines()
     assert metadata[0] == "group\tcategory" and set(metadata[1:]) == {
         f"{g}\t{c}" for g, c in zip(GROUPS, CATEGORIES, strict=True)
@@ -83,7 +83,11 @@ def test_files_equal_compute_profiles_on_the_same_batches(tmp_path) -> None:
     callback = GradNAPCallback(labels="labels", max_batches=2, views=[])
     run, model, data = fit(tmp_path, callback)
     files = profile_files(tmp_path)
-    assert [f.name for f in files] == ["epoch=000-step=000003.npz", "epoch=001-step=000006.npz"]
+    assert [f.name for f in files] == [
+        "epoch=000-step=000000.npz",  # the untrained network
+        "epoch=000-step=000003.npz",
+        "epoch=001-step=000006.npz",
+    ]
     saved = Profiles.load(files[-1])
     model.eval()
     batches = [ProfileBatch(b["features"], b["labels"], b["feature_lengths"]) for b in data.val[:2]]
@@ -129,7 +133,7 @@ def test_no_tensorboard_logger_writes_files_with_a_warning(tmp_path) -> None:
     callback = GradNAPCallback(labels="labels", max_batches=1)
     with pytest.warns(UserWarning, match="no TensorBoardLogger: profiles are saved as .npz files only"):
         fit(tmp_path, callback, logger=CSVLogger(str(tmp_path)), max_epochs=1)
-    assert len(profile_files(tmp_path)) == 1
+    assert len(profile_files(tmp_path)) == 2  # the untrained network's and the epoch's
 
 
 def test_state_dict_keeps_history(tmp_path) -> None:
@@ -138,7 +142,7 @@ def test_state_dict_keeps_history(tmp_path) -> None:
     state = callback.state_dict()
     restored = GradNAPCallback(labels="labels", max_batches=1, views=["scalars"])
     restored.load_state_dict(state)
-    assert restored.history == callback.history and restored.history["steps"] == [3, 6]
+    assert restored.history == callback.history and restored.history["steps"] == [0, 3, 6]
     assert set(restored.metrics) >= {"net.conv1/silhouette", "net.conv2/stability"}
     assert restored._history.previous is not None and restored._history.previous.layer_names == [
         "net.conv1",
@@ -183,10 +187,10 @@ def test_non_speech_classifier_with_utterance_labels(tmp_path) -> None:
     )
     run = trainer(tmp_path, [callback], max_epochs=1)
     run.fit(TinyClassifier(), loader, loader)
-    saved = Profiles.load(profile_files(tmp_path)[0])
+    saved = Profiles.load(profile_files(tmp_path)[-1])
     assert saved["features.0"].profile.shape == (3, 4) and saved["head"].profile.shape == (3, 3)
     np.testing.assert_array_equal(saved["head"].counts, [8, 8, 8])
-    assert [i.step for i in read_events(run.logger.log_dir).Images("gradnap/profile/01_head")] == [3]
+    assert [i.step for i in read_events(run.logger.log_dir).Images("gradnap/profile/01_head")] == [0, 3]
 
 
 def test_argument_and_setup_errors(tmp_path) -> None:
@@ -211,12 +215,12 @@ def test_argument_and_setup_errors(tmp_path) -> None:
 def test_every_n_epochs_and_max_batches(tmp_path) -> None:
     callback = GradNAPCallback(labels="labels", max_batches=1, every_n_epochs=2, views=[])
     fit(tmp_path, callback, max_epochs=4)
-    assert callback.history["epochs"] == [1, 3]
-    saved = Profiles.load(profile_files(tmp_path)[0])
+    assert callback.history["epochs"] == [0, 1, 3]  # 0: the untrained network, before the first step
+    saved = Profiles.load(profile_files(tmp_path)[1])
     first_batch = TinyFrameData().val[0]
     counted = (first_batch["labels"] >= 0).sum().item()
     assert saved["net.conv1"].counts.sum() == counted  # one batch only, every valid frame
-    assert os.path.basename(profile_files(tmp_path)[0]) == "epoch=001-step=000006.npz"
+    assert os.path.basename(profile_files(tmp_path)[1]) == "epoch=001-step=000006.npz"
 
 
 class CallsTwice(TinyFrameModel):
@@ -249,7 +253,7 @@ def test_a_layer_changed_in_place_is_run_again_once_then_shared(tmp_path) -> Non
     # net.conv1 is followed by ReLU(inplace=True): the first profiled batch learns that and runs
     # a separate forward; from then on the hook hands on a copy and the forward is shared.
     _, without, _ = fit(tmp_path / "without", model=CountsEvalForwards(), max_epochs=2)
-    callback = GradNAPCallback(labels="labels", max_batches=2, views=[])
+    callback = GradNAPCallback(labels="labels", max_batches=2, views=[], profile_init=False)  # only the shared forward
     _, profiled, _ = fit(tmp_path / "with", callback, model=CountsEvalForwards(), max_epochs=2)
     assert callback._capture is not None and callback._capture.layer_recorder.copied == {"net.conv1"}
     assert profiled.eval_forwards == without.eval_forwards + 1
@@ -269,7 +273,7 @@ def test_a_forward_that_blocks_gradients_is_explained(tmp_path) -> None:
         fit(tmp_path, GradNAPCallback(labels="labels", max_batches=1), model=NoGradForward(), max_epochs=1)
     nap = GradNAPCallback(labels="labels", max_batches=1, method="nap", views=[])
     fit(tmp_path / "nap", nap, model=NoGradForward(), max_epochs=1)
-    assert len(profile_files(tmp_path / "nap")) == 1
+    assert len(profile_files(tmp_path / "nap")) == 2  # the untrained network's and the epoch's
 
 
 def test_unwritable_log_directory_fails_at_setup(tmp_path) -> None:

@@ -63,13 +63,13 @@ def test_validate_after_fit_and_again_profiles_under_names_of_its_own(tmp_path) 
     run.validate(model, other)
     run.validate(model, other)
     names = profile_names(tmp_path)
-    assert names[:2] == ["epoch=000-step=000003.npz", "epoch=001-step=000006.npz"]
-    assert [name.split("-", 2)[-1] for name in names[2:]] == ["validate-1.npz", "validate-2.npz"]
+    assert names[:3] == ["epoch=000-step=000000.npz", "epoch=000-step=000003.npz", "epoch=001-step=000006.npz"]
+    assert [name.split("-", 2)[-1] for name in names[3:]] == ["validate-1.npz", "validate-2.npz"]
     log_dir = run.logger.log_dir
-    assert event_steps(log_dir, "images", "gradnap/profile/00_net.conv1") == [3, 6]
+    assert event_steps(log_dir, "images", "gradnap/profile/00_net.conv1") == [0, 3, 6]
     assert event_steps(log_dir, "images", "gradnap-validate-1/profile/00_net.conv1") == [6]
     assert event_steps(log_dir, "images", "gradnap-validate-2/profile/00_net.conv1") == [6]
-    assert callback.history["steps"] == [3, 6]  # fit's history only
+    assert callback.history["steps"] == [0, 3, 6]  # fit's history only (0: the untrained network)
     repeat = Profiles.load(next(tmp_path.glob("**/profiles/*validate-1.npz")))
     first = other.val[0]
     expected = compute_profiles(
@@ -82,9 +82,9 @@ def test_a_resumed_fit_skips_only_the_steps_its_checkpoint_profiled(tmp_path) ->
     first = GradNAPCallback(labels="labels", max_batches=1, views=[])
     trainer(tmp_path / "first", [first], max_epochs=1).fit(TinyFrameModel(), TinyFrameData())
     resumed = GradNAPCallback(labels="labels", max_batches=1, views=[])
-    resumed.load_state_dict(first.state_dict())  # as a resumed fit does, with step 3 profiled
+    resumed.load_state_dict(first.state_dict())  # as a resumed fit does, with steps 0 (init) and 3 profiled
     trainer(tmp_path / "resumed", [resumed], max_epochs=2).fit(TinyFrameModel(), TinyFrameData())
-    assert resumed.history["steps"] == [3, 6]
+    assert resumed.history["steps"] == [0, 3, 6]
     assert profile_names(tmp_path / "resumed") == ["epoch=001-step=000006.npz"]
 
 
@@ -109,10 +109,10 @@ def test_resume_with_other_layers_keeps_the_history_of_the_layers_still_profiled
         UserWarning, match=r"Dropped the history of \['net.conv1'\].*history starts now for \['net.out'\]"
     ):
         run.fit(TinyFrameModel(), TinyFrameData(), ckpt_path=str(tmp_path / "ckpt" / "epoch=1-step=6.ckpt"))
-    assert resumed.history["steps"] == [3, 6, 9, 12]
+    assert resumed.history["steps"] == [0, 3, 6, 9, 12]
     assert not any(name.startswith("net.conv1/") for name in resumed.metrics)
     stability = resumed.metrics["net.conv2/stability"]
     assert (
-        len(stability) == 4 and np.isnan(stability[0]) and np.isfinite(stability[1:]).all()
+        len(stability) == 5 and np.isnan(stability[0]) and np.isfinite(stability[1:]).all()
     )  # compared across the resume
-    assert len(resumed.metrics["net.out/ami"]) == 4 and np.isnan(resumed.metrics["net.out/stability"][:3]).all()
+    assert len(resumed.metrics["net.out/ami"]) == 5 and np.isnan(resumed.metrics["net.out/stability"][:4]).all()

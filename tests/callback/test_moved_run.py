@@ -29,7 +29,7 @@ def test_resume_after_moving_the_run_folder(tmp_path: Path) -> None:
     trainer(before, [first, checkpoints], logger=logger, max_epochs=2, enable_checkpointing=True).fit(
         TinyFrameModel(), TinyFrameData()
     )
-    assert [Path(name).parent for name in first.history["files"]] == [before / "tb" / "version_0" / "profiles"] * 2
+    assert [Path(name).parent for name in first.history["files"]] == [before / "tb" / "version_0" / "profiles"] * 3
     shutil.move(before, after)
 
     resumed = GradNAPCallback(labels="labels", max_batches=1, views=VIEWS)
@@ -38,6 +38,6 @@ def test_resume_after_moving_the_run_folder(tmp_path: Path) -> None:
     run = trainer(after, [resumed, checkpoints], logger=logger, max_epochs=4, enable_checkpointing=True)
     ckpt = after / "tb" / "version_0" / "ckpt" / "epoch=1-step=6.ckpt"
     run.fit(TinyFrameModel(), TinyFrameData(), ckpt_path=str(ckpt))
-    assert np.isfinite(resumed.metrics["net.conv1/stability"][2])  # compared with step 6's file, found after the move
+    assert np.isfinite(resumed.metrics["net.conv1/stability"][3])  # compared with step 6's file, found after the move
     replayed = event_steps(str(after / "tb" / "version_0"), "images", "gradnap/profile_replay/00_net.conv1")
-    assert sorted(replayed) == [3, 3, 6, 6, 9, 12]  # each fit's replay: the resumed one has the old steps too
+    assert sorted(replayed) == [0, 0, 3, 3, 6, 6, 9, 12]  # each fit's replay: the resumed one has the old steps too

@@ -51,9 +51,9 @@ def test_a_pytorch_lightning_trainer_and_logger_get_images_and_scalars(callback_
     run = pl_fit(tmp_path, callback)
     assert not [w for w in recwarn if "found no TensorBoardLogger" in str(w.message)]
     log_dir = run.logger.log_dir
-    assert event_steps(log_dir, "images", "gradnap/profile/00_net.conv1") == [3, 6]
-    assert event_steps(log_dir, "scalars", "gradnap/stability/01_net.conv2") == [6]
-    assert len(list(Path(log_dir).glob("profiles/*.npz"))) == 2
+    assert event_steps(log_dir, "images", "gradnap/profile/00_net.conv1") == [0, 3, 6]  # 0: the untrained network
+    assert event_steps(log_dir, "scalars", "gradnap/stability/01_net.conv2") == [3, 6]
+    assert len(list(Path(log_dir).glob("profiles/*.npz"))) == 3
 
 
 def test_the_pl_class_is_a_callback_of_both_namespaces() -> None:
@@ -131,7 +131,7 @@ def test_without_pytorch_lightning_nothing_imports_it(tmp_path) -> None:
         callback = GradNAPCallback(labels="labels", max_batches=1, views=["profile"])
         run = trainer({str(tmp_path)!r}, [callback], max_epochs=1)
         run.fit(TinyFrameModel(), TinyFrameData())
-        assert event_steps(run.logger.log_dir, "images", "gradnap/profile/00_net.conv1") == [3]
+        assert event_steps(run.logger.log_dir, "images", "gradnap/profile/00_net.conv1") == [0, 3]
         assert not any(m.split(".")[0] == "pytorch_lightning" for m in sys.modules), "pytorch_lightning imported"
         try:
             import lightning_gradnap.pytorch_lightning

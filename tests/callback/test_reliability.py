@@ -30,16 +30,17 @@ def test_resume_continues_the_history_without_lost_or_doubled_steps(tmp_path: Pa
     trainer(tmp_path, [first, checkpoints], logger=logger, max_epochs=2, enable_checkpointing=True).fit(
         TinyFrameModel(), TinyFrameData()
     )
-    assert first.history["steps"] == [3, 6]
+    assert first.history["steps"] == [0, 3, 6]  # 0: the untrained network
 
     resumed = GradNAPCallback(labels="labels", max_batches=1, views=["profile", "scalars"])
     logger = TensorBoardLogger(str(tmp_path), name="tb", version=0)
     run = trainer(tmp_path, [resumed, checkpoints], logger=logger, max_epochs=4, enable_checkpointing=True)
     run.fit(TinyFrameModel(), TinyFrameData(), ckpt_path=str(tmp_path / "ckpt" / "epoch=1-step=6.ckpt"))
-    assert resumed.history["steps"] == [3, 6, 9, 12] and resumed.history["epochs"] == [0, 1, 2, 3]
-    assert len(resumed.metrics["net.conv1/silhouette"]) == 4
+    assert resumed.history["steps"] == [0, 3, 6, 9, 12] and resumed.history["epochs"] == [0, 0, 1, 2, 3]
+    assert len(resumed.metrics["net.conv1/silhouette"]) == 5
     files = sorted((tmp_path / "tb" / "version_0" / "profiles").glob("*.npz"))
     assert [f.name for f in files] == [
+        "epoch=000-step=000000.npz",
         "epoch=000-step=000003.npz",
         "epoch=001-step=000006.npz",
         "epoch=002-step=000009.npz",
@@ -53,9 +54,9 @@ def test_resume_continues_the_history_without_lost_or_doubled_steps(tmp_path: Pa
         events.Reload()
         if "gradnap/profile/00_net.conv1" in events.Tags()["images"]:
             steps += [image.step for image in events.Images("gradnap/profile/00_net.conv1")]
-    assert sorted(steps) == [3, 6, 9, 12]  # each profiling step once, across both runs
+    assert sorted(steps) == [0, 3, 6, 9, 12]  # each profiling step once, across both runs
     # the stability after the resume compares with the last profiles before it
-    assert np.isfinite(resumed.metrics["net.conv1/stability"][2])
+    assert np.isfinite(resumed.metrics["net.conv1/stability"][3])
 
 
 @pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])

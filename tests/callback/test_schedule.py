@@ -23,7 +23,7 @@ pytestmark = [
 def test_every_n_epochs_counts_validation_runs_not_training_epochs(tmp_path) -> None:
     callback = GradNAPCallback(labels="labels", max_batches=1, every_n_epochs=2, views=[])
     trainer(tmp_path, [callback], max_epochs=4, check_val_every_n_epoch=2).fit(TinyFrameModel(), TinyFrameData())
-    assert callback.history["epochs"] == [3]  # validations after epochs 1 and 3: the second is profiled
+    assert callback.history["epochs"] == [0, 3]  # the untrained network; validations after epochs 1 and 3: the second
 
 
 class NoValidationStep(TinyFrameModel):
@@ -56,4 +56,4 @@ def test_a_fit_that_profiles_gives_no_never_profiles_warning(tmp_path) -> None:
         warnings.simplefilter("always")
         trainer(tmp_path, [callback], max_epochs=2).fit(TinyFrameModel(), TinyFrameData())
     assert not [w for w in caught if "profile nothing" in str(w.message)]
-    assert callback.history["epochs"] == [1]
+    assert callback.history["epochs"] == [0, 1]

@@ -23,7 +23,7 @@ def _fit(tmp_path, val_batch: dict, half_empty: bool) -> Profiles:
     else:
         run.fit(TinyFrameModel(), data)
     files = sorted(glob.glob(f"{run.log_dir}/profiles/*.npz"))
-    assert len(files) == 2, files  # one profiling per epoch, none lost
+    assert len(files) == 3, files  # the untrained network's, then one profiling per epoch, none lost
     return Profiles.load(files[-1])
 
 
@@ -37,13 +37,16 @@ def test_fit_with_few_validation_utterances(tmp_path, utterances: int) -> None:
 
 
 def test_fit_with_identical_labels(tmp_path) -> None:
-    """Four utterances with one label sequence: every score is a number or NaN, and fit ends."""
+    """Four utterances with one label sequence: fit ends, and they split between both halves (the halves
+    hash the inputs, not the labels, which once put all four in one half)."""
     batch = TinyFrameData(val_batches=1).val[0]
     labels = batch["labels"][:1].repeat(4, 1)
     lengths = torch.full((4,), labels.shape[1])
     labels = torch.where(labels < 0, 0, labels)  # the first utterance's labels over the whole length
     profiles = _fit(
-        tmp_path, {"features": batch["features"], "labels": labels, "feature_lengths": lengths}, half_empty=True
+        tmp_path, {"features": batch["features"], "labels": labels, "feature_lengths": lengths}, half_empty=False
     )
+    for name in profiles.layers:
+        assert (profiles[name].half_counts.sum(axis=1) > 0).all(), "a half without frames"
     for values in profiles.metadata["scores"]["gradnap"].values():
         assert all(value is None or np.isfinite(value) for value in values.values())

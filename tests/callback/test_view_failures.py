@@ -37,7 +37,7 @@ def test_a_one_channel_layer_does_not_crash_fit(tmp_path) -> None:
         run.fit(OneChannelLayer(), TinyFrameData())
     assert view_warnings(caught) == []
     for view in ("profile", "dendrogram", "groups_2d"):
-        assert event_steps(run.logger.log_dir, "images", f"gradnap/{view}/01_net.conv2") == [3, 6]
+        assert event_steps(run.logger.log_dir, "images", f"gradnap/{view}/01_net.conv2") == [0, 3, 6]
 
 
 def test_a_failing_view_is_a_warning_naming_it_and_the_other_views_are_logged(tmp_path, monkeypatch) -> None:
@@ -54,6 +54,6 @@ def test_a_failing_view_is_a_warning_naming_it_and_the_other_views_are_logged(tm
     assert any(
         "'groups_2d' view of layer 'net.conv2' failed at step 6" in m and "cannot draw this" in m for m in failed
     )
-    assert event_steps(run.logger.log_dir, "images", "gradnap/profile/01_net.conv2") == [3, 6]
-    assert event_steps(run.logger.log_dir, "scalars", "gradnap/stability/01_net.conv2") == [6]
+    assert event_steps(run.logger.log_dir, "images", "gradnap/profile/01_net.conv2") == [0, 3, 6]
+    assert event_steps(run.logger.log_dir, "scalars", "gradnap/stability/01_net.conv2") == [3, 6]
     assert event_steps(run.logger.log_dir, "images", "gradnap/groups_2d/01_net.conv2") == []

@@ -178,14 +178,25 @@ def test_emergence_scores_are_analyze_scores_and_the_stability(run) -> None:
             assert result["scores"]["stability"][row][column] == expected
 
 
-def test_saved_scores_are_used_with_their_chance_levels(run, tmp_path: Path) -> None:
+def test_saved_scores_are_used_with_their_chance_levels_and_init(run, tmp_path: Path) -> None:
     dashboard, _ = run
     path = tmp_path / "logs" / "version_0" / "profiles" / "epoch=001-step=000020.npz"
-    scores = {"model.conv1": {"silhouette": 0.5, "silhouette_chance": 0.01, "ami": 0.25, "reliability": 0.9}}
+    scores = {
+        "model.conv1": {
+            "silhouette": 0.5,
+            "silhouette_chance": 0.01,
+            "silhouette_init": 0.3,
+            "silhouette_input": 0.2,
+            "ami": 0.25,
+            "reliability": 0.9,
+        }
+    }
     add_keys(path, {}, metadata={"method": "gradnap", "scores": scores})
     result = dashboard.emergence("version_0", "gradnap")
     assert result["scores"]["silhouette"][0][1] == 0.5 and result["scores"]["ami"][0][1] == 0.25
     assert result["chance"]["silhouette"][0] == [None, 0.01, None]
+    assert result["init"]["silhouette"][0] == [None, 0.3, None]  # the untrained network's, beside chance
+    assert "silhouette_input" not in result["scores"] and "silhouette_init" not in result["scores"]
     assert result["scores"]["reliability"][0] == [None, 0.9, None]
 
 

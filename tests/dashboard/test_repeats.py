@@ -49,7 +49,7 @@ def test_a_validate_repeat_at_the_fits_last_step_is_its_own_entry(tmp_path: Path
 
     info = json.loads(get(client, "run", run=name))
     entries = [(s["step"], s["repeat"]) for s in info["steps"]]
-    assert entries == [(3, ""), (6, ""), (6, "validate-1")]
+    assert entries == [(0, ""), (3, ""), (6, ""), (6, "validate-1")]  # 0: the untrained network
     at = {"run": name, "method": "gradnap", "layer": "net.conv2"}
     repeat = Profiles.load(next(profiles.glob("*-step=000006-validate-1.npz")))["net.conv2"].profile
     fitted = Profiles.load(profiles / "epoch=001-step=000006.npz")["net.conv2"].profile
@@ -64,6 +64,6 @@ def test_a_validate_repeat_at_the_fits_last_step_is_its_own_entry(tmp_path: Path
         final = json.loads(get(client, "order", **at, step=step, kind="final", **params))
         assert final == alone.order("version_0", "gradnap", "net.conv2", 6, "final")
     emergence = json.loads(get(client, "emergence", run=name, method="gradnap"))
-    assert emergence["steps"] == [3, 6]  # no second column at step 6
+    assert emergence["steps"] == [0, 3, 6]  # no second column at step 6
     assert emergence["scores"] == alone.emergence("version_0", "gradnap")["scores"]
     assert ("matrix", {**at, "step": "6", "repeat": "validate-1"}) in list(requests(Dashboard(tmp_path / "logs")))

@@ -126,7 +126,7 @@ def test_profiling_from_yaml_alone(groups: str, tmp_path: Path, synthetic_root: 
     ]
     cli = cli_main(args)
     files = sorted(Path(cli.trainer.log_dir).glob("profiles/*.npz"))
-    assert len(files) == 2
+    assert len(files) == 3 and files[0].name == "epoch=000-step=000000.npz"  # the untrained network's first
     profiles = Profiles.load(files[-1])
     expected = 39 if groups == "phonemes" else 28
     assert profiles.num_groups == expected and profiles.layer_names == cli.model.profile_layers

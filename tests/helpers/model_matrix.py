@@ -104,6 +104,7 @@ class Case:
             max_batches=None,
             views=["scalars"],
             background_figures=False,
+            profile_init=False,  # one profiling per fit here; test_transformers checks the init's against brute force
         )
         if self.label_rate != 1:
             options["label_rate"] = self.label_rate

@@ -14,6 +14,7 @@ largest value, run alone as much as batched.
 
 from __future__ import annotations
 
+import copy
 import glob
 import os
 
@@ -57,45 +58,54 @@ def _trainer(root: str, callback: GradNAPCallback) -> L.Trainer:
     )
 
 
-def _saved_profiles(root: str) -> Profiles:
+def _saved_profiles(root: str, count: int = 1) -> list[Profiles]:
+    """The ``count`` files of a run, in step order (a fit's first: the untrained network's, at step 0)."""
     files = sorted(glob.glob(os.path.join(root, "tb", "**", "profiles", "*.npz"), recursive=True))
-    assert len(files) == 1, f"one profiled validation, one file: {files}"
-    return Profiles.load(files[0])
+    assert len(files) == count, f"{count} profilings, as many files: {files}"
+    return [Profiles.load(path) for path in files]
 
 
 def _callback(case: Case) -> GradNAPCallback:
     return GradNAPCallback(**case.callback_options(), max_batches=None, method="gradnap")
 
 
-def _fit(case: Case, tmp_path) -> tuple[L.LightningModule, list[dict[str, torch.Tensor]], Profiles]:
-    """A one-epoch ``fit`` (batches of 4, padded), profiling every validation batch."""
+def _fit(
+    case: Case, tmp_path
+) -> tuple[L.LightningModule, L.LightningModule, list[dict[str, torch.Tensor]], Profiles, Profiles]:
+    """A one-epoch ``fit`` (batches of 4, padded), profiling every validation batch: the module before
+    and after, the data, and the profiles of the untrained network (before the first step) and at the end."""
     module, data = case.module(), case.utterances()
+    untrained = copy.deepcopy(module)
     _trainer(str(tmp_path), _callback(case)).fit(module, loader(data), loader(data))
-    return module, data, _saved_profiles(str(tmp_path))
+    init, last = _saved_profiles(str(tmp_path), count=2)
+    return untrained, module, data, init, last
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_callback_profiles_equal_the_brute_force_reference(case: Case, tmp_path):
+    """The profiles at the end of the fit, and those of the untrained network before its first step (a
+    forward of the callback's own, where the fit's validation shares the step's), against brute force."""
     with quiet_hf():
-        module, data, profiles = _fit(case, tmp_path)
-        module.eval()
-        reference = brute_force_profiles(
-            module, case.reference_utterances(data), case.layers, case.output, len(GROUPS), case.label_rate
-        )
-    assert profiles.layer_names == [layer.name for layer in case.layers]
-    assert profiles.group_names == GROUPS
-    assert all(reference[name].counts.sum() > 0 for name in reference)
-    assert_profiles_match(profiles, reference)
+        untrained, module, data, init, profiles = _fit(case, tmp_path)
+        for weights, profiled in ((module, profiles), (untrained.double(), init)):
+            weights.eval()
+            reference = brute_force_profiles(
+                weights, case.reference_utterances(data), case.layers, case.output, len(GROUPS), case.label_rate
+            )
+            assert profiled.layer_names == [layer.name for layer in case.layers]
+            assert profiled.group_names == GROUPS
+            assert all(reference[name].counts.sum() > 0 for name in reference)
+            assert_profiles_match(profiled, reference)
 
 
 @pytest.mark.parametrize("case", [case for case in CASES if case.masks_padding], ids=lambda case: case.name)
 def test_batched_and_one_by_one_give_equal_profiles(case: Case, tmp_path):
     """The fit's profiles (batches of 4, padded) equal those of ``validate`` one utterance per batch."""
     with quiet_hf():
-        module, data, batched = _fit(case, tmp_path / "fit")
+        _, module, data, _, batched = _fit(case, tmp_path / "fit")
         alone_root = str(tmp_path / "alone")
         _trainer(alone_root, _callback(case)).validate(module, loader(data, batch_size=1), verbose=False)
-        alone = _saved_profiles(alone_root)
+        (alone,) = _saved_profiles(alone_root)
     for name in batched.layer_names:
         np.testing.assert_array_equal(batched[name].counts, alone[name].counts, err_msg=name)
         scale = np.nanmax(np.abs(alone[name].means))

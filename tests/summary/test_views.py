@@ -19,7 +19,7 @@ from tests.helpers.callback import GROUPS, LOW_RELIABILITY, TinyFrameData, TinyF
 pytestmark = LOW_RELIABILITY  # tiny runs
 
 LAYERS = ["net.input_conv", "net.conv1", "net.dense"]  # network order; alphabetically conv1, dense, input_conv
-STEPS = [3, 6, 9]
+STEPS = [0, 3, 6, 9]  # 0: the untrained network, before the first training step
 
 
 class NamedModel(TinyFrameModel):
@@ -109,7 +109,7 @@ def test_emergence_maps_hold_the_logged_scalars(run) -> None:
             for scalar in events.Scalars(tag) if tag in events.Tags()["scalars"] else []:
                 logged[row, STEPS.index(scalar.step)] = scalar.value
         maps = [(steps, values) for name, steps, values in drawn if name == metric]
-        assert [steps for steps, _ in maps] == [STEPS[:1], STEPS[:2], STEPS]  # grows with the run
+        assert [steps for steps, _ in maps] == [STEPS[: i + 1] for i in range(len(STEPS))]  # grows with the run
         for steps, values in maps:
             np.testing.assert_allclose(values, logged[:, : len(steps)], rtol=1e-6, equal_nan=True)
         history = Scores(callback.history["steps"], callback.history["metrics"])
@@ -129,8 +129,8 @@ def test_custom_scalars_layout_has_a_chart_per_metric_with_every_layer(run) -> N
         matched = sorted(tag for tag in scalar_tags if re.match(pattern, tag))
         assert matched == sorted(tag for tag in scalar_tags if tag.startswith(f"gradnap/{metric}/"))
         for kind, other in zip(
-            ("chance_p95", "input"), against, strict=True
-        ):  # read against chance and the input, where logged
+            ("chance_p95", "input", "init"), against, strict=True
+        ):  # read against chance, the input and the untrained network, where logged
             assert sorted(t for t in scalar_tags if re.match(other, t)) == sorted(
                 t for t in scalar_tags if t.startswith(f"gradnap/{metric}_{kind}/")
             )

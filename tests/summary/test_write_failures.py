@@ -40,9 +40,10 @@ def test_unwritable_profiles_folder_warns_and_training_goes_on(tmp_path) -> None
     with pytest.warns(UserWarning, match=r"could not write the profiles of step \d+ to .*profiles.*epoch=001"):
         run.fit(TinyFrameModel(), TinyFrameData())
     files = sorted(path.name for path in (Path(run.log_dir) / "profiles").glob("*.npz"))
-    assert [name.split("-")[0] for name in files] == ["epoch=000", "epoch=002"]  # epoch 1 lost, epoch 2 written
+    # the untrained network's and epoch 0's, epoch 1 lost, epoch 2 written
+    assert [name.split("-")[0] for name in files] == ["epoch=000", "epoch=000", "epoch=002"]
     history = callback.history
-    assert len(history["steps"]) == 3 and history["files"][1] == "" and all(history["files"][::2])
+    assert len(history["steps"]) == 4 and history["files"][2] == "" and all(history["files"][:2] + history["files"][3:])
 
 
 def test_full_disk_warns_and_training_goes_on(tmp_path, monkeypatch) -> None:
@@ -55,4 +56,4 @@ def test_full_disk_warns_and_training_goes_on(tmp_path, monkeypatch) -> None:
     with pytest.warns(UserWarning, match="No space left on device"):
         run.fit(TinyFrameModel(), TinyFrameData())
     assert list((Path(run.log_dir) / "profiles").iterdir()) == []
-    assert callback.history["files"] == ["", ""]
+    assert callback.history["files"] == ["", "", ""]  # the untrained network's and both epochs'

@@ -1,6 +1,7 @@
 // The emergence map: layers (rows, network order) x profiling steps (columns), coloured by one
 // score (silhouette of the categories, AMI of the flat clusters, stability, or a score the files
-// carry). Hover a cell for its value and chance level; click it to show that layer and step.
+// carry). Hover a cell for its value, chance level and value in the untrained network (the run's
+// profiling before training, step 0's column); click it to show that layer and step.
 import { formatValue, scoreColor } from "./colors.js";
 
 const LABEL_WIDTH = 110;
@@ -102,9 +103,11 @@ export class EmergenceMap {
     if (!cell) return void (this.tooltip.hidden = true);
     const name = this.picker.value;
     const value = this.data.scores[name][cell.row][cell.column];
-    const chance = this.data.chance[name] ? this.data.chance[name][cell.row][cell.column] : undefined;
+    const against = (kind) => (this.data[kind] && this.data[kind][name] ? this.data[kind][name][cell.row][cell.column] : undefined);
+    const [chance, init] = [against("chance"), against("init")];
     const lines = [`${this.data.layers[cell.row]}, step ${this.data.steps[cell.column]}`, `${name}: ${formatValue(value)}`];
     if (chance !== undefined) lines.push(`chance: ${formatValue(chance)}`);
+    if (init !== undefined && init !== null) lines.push(`untrained network (init): ${formatValue(init)}`);
     this.tooltip.textContent = lines.join("\n");
     this.tooltip.hidden = false;
     const parent = this.canvas.parentElement.getBoundingClientRect();

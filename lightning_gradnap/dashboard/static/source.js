@@ -67,6 +67,8 @@
  * @property {number[]} steps The columns.
  * @property {Object<string, (number | null)[][]>} scores Score name -> [layer][step] (null: none).
  * @property {Object<string, (number | null)[][]>} chance Score name -> its chance level, same shape.
+ * @property {Object<string, (number | null)[][]>} init Score name -> the layer's score in the untrained
+ *     network (the run's profiling before training), same shape; absent in older files.
  * @property {string[]} computed The scores computed by the server, not read from the files.
  */
 

@@ -8,6 +8,7 @@ A new label level is one new module here with one :class:`Fold` subclass.
 
 from lightning_gradnap.engine.folds.base import BatchSums, Fold, FoldBatch, relevance_of
 from lightning_gradnap.engine.folds.frame import FrameFold
+from lightning_gradnap.engine.folds.halves import split_halves
 from lightning_gradnap.engine.folds.input_window import InputWindowFold
 from lightning_gradnap.engine.folds.utterance import UtteranceFold
 from lightning_gradnap.engine.folds.window import WindowFold
@@ -21,4 +22,5 @@ __all__ = [
     "UtteranceFold",
     "WindowFold",
     "relevance_of",
+    "split_halves",
 ]

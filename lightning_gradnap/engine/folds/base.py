@@ -13,7 +13,7 @@ from lightning_gradnap.engine.group_sums import GroupSums
 from lightning_gradnap.engine.segments import IGNORE, Segments, find_segments, mask_lengths
 from lightning_gradnap.recording.frame_maps import AnyFrameMap
 
-__all__ = ["BatchSums", "Fold", "FoldBatch", "relevance_of", "split_halves"]
+__all__ = ["BatchSums", "Fold", "FoldBatch", "relevance_of"]
 
 BatchSums = dict[str, tuple[torch.Tensor, torch.Tensor]]
 
@@ -28,7 +28,8 @@ class FoldBatch:
         lengths: ``[B]`` valid input frames (frame level: the padded length where none were
             given), or ``None`` (utterance level without lengths: every position counts).
         frame_maps: Map of each layer with a time axis (see :mod:`lightning_gradnap.recording.frame_maps`).
-        halves: ``[B]`` the half of the data (0 or 1) each example belongs to (:func:`split_halves`).
+        halves: ``[B]`` the half of the data (0 or 1) each example belongs to
+            (:func:`~lightning_gradnap.engine.folds.halves.split_halves`).
         saliency: ``[B, T_layer]`` per layer, ``sum_c |dy/da|`` (salient window centres only).
         label_rate: Input time steps per label frame: layer frame ``t`` takes label
             ``frame_map.input_frames(t) // label_rate``; ``lengths`` count input time steps.
@@ -50,12 +51,12 @@ class FoldBatch:
         frame_level: bool,
         frame_maps: Mapping[str, AnyFrameMap] | None,
         device: torch.device,
-        first_example: int = 0,
+        halves: torch.Tensor,
         label_rate: int = 1,
     ) -> FoldBatch:
         """On ``device``; frame labels masked past the lengths (the padded length where none are given);
-        ``first_example`` is the number of examples seen before (for :func:`split_halves`); ``lengths``
-        count input time steps, ``label_rate`` of them per label frame.
+        ``halves`` as the attribute; ``lengths`` count input time steps, ``label_rate`` of them per label
+        frame.
 
         Raises:
             RuntimeError: if lengths need frame maps that have not been found yet.
@@ -73,8 +74,7 @@ class FoldBatch:
             labels = mask_lengths(
                 labels, None if lengths is None else -torch.div(-lengths, label_rate, rounding_mode="floor")
             )
-        halves = split_halves(labels, lengths, first_example)
-        return cls(labels, lengths, frame_maps or {}, halves, label_rate=label_rate)
+        return cls(labels, lengths, frame_maps or {}, halves.to(device), label_rate=label_rate)
 
     def label_frames(self, input_frames: torch.Tensor) -> torch.Tensor:
         """The label frame of each input time step (``input_frames // label_rate``, exactly)."""
@@ -139,20 +139,3 @@ def relevance_of(activation: torch.Tensor, gradient: torch.Tensor | None, absolu
         return activation.detach().abs() if absolute else activation.detach()
     relevance = gradient.mul_(activation.detach())
     return relevance.abs_() if absolute else relevance
-
-
-def split_halves(labels: torch.Tensor, lengths: torch.Tensor | None, first_example: int = 0) -> torch.Tensor:
-    """``[B]`` half (0 or 1) of each example, for split-half reliability; the same in any batching.
-
-    Frame labels ``[B, T]`` (``IGNORE`` past the length): a hash of the example's labelled frames.
-    Utterance labels with lengths: a hash of label and length. Without lengths: alternate by the
-    example's position in the stream (``first_example`` + its index in the batch).
-    """
-    if labels.dim() == 2:
-        weights = (torch.arange(labels.shape[1], device=labels.device) * 40503 + 7) % 65521  # a fixed weight per frame
-        value = (torch.where(labels >= 0, labels + 1, 0) * weights).sum(dim=1)
-    elif lengths is not None:
-        value = (labels + 2) * 40503 + lengths.to(labels.device) * 65521
-    else:
-        return (torch.arange(labels.shape[0], device=labels.device) + first_example) % 2
-    return (value % 1000003) * 7919 % 1000003 % 2
