@@ -17,7 +17,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from lightning_gradnap.callback.logger_sink import LoggerSink
 from lightning_gradnap.summary.sinks import Sinks
@@ -79,6 +79,32 @@ def logger_warning(trainer: Any) -> str | None:
     )
 
 
+def _folder_logger_classes() -> tuple[type[Any], ...]:
+    """The loggers whose ``log_dir`` is one run's own folder (``<save_dir>/<name>/version_<n>``), either namespace."""
+    classes: list[type[Any]] = [TensorBoardLogger, CSVLogger]
+    for module, name in (
+        ("pytorch_lightning.loggers.tensorboard", "TensorBoardLogger"),
+        ("pytorch_lightning.loggers.csv_logs", "CSVLogger"),
+    ):
+        other = getattr(sys.modules.get(module), name, None)  # only if already imported
+        if isinstance(other, type):
+            classes.append(other)
+    return tuple(classes)
+
+
 def log_dir(trainer: Any) -> Path:
-    """The Trainer's log directory (a broadcast under several processes: call it on every rank)."""
-    return Path(trainer.log_dir or trainer.default_root_dir)
+    """The run's log directory, whose ``profiles/`` folder holds its ``.npz`` files (a broadcast under several
+    processes: call it on every rank).
+
+    The Trainer's ``log_dir`` where the first logger is a ``TensorBoardLogger`` or ``CSVLogger`` (its run's own
+    folder) or there is none (``default_root_dir``). For any other logger the Trainer's ``log_dir`` is the logger's
+    ``save_dir``, which every run shares (W&B's, or the root of an MLflow file store): there the run gets
+    ``<save_dir or default_root_dir>/<name>/<version>`` (W&B: project and run id; MLflow: experiment and run id).
+    """
+    first = trainer.loggers[0] if trainer.loggers else None
+    if first is None or isinstance(first, _folder_logger_classes()):
+        return Path(trainer.log_dir or trainer.default_root_dir)
+    folder = Path(first.save_dir or trainer.default_root_dir)
+    if trainer.is_global_zero:  # name and version are known on rank zero (the experiment exists from setup on)
+        folder = folder.joinpath(*(str(part) for part in (first.name, first.version) if part is not None))
+    return Path(trainer.strategy.broadcast(str(folder)))

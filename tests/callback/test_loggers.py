@@ -77,8 +77,8 @@ def test_wandb_offline_gets_the_figures_and_the_scores(tmp_path, wandb_offline) 
         assert [row[key] for row in rows if key in row] == values
     assert steps(SILHOUETTE) == [3, 6] and steps(STABILITY) == [6]
     assert not [key for row in rows for key in row if "projector" in key or "custom" in key]  # TensorBoard's only
-    assert run.log_dir == str(tmp_path)  # the logger's save_dir: the files go to <save_dir>/profiles
-    assert_report_finds(tmp_path, tmp_path, tmp_path)
+    assert run.log_dir == str(tmp_path)  # the logger's save_dir, which every run shares: not the files' folder
+    assert_report_finds(tmp_path, tmp_path / "gradnap" / logger.version, tmp_path)  # <save_dir>/<project>/<run id>
 
 
 def test_mlflow_file_store_gets_the_figures_and_the_scores(tmp_path, mlflow_file_store) -> None:  # noqa: F811
@@ -99,7 +99,14 @@ def test_mlflow_file_store_gets_the_figures_and_the_scores(tmp_path, mlflow_file
         assert [int(path.split("+step+")[1].split("+")[0]) for path in pngs] == [3, 6]
         local = client.download_artifacts(logger.run_id, pngs[0], str(tmp_path / "download"))
         assert Path(local).read_bytes().startswith(PNG)
-    assert_report_finds(tmp_path, Path(run.log_dir), tmp_path)  # the store's folder (save_dir)
+    # the files in MLflow's own folder of the run (<store>/<experiment id>/<run id>), not in the store's root,
+    # where MLflow would take their folder for a malformed experiment; MLflow reads the store as before
+    store = Path(run.log_dir)
+    assert_report_finds(tmp_path, store / logger.experiment_id / logger.run_id, tmp_path)
+    assert sorted(path.name for path in store.iterdir() if not path.name.startswith(".")) == ["0", logger.experiment_id]
+    assert [experiment.name for experiment in client.search_experiments()] == ["gradnap", "Default"]
+    assert client.get_run(logger.run_id).info.status == "FINISHED"
+    assert [r.info.run_id for r in client.search_runs([logger.experiment_id])] == [logger.run_id]
 
 
 def csv_scores(log_dir: str) -> dict[str, list[tuple[int, float]]]:
