@@ -20,6 +20,7 @@ import threading
 import warnings
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -86,7 +87,7 @@ class LoggerSink:
         """Queue the kept scalars; in the owner thread, :meth:`deliver` everything at once."""
         scalars, self._scalars = self._scalars, {}
         for step, metrics in sorted(scalars.items()):
-            self._queue.append(lambda metrics=metrics, step=step: self.logger.log_metrics(metrics, step))
+            self._queue.append(partial(self.logger.log_metrics, metrics, step))
         if threading.get_ident() == self._owner:
             self.deliver()
 
