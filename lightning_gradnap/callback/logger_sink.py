@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import threading
 import warnings
+import weakref
 from collections import deque
 from collections.abc import Callable
 from functools import partial
@@ -51,57 +52,64 @@ def image_route(logger: Any) -> ImageRoute | None:
 class LoggerSink:
     """A Lightning logger with the view-sink interface (:class:`~lightning_gradnap.summary.sinks.ViewSink`).
 
+    The sink holds the logger by a weak reference (it is cached per logger in
+    :mod:`~lightning_gradnap.callback.loggers`, and must not keep a finished run's logger alive).
+
     Args:
         logger: A Lightning logger of either namespace (not a ``TensorBoardLogger``: its ``SummaryWriter``
             is a sink as it is).
     """
 
     def __init__(self, logger: Any) -> None:
-        self.logger = logger
+        self._logger = weakref.ref(logger)
         self.name = type(logger).__name__
-        self._image_route = image_route(logger)
+        self.takes_images = image_route(logger) is not None  # W&B, MLflow, Comet; else the scalars only
         self._owner = threading.get_ident()
         self._scalars: dict[int, dict[str, float]] = {}  # this profiling's, by step, until flush()
-        self._queue: deque[Callable[[], None]] = deque()  # calls waiting for the owner thread
+        self._queue: deque[tuple[str, Any, int]] = deque()  # ("image", (tag, array), step) or ("scalars", dict, step)
         self._warned = False
-
-    @property
-    def takes_images(self) -> bool:
-        """Whether the logger takes images (W&B, MLflow, Comet); else it gets the scalars only."""
-        return self._image_route is not None
 
     def add_image(self, tag: str, img_tensor: Any, global_step: int | None = None, dataformats: str = "CHW") -> None:
         """Queue one image; ``dataformats`` must be ``"HWC"`` (what the views give)."""
-        if self._image_route is None:
+        if not self.takes_images:
             return
         if dataformats != "HWC":
             raise ValueError(f"LoggerSink takes [H, W, C] images (dataformats='HWC'), got dataformats={dataformats!r}")
-        route, image, step = self._image_route, np.asarray(img_tensor), int(global_step or 0)
-        self._queue.append(lambda: route(tag, image, step))
+        self._queue.append(("image", (tag, np.asarray(img_tensor)), int(global_step or 0)))
 
     def add_scalar(self, tag: str, scalar_value: float, global_step: int | None = None) -> None:
         """Keep one number for the next :meth:`flush` (one ``log_metrics`` call per step)."""
         self._scalars.setdefault(int(global_step or 0), {})[tag] = float(scalar_value)
 
     def flush(self) -> None:
-        """Queue the kept scalars; in the owner thread, :meth:`deliver` everything at once."""
+        """Queue the kept scalars; in the thread that made the sink, :meth:`deliver` everything at once."""
         scalars, self._scalars = self._scalars, {}
-        for step, metrics in sorted(scalars.items()):
-            self._queue.append(partial(self.logger.log_metrics, metrics, step))
+        self._queue.extend(("scalars", metrics, step) for step, metrics in sorted(scalars.items()))
         if threading.get_ident() == self._owner:
             self.deliver()
 
     def deliver(self) -> None:
-        """Pass every queued call on to the logger, then ``logger.save()`` (``CSVLogger`` writes its file).
+        """Pass every queued image and score on to the logger, then ``logger.save()`` (``CSVLogger`` writes its
+        file). Nothing if the logger is gone.
 
         A call that raises costs that call only: the first failure warns, naming the logger; the others
         are passed on all the same.
         """
+        logger = self._logger()
+        if logger is None:
+            self._queue.clear()
+            return
         if not self._queue:
             return
+        route = image_route(logger)
         while self._queue:
-            self._try(self._queue.popleft())
-        self._try(self.logger.save)
+            kind, payload, step = self._queue.popleft()
+            if kind == "scalars":
+                self._try(partial(logger.log_metrics, payload, step))
+            elif route is not None:
+                tag, image = payload
+                self._try(partial(route, tag, image, step))
+        self._try(logger.save)
 
     def _try(self, call: Callable[[], Any]) -> None:
         try:

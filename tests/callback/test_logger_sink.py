@@ -4,7 +4,9 @@ that made it), and :class:`Sinks` (several sinks as one, TensorBoard's extras to
 from __future__ import annotations
 
 import csv
+import gc
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -85,3 +87,14 @@ def test_sinks_send_each_call_to_each_sink_and_the_extras_to_those_that_have_the
     assert [row["gradnap/silhouette/00_a"] for row in csv_rows(logger)] == ["0.5"]
     with pytest.raises(AttributeError, match="add_\\* methods"):
         both.close  # noqa: B018 (only add_* methods, flush and deliver are passed on)
+
+
+def test_a_sink_does_not_keep_its_logger_alive(tmp_path) -> None:
+    logger = CSVLogger(str(tmp_path))
+    sink = LoggerSink(logger)  # cached per logger for the Trainer's life: a weak reference
+    alive = weakref.ref(logger)
+    sink.add_scalar("gradnap/silhouette/00_a", 0.5, 3)
+    del logger
+    gc.collect()
+    assert alive() is None
+    sink.flush()  # the logger is gone: nothing to pass on, no error
