@@ -3,7 +3,8 @@
 Drawing takes seconds; a single worker thread overlaps it with training (torch releases the GIL
 in its kernels) and keeps the writes in order. The views go to a ``SummaryWriter`` or any view sink
 (:mod:`~lightning_gradnap.summary.sinks`); what a sink queues in the figure thread is delivered from
-the caller's thread, at the next profiling and at :meth:`ProfileWriter.wait`. No Trainer needed.
+the caller's thread (:meth:`ProfileWriter.deliver`: the callback calls it after each training step; also at the
+next profiling and at :meth:`ProfileWriter.wait`). No Trainer needed.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ class ProfileWriter:
         """Log the views under ``tag`` to a ``SummaryWriter`` or view sink, now or in the figure thread
         (``scores``: the run's so far, for the emergence maps). A sink that takes no images gets the
         scalars only, and the figures are not drawn."""
-        self._deliver()
+        self.deliver()
         for sink in getattr(summary_writer, "sinks", [summary_writer]):  # a Sinks' own, or the writer itself
             if not any(known is sink for known in self._sinks):
                 self._sinks.append(sink)
@@ -170,10 +171,10 @@ class ProfileWriter:
             for future in pending:
                 future.result()
         finally:
-            self._deliver()
+            self.deliver()
 
-    def _deliver(self) -> None:
-        """Pass on what the sinks queued in the figure thread (here, in the caller's thread)."""
+    def deliver(self) -> None:
+        """Pass on what the sinks queued in the figure thread, here, in the caller's thread (cheap when nothing is)."""
         for sink in self._sinks:
             deliver(sink)
 
