@@ -61,7 +61,8 @@ def test_wandb_offline_gets_the_figures_and_the_scores(tmp_path, wandb_offline) 
     logger = WandbLogger(project="gradnap", save_dir=str(tmp_path), offline=True)
     callback, run = fit(tmp_path, logger)
     run_dir = Path(logger.experiment.dir).parent
-    wandb_offline.finish()  # the run file is complete
+    logger.experiment.finish()
+    wandb_offline.teardown()  # finish() returns before wandb's core has written the run file; teardown waits
     rows = wandb_history(run_dir)
 
     def steps(key: str) -> list[int]:
