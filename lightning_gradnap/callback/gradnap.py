@@ -255,6 +255,12 @@ class GradNAPCallback(Callback):
         self.writer.close(raise_errors=False)  # the training error is the one to report
 
     @override
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        self.writer.deliver()  # views drawn meanwhile, to the loggers other than TensorBoard (from this thread)
+
+    @override
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.schedule.active or self.engine is None:
             return

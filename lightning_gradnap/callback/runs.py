@@ -11,7 +11,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_warn
 
-from lightning_gradnap.callback.loggers import NO_TENSORBOARD, summary_writer
+from lightning_gradnap.callback.loggers import logger_warning
 from lightning_gradnap.callback.schedule import ProfilingSchedule
 from lightning_gradnap.summary.writer import check_writable
 
@@ -35,7 +35,7 @@ def rank_zero_setup_warnings(
     trainer: L.Trainer, pl_module: L.LightningModule, stage: str, folder: Path | None, schedule: ProfilingSchedule
 ) -> list[str | None]:
     """On global rank zero at setup: fail now if the profiles cannot be written to ``folder`` (``None``: none are
-    saved), and the warnings (or ``None``) for a logger without TensorBoard and for a fit that will profile nothing.
+    saved), and the warnings (or ``None``) for loggers that see no figures and for a fit that will profile nothing.
 
     Raises:
         ValueError: if ``folder`` cannot be written (:func:`~lightning_gradnap.summary.writer.check_writable`).
@@ -43,7 +43,7 @@ def rank_zero_setup_warnings(
     if folder is not None:
         check_writable(folder)
     return [
-        NO_TENSORBOARD if summary_writer(trainer) is None else None,
+        logger_warning(trainer),
         schedule.never_profiles(trainer, pl_module, stage),
     ]
 

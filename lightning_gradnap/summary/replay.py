@@ -29,6 +29,7 @@ from lightning_gradnap.analysis.tracking import category_order
 from lightning_gradnap.figures.tracked import LayerFrames
 from lightning_gradnap.profiles.npz import parse_file_name, stored_methods
 from lightning_gradnap.profiles.result import Profiles
+from lightning_gradnap.summary.sinks import takes_images
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 
 __all__ = ["ReplayReport", "final_orders", "replay", "replay_history", "step_of"]
@@ -132,9 +133,10 @@ def replay(
 
 def replay_history(writer: Any, history: dict[str, Any], tag: str = "gradnap") -> ReplayReport:
     """:func:`replay` of the files in a callback's history (``steps``, ``epochs``, ``files``;
-    steps without a file are left out); nothing without a writer. Warns about unreadable files."""
+    steps without a file are left out); nothing without a writer or one that takes no images (e.g. a
+    ``CSVLogger``'s sink). Warns about unreadable files."""
     kept = [i for i, path in enumerate(history.get("files", [])) if path]
-    if writer is None or not kept:
+    if writer is None or not takes_images(writer) or not kept:
         return ReplayReport()
     report = replay(
         writer,

@@ -1,7 +1,10 @@
-"""Where a profiling goes: its ``.npz`` file at once, its TensorBoard views in a figure thread.
+"""Where a profiling goes: its ``.npz`` file at once, its views in a figure thread.
 
 Drawing takes seconds; a single worker thread overlaps it with training (torch releases the GIL
-in its kernels) and keeps the writes in order. No Trainer needed.
+in its kernels) and keeps the writes in order. The views go to a ``SummaryWriter`` or any view sink
+(:mod:`~lightning_gradnap.summary.sinks`); what a sink queues in the figure thread is delivered from
+the caller's thread (:meth:`ProfileWriter.deliver`: the callback calls it after each training step; also at the
+next profiling and at :meth:`ProfileWriter.wait`). No Trainer needed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from lightning_gradnap.analysis.profiling import Profiling
 from lightning_gradnap.config import ViewOptions
 from lightning_gradnap.profiles.npz import profile_file_name
 from lightning_gradnap.profiles.result import FeatureViews, Profiles
+from lightning_gradnap.summary.sinks import deliver, takes_images
 from lightning_gradnap.summary.views import Scores, write_views
 
 __all__ = ["ProfileWriter", "check_writable", "tag_of"]
@@ -54,12 +58,14 @@ class ProfileWriter:
         self._pending: list[Future] = []
         self._layout_written = False  # the custom-scalars layout, once per writer
         self._frames: dict = {}  # the tracked heatmaps' figures, redrawn step to step while their orders hold
+        self._sinks: list[Any] = []  # what log() wrote to, for deliver()
 
     def reset(self) -> None:
         """A new run (another Trainer, another logger): write the custom-scalars layout again, redraw from scratch."""
         self.close(raise_errors=False)
         self._layout_written = False
         self._frames = {}
+        self._sinks = []
 
     def write(
         self,
@@ -72,7 +78,7 @@ class ProfileWriter:
         scores: Scores | None = None,
     ) -> Path | None:
         """:meth:`save` into ``folder`` (if given; every method in one file) and :meth:`log` each
-        method under its own tag to ``summary_writer`` (if given).
+        method under its own tag to ``summary_writer`` (if given: a ``SummaryWriter`` or a view sink).
 
         ``run`` names a repeated profiling at a step (e.g. ``"validate-1"``): it goes into the file
         name and the tag prefix, so that it overwrites nothing.
@@ -124,8 +130,14 @@ class ProfileWriter:
         tag: str = "gradnap",
         scores: Scores | None = None,
     ) -> None:
-        """Log the views under ``tag`` to a ``SummaryWriter``, now or in the figure thread (``scores``:
-        the run's so far, for the emergence maps)."""
+        """Log the views under ``tag`` to a ``SummaryWriter`` or view sink, now or in the figure thread
+        (``scores``: the run's so far, for the emergence maps). A sink that takes no images gets the
+        scalars only, and the figures are not drawn."""
+        self.deliver()
+        for sink in getattr(summary_writer, "sinks", [summary_writer]):  # a Sinks' own, or the writer itself
+            if not any(known is sink for known in self._sinks):
+                self._sinks.append(sink)
+        views = self.views if takes_images(summary_writer) else [view for view in self.views if view == "scalars"]
         job = partial(
             _warn_on_error,
             step,
@@ -135,7 +147,7 @@ class ProfileWriter:
             analysis,
             step,
             epoch,
-            self.views,
+            views,
             feature_views,
             self.num_feature_groups,
             self.embedding,
@@ -155,10 +167,18 @@ class ProfileWriter:
         wait_for(unfinished[: max(0, len(unfinished) - 1 - self.max_queued)])
 
     def wait(self) -> None:
-        """Block until every submitted figure is written; re-raise the first error of a drawing."""
+        """Block until every submitted figure is written and delivered; re-raise the first error of a drawing."""
         pending, self._pending = self._pending, []
-        for future in pending:
-            future.result()
+        try:
+            for future in pending:
+                future.result()
+        finally:
+            self.deliver()
+
+    def deliver(self) -> None:
+        """Pass on what the sinks queued in the figure thread, here, in the caller's thread (cheap when nothing is)."""
+        for sink in self._sinks:
+            deliver(sink)
 
     def close(self, raise_errors: bool = True) -> None:
         """:meth:`wait`, then stop the figure thread (a later :meth:`log` starts a new one).

@@ -129,11 +129,18 @@ def test_callback_does_not_change_training(tmp_path) -> None:
     assert all(p.grad is None or torch.isfinite(p.grad).all() for p in with_callback.parameters())
 
 
-def test_no_tensorboard_logger_writes_files_with_a_warning(tmp_path) -> None:
+def test_no_image_logger_writes_files_with_a_warning(tmp_path) -> None:
     callback = GradNAPCallback(labels="labels", max_batches=1)
-    with pytest.warns(UserWarning, match="no TensorBoardLogger: profiles are saved as .npz files only"):
+    with pytest.warns(UserWarning, match=r"loggers \(CSVLogger\) take no images: they get the GradNAP scores only"):
         fit(tmp_path, callback, logger=CSVLogger(str(tmp_path)), max_epochs=1)
     assert len(profile_files(tmp_path)) == 2  # the untrained network's and the epoch's
+
+
+def test_no_logger_writes_files_with_a_warning(tmp_path) -> None:
+    callback = GradNAPCallback(labels="labels", max_batches=1)
+    with pytest.warns(UserWarning, match="no logger: profiles are saved as .npz files only"):
+        fit(tmp_path, callback, logger=False, max_epochs=1)
+    assert len(profile_files(tmp_path)) == 1
 
 
 def test_state_dict_keeps_history(tmp_path) -> None:
