@@ -1,0 +1,150 @@
+"""A topographic map on a grid, and the two scores of its quality (Krug, Ratul, Stober, HHAI 2023).
+
+:func:`grid_maps` paints each present group's profile over a layer's layout
+(:mod:`lightning_gradnap.analysis.topomap`): linear interpolation between the neurons (one Delaunay
+triangulation, ``scipy.interpolate``), the nearest neuron's value outside their hull, on a
+``GRID x GRID`` square. The scores, each against the same profile on random layouts (the neurons'
+places shuffled, :func:`topomap_scores`):
+
+- ``topomap_smoothness`` (:func:`smoothness`): how little a map changes when downsampled. At each
+  factor ``f`` of 2, 4, 8 and 16 the map is replaced by its means over ``f x f`` blocks; the error is
+  the RMS of the change over the RMS of the map about its mean (0: the map is block-constant at that
+  scale; 1: nothing of it survives, as for a checkerboard). A block mean is an orthogonal projection
+  that keeps constants, so each error lies in ``[0, 1]``. The area under the error curve (trapezoids
+  over ``log2 f``, divided by its width) is the authors' score; this one is ``1 - area``, so that
+  higher is smoother: 1 for a map constant over 16 x 16 blocks, 0 for a checkerboard.
+- ``topomap_blobs`` and ``topomap_blob_size`` (:func:`blobs`): the colour blobs of a map, the
+  4-connected regions (``scipy.ndimage.label``) above ``+BLOB_THRESHOLD`` or below ``-BLOB_THRESHOLD``
+  times the map's RMS (the red and the blue of the heatmap's diverging colours, centred on 0): their
+  number, and their mean size as a share of the map's area. A topographic map has a few large blobs; a
+  random one many small ones.
+
+Each score of a layer is the mean over its present groups' maps. No Trainer, no figures.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+from scipy import ndimage
+from scipy.interpolate import LinearNDInterpolator
+from scipy.spatial import Delaunay, QhullError
+
+from lightning_gradnap.profiles.result import window_mean
+
+__all__ = [
+    "BLOB_THRESHOLD",
+    "DOWNSAMPLING",
+    "GRID",
+    "RANDOM_LAYOUTS",
+    "TOPOMAP_SCORE_NAMES",
+    "blobs",
+    "grid_maps",
+    "smoothness",
+    "topomap_scores",
+]
+
+#: Pixels per side of a map's grid (a power of 2, for the downsampling).
+GRID = 32
+#: Block sizes of the downsampled versions of a map (:func:`smoothness`).
+DOWNSAMPLING = (2, 4, 8, 16)
+#: Colour blobs are where a map is beyond this many times its RMS (:func:`blobs`).
+BLOB_THRESHOLD = 0.5
+#: Random layouts that each score is compared with.
+RANDOM_LAYOUTS = 5
+#: The scores of :func:`topomap_scores`, each logged with its ``_random`` value.
+TOPOMAP_SCORE_NAMES = ("topomap_smoothness", "topomap_blobs", "topomap_blob_size")
+
+
+def _grid_points(size: int) -> np.ndarray:
+    centres = (np.arange(size) + 0.5) / size
+    xs, ys = np.meshgrid(centres, centres, indexing="xy")  # row = y, column = x
+    return np.column_stack([xs.ravel(), ys.ravel()])
+
+
+def grid_maps(profile: np.ndarray, positions: np.ndarray, size: int = GRID) -> tuple[np.ndarray, np.ndarray]:
+    """``(maps [P, size, size], groups [P])``: each present group's (window-averaged) profile over the
+    neurons at ``positions`` (``[C, 2]`` in ``[0, 1]^2``; row = y, column = x), linearly interpolated, the
+    nearest neuron's value outside their hull."""
+    matrix = window_mean(profile)
+    groups = np.flatnonzero(np.isfinite(matrix).all(axis=1))
+    return _painter(positions, size)(matrix[groups].T), groups
+
+
+def _painter(positions: np.ndarray, size: int = GRID) -> Callable[[np.ndarray], np.ndarray]:
+    """A function ``values [C, P] -> maps [P, size, size]`` over these positions (triangulated once)."""
+    pixels = _grid_points(size)
+    nearest = np.argmin(((pixels[:, None, :] - positions[None, :, :]) ** 2).sum(axis=2), axis=1)
+    try:
+        triangles: Delaunay | None = Delaunay(positions)
+    except (QhullError, ValueError):  # fewer than 3 neurons, or all on a line: nearest only
+        triangles = None
+
+    def paint(values: np.ndarray) -> np.ndarray:
+        filled = values[nearest]
+        if triangles is not None:
+            inside = LinearNDInterpolator(triangles, values)(pixels)
+            filled = np.where(np.isfinite(inside), inside, filled)
+        return filled.T.reshape(values.shape[1], size, size)
+
+    return paint
+
+
+def _block_means(image: np.ndarray, factor: int) -> np.ndarray:
+    size = image.shape[0]
+    blocks = image.reshape(size // factor, factor, size // factor, factor).mean(axis=(1, 3))
+    return np.kron(blocks, np.ones((factor, factor)))
+
+
+def smoothness(image: np.ndarray, factors: tuple[int, ...] = DOWNSAMPLING) -> float:
+    """``1 -`` the area under the relative downsampling error over ``log2`` of ``factors`` (see the module's
+    docstring): 1 for a map constant over the largest blocks, 0 for a checkerboard; NaN for a constant map."""
+    spread = float(np.sqrt(np.mean((image - image.mean()) ** 2)))
+    if not spread > 0:
+        return float("nan")
+    errors = [float(np.sqrt(np.mean((image - _block_means(image, f)) ** 2))) / spread for f in factors]
+    scales = np.log2(factors)
+    area = float(np.sum((np.asarray(errors[1:]) + errors[:-1]) / 2 * np.diff(scales))) / float(np.ptp(scales))
+    return 1.0 - area
+
+
+def blobs(image: np.ndarray, threshold: float = BLOB_THRESHOLD) -> tuple[int, float]:
+    """``(number, mean size)`` of the map's colour blobs: 4-connected regions above ``+threshold`` or below
+    ``-threshold`` times its RMS; the size is a share of the map's area (NaN when there is no blob)."""
+    rms = float(np.sqrt(np.mean(image**2)))
+    if not rms > 0:
+        return 0, float("nan")
+    count, area = 0, 0
+    for region in (image > threshold * rms, image < -threshold * rms):
+        _, found = ndimage.label(region)
+        count, area = count + int(found), area + int(region.sum())
+    return count, (area / count / image.size if count else float("nan"))
+
+
+def _map_scores(maps: np.ndarray) -> np.ndarray:
+    """``[3]``: mean smoothness, blob count and blob size over the maps (NaN where undefined in all)."""
+    return _mean_rows(np.array([[smoothness(m), *blobs(m)] for m in maps], dtype=float).reshape(-1, 3))
+
+
+def _mean_rows(rows: np.ndarray) -> np.ndarray:
+    if not len(rows):
+        return np.full(3, np.nan)
+    with warnings.catch_warnings():  # a score undefined in every map stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(rows, axis=0)
+
+
+def topomap_scores(
+    profile: np.ndarray, positions: np.ndarray, random_layouts: int = RANDOM_LAYOUTS, seed: int = 0
+) -> dict[str, tuple[float, float]]:
+    """Each of :data:`TOPOMAP_SCORE_NAMES` -> ``(value, value on random layouts)``: on the maps of ``profile``
+    over ``positions``, and its mean over ``random_layouts`` shuffles of which neuron sits where (same places)."""
+    matrix = window_mean(profile)
+    values = matrix[np.isfinite(matrix).all(axis=1)].T  # [C, P]
+    paint = _painter(positions)
+    generator = np.random.default_rng(seed)  # a shuffle of the values is a shuffle of the places
+    shuffled = [_map_scores(paint(values[generator.permutation(len(values))])) for _ in range(random_layouts)]
+    value, random = _map_scores(paint(values)), _mean_rows(np.array(shuffled).reshape(-1, 3))
+    return {name: (float(v), float(r)) for name, v, r in zip(TOPOMAP_SCORE_NAMES, value, random, strict=True)}
