@@ -123,6 +123,7 @@ class LayerAnalysis:
         reliability: Split-half reliability of the profile (Spearman-Brown corrected).
         stability: Mean cosine similarity with the previous profiling (NaN if there is none).
         method_agreement: Correlation of the layer's GradNAP and NAP profiles, when both are made.
+        topomap: Its topographic map's scores, ``name -> (value, on random layouts)``, where it has a map.
     """
 
     present: np.ndarray
@@ -135,6 +136,7 @@ class LayerAnalysis:
     reliability: float = float("nan")
     stability: float = float("nan")
     method_agreement: float = float("nan")
+    topomap: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def silhouette(self) -> float:

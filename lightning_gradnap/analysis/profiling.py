@@ -43,6 +43,12 @@ class Profiling:
     def methods(self) -> list[str]:
         return list(self.analyses)
 
+    def refresh_scores(self) -> None:
+        """Write every analysis' scores into the metadata (again, after scores added later: the topographic maps')."""
+        self.profiles.metadata["scores"] = {
+            method: _saved_scores(analysis) for method, analysis in self.analyses.items()
+        }
+
     @property
     def first(self) -> tuple[Profiles, ProfileAnalysis]:
         method = next(iter(self.analyses))
@@ -90,8 +96,9 @@ def profile_state(
             result.method_agreement = profile_correlation(a[layer].profile, b[layer].profile)
     combined = Profiles.combine(by_method)
     combined.features = feature_views
-    combined.metadata["scores"] = {method: _saved_scores(analysis) for method, analysis in analyses.items()}
-    return Profiling(combined, analyses, feature_views)
+    profiling = Profiling(combined, analyses, feature_views)
+    profiling.refresh_scores()
+    return profiling
 
 
 def _saved_scores(analysis: ProfileAnalysis) -> dict[str, dict[str, float | None]]:

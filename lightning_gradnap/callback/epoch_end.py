@@ -74,6 +74,7 @@ def profile_validation(
     if not run:  # orders of the views watched over steps (first method), into the file; scores so far
         scores = history.track(first, step, analysis)
         profiling.profiles.orderings.update(first.orderings)
+        profiling.refresh_scores()  # with the topographic maps' scores
     path = writer.write(profiling, step, epoch, folder, summary_writer(trainer), run, scores)
     warn_if_any(history.check_reliability(analysis, reliability_threshold))
     if not run:  # a repeat at a step (e.g. validate() on other data) has its own file, not a history entry

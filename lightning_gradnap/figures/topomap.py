@@ -1,0 +1,99 @@
+"""Topographic activation maps of one layer: one small map per group, in the tracked heatmap's colours.
+
+Built without pyplot, like :mod:`lightning_gradnap.figures.plots`. The maps
+(:func:`~lightning_gradnap.analysis.topomap_scores.grid_maps`) are tiled into **one** image (a grey
+gap between tiles, absent groups grey), so that a figure of 40 groups is one ``imshow`` and 40
+names, not 40 axes: it draws in a fraction of the time. Tiles follow the tracked heatmap's rows
+(by category, :func:`~lightning_gradnap.analysis.tracking.category_order`), names coloured by
+category; colours are the profile over its RMS with fixed limits (``±TRACKED_LIMIT``), as in the
+tracked heatmap, so that they compare across steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from lightning_gradnap.analysis.topomap_scores import GRID, grid_maps
+from lightning_gradnap.analysis.tracking import TRACKED_LIMIT, category_order, unit_rms
+from lightning_gradnap.figures.layout import _colourbar, category_colours
+from lightning_gradnap.profiles.result import window_mean
+
+__all__ = ["map_mosaic", "topomap_figure"]
+
+_DIVERGING = colormaps["RdBu_r"].with_extremes(bad="#e4e4e4")  # gaps and absent groups: light grey
+#: Pixels between two tiles of the mosaic.
+GAP = 4
+
+
+def _columns(count: int) -> int:
+    return max(1, min(count, int(np.ceil(np.sqrt(count * 1.6)))))  # a landscape grid of tiles
+
+
+def map_mosaic(
+    profile: np.ndarray, positions: np.ndarray, tiles: Sequence[int] | np.ndarray, size: int = GRID
+) -> tuple[np.ndarray, float]:
+    """``(image, rms)``: the maps of the groups ``tiles`` (in that order, row by row) tiled with gaps, each
+    the profile over its RMS; NaN in the gaps and for absent groups."""
+    scaled, rms = unit_rms(window_mean(profile))
+    maps, present = grid_maps(scaled, positions, size)
+    by_group = {int(g): maps[i] for i, g in enumerate(present)}
+    columns = _columns(len(tiles))
+    rows = int(np.ceil(len(tiles) / columns))
+    step = size + GAP
+    image = np.full((rows * step - GAP, columns * step - GAP), np.nan)
+    for index, group in enumerate(tiles):
+        row, column = divmod(index, columns)
+        tile = by_group.get(int(group))
+        if tile is not None:
+            image[row * step : row * step + size, column * step : column * step + size] = tile
+    return image, rms
+
+
+def topomap_figure(
+    profile: np.ndarray,
+    positions: np.ndarray,
+    group_names: Sequence[str],
+    title: str = "",
+    group_categories: Sequence[str] | None = None,
+    value_label: str = "profile",
+    layout_label: str = "",
+) -> Figure:
+    """One map per group over a layer's layout (``[C, 2]`` in ``[0, 1]^2``), every group a tile in category
+    order (absent ones grey), its name above it, the RMS after the title and ``layout_label`` below."""
+    tiles = category_order(len(group_names), group_categories)
+    image, rms = map_mosaic(profile, positions, tiles)
+    columns = _columns(len(tiles))
+    rows = int(np.ceil(len(tiles) / columns))
+    tile_inches, label_inches = 0.85, 0.17
+    width = columns * tile_inches + 1.6
+    height = rows * (tile_inches + label_inches) + 1.0
+    figure = Figure(figsize=(width, height))
+    axes = figure.add_axes((0.3 / width, 0.45 / height, (width - 1.6) / width, (height - 1.0) / height))
+    shown = axes.imshow(
+        np.ma.masked_invalid(image), cmap=_DIVERGING, vmin=-TRACKED_LIMIT, vmax=TRACKED_LIMIT, interpolation="nearest"
+    )
+    axes.set_aspect("equal")
+    axes.set_axis_off()
+    colours = category_colours(group_categories)
+    step = GRID + GAP
+    for index, group in enumerate(tiles):
+        row, column = divmod(index, columns)
+        axes.text(
+            column * step + GRID / 2,
+            row * step - 0.5,
+            group_names[group],
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color=colours[group_categories[group]] if group_categories else "black",
+        )
+    axes.set_ylim(rows * step - GAP - 0.5, -GAP * 2.5)  # room above the first row for its names
+    axes.set_title(f"{title}   (RMS {rms:.3g})" if title else f"RMS {rms:.3g}", fontsize=10)
+    if layout_label:
+        figure.text(0.3 / width, 0.12 / height, layout_label, fontsize=8, va="bottom")
+    _colourbar(figure, shown, axes, f"{value_label} / RMS", extend="both")
+    return figure
