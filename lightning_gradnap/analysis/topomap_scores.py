@@ -2,7 +2,8 @@
 
 :func:`grid_maps` paints each present group's profile over a layer's layout
 (:mod:`lightning_gradnap.analysis.topomap`): linear interpolation between the neurons (one Delaunay
-triangulation, ``scipy.interpolate``), the nearest neuron's value outside their hull, on a
+triangulation, ``scipy.spatial``: the weights of :func:`grid_weights`), the nearest neuron's value outside
+their hull, on a
 ``GRID x GRID`` square. The scores, each against the same profile on random layouts (the neurons'
 places shuffled, :func:`topomap_scores`):
 
@@ -29,7 +30,6 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy import ndimage
-from scipy.interpolate import LinearNDInterpolator
 from scipy.spatial import Delaunay, QhullError
 
 from lightning_gradnap.profiles.result import window_mean
@@ -42,6 +42,7 @@ __all__ = [
     "TOPOMAP_SCORE_NAMES",
     "blobs",
     "grid_maps",
+    "grid_weights",
     "smoothness",
     "topomap_scores",
 ]
@@ -73,21 +74,35 @@ def grid_maps(profile: np.ndarray, positions: np.ndarray, size: int = GRID) -> t
     return _painter(positions, size)(matrix[groups].T), groups
 
 
-def _painter(positions: np.ndarray, size: int = GRID) -> Callable[[np.ndarray], np.ndarray]:
-    """A function ``values [C, P] -> maps [P, size, size]`` over these positions (triangulated once)."""
+def grid_weights(positions: np.ndarray, size: int = GRID) -> tuple[np.ndarray, np.ndarray]:
+    """``(neurons [size * size, 3], weights [size * size, 3])``: each pixel (row by row, row = y) as a weighted sum
+    of three neurons: the corners of its Delaunay triangle with its barycentric weights (linear interpolation),
+    or outside the neurons' hull the nearest neuron with weight 1. A map is ``(values[neurons] * weights).sum(-1)``;
+    the dashboard paints every group and step from these."""
     pixels = _grid_points(size)
     nearest = np.argmin(((pixels[:, None, :] - positions[None, :, :]) ** 2).sum(axis=2), axis=1)
+    neurons = np.repeat(nearest[:, None], 3, axis=1)
+    weights = np.zeros((len(pixels), 3))
+    weights[:, 0] = 1.0
     try:
-        triangles: Delaunay | None = Delaunay(positions)
+        triangles = Delaunay(positions)
     except (QhullError, ValueError):  # fewer than 3 neurons, or all on a line: nearest only
-        triangles = None
+        return neurons, weights
+    simplex = triangles.find_simplex(pixels)
+    inside = simplex >= 0
+    transform = triangles.transform[simplex[inside]]  # [n, 3, 2]: the inverse of each triangle's affine map
+    first_two = np.einsum("nij,nj->ni", transform[:, :2], pixels[inside] - transform[:, 2])
+    neurons[inside] = triangles.simplices[simplex[inside]]
+    weights[inside] = np.column_stack([first_two, 1.0 - first_two.sum(axis=1)])
+    return neurons, weights
+
+
+def _painter(positions: np.ndarray, size: int = GRID) -> Callable[[np.ndarray], np.ndarray]:
+    """A function ``values [C, P] -> maps [P, size, size]`` over these positions (triangulated once)."""
+    neurons, weights = grid_weights(positions, size)
 
     def paint(values: np.ndarray) -> np.ndarray:
-        filled = values[nearest]
-        if triangles is not None:
-            inside = LinearNDInterpolator(triangles, values)(pixels)
-            filled = np.where(np.isfinite(inside), inside, filled)
-        return filled.T.reshape(values.shape[1], size, size)
+        return np.einsum("xkp,xk->px", values[neurons], weights).reshape(values.shape[1], size, size)
 
     return paint
 

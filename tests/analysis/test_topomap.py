@@ -165,3 +165,18 @@ class TestTracker:
         moved = tracker.update(other, 8, {"conv": 8}, ["conv"])["conv"]
         assert moved.anchor_step == 8
         np.testing.assert_array_equal(moved.positions, topomap_layout(other["conv"].profile))
+
+
+def test_grid_weights_equal_scipy_linear_interpolation() -> None:
+    from scipy.interpolate import LinearNDInterpolator
+
+    positions = topomap_layout(clustered_profile(neurons=50))
+    values = np.random.default_rng(0).normal(size=(50, 4))
+    maps, _ = grid_maps(values.T, positions)
+    pixels = np.column_stack(
+        [a.ravel() for a in np.meshgrid((np.arange(GRID) + 0.5) / GRID, (np.arange(GRID) + 0.5) / GRID)]
+    )
+    reference = LinearNDInterpolator(positions, values)(pixels)
+    inside = np.isfinite(reference).all(axis=1)
+    assert inside.mean() > 0.5  # 50 neurons on 64 lattice cells: the rest is outside their hull
+    np.testing.assert_allclose(maps.reshape(4, -1).T[inside], reference[inside], atol=1e-9)
