@@ -107,40 +107,58 @@ def _painter(positions: np.ndarray, size: int = GRID) -> Callable[[np.ndarray], 
     return paint
 
 
-def _block_means(image: np.ndarray, factor: int) -> np.ndarray:
-    size = image.shape[0]
-    blocks = image.reshape(size // factor, factor, size // factor, factor).mean(axis=(1, 3))
-    return np.kron(blocks, np.ones((factor, factor)))
-
-
 def smoothness(image: np.ndarray, factors: tuple[int, ...] = DOWNSAMPLING) -> float:
     """``1 -`` the area under the relative downsampling error over ``log2`` of ``factors`` (see the module's
     docstring): 1 for a map constant over the largest blocks, 0 for a checkerboard; NaN for a constant map."""
-    spread = float(np.sqrt(np.mean((image - image.mean()) ** 2)))
-    if not spread > 0:
-        return float("nan")
-    errors = [float(np.sqrt(np.mean((image - _block_means(image, f)) ** 2))) / spread for f in factors]
-    scales = np.log2(factors)
-    area = float(np.sum((np.asarray(errors[1:]) + errors[:-1]) / 2 * np.diff(scales))) / float(np.ptp(scales))
-    return 1.0 - area
+    return float(_smoothness_all(image[None], factors)[0])
 
 
 def blobs(image: np.ndarray, threshold: float = BLOB_THRESHOLD) -> tuple[int, float]:
     """``(number, mean size)`` of the map's colour blobs: 4-connected regions above ``+threshold`` or below
     ``-threshold`` times its RMS; the size is a share of the map's area (NaN when there is no blob)."""
-    rms = float(np.sqrt(np.mean(image**2)))
-    if not rms > 0:
-        return 0, float("nan")
-    count, area = 0, 0
-    for region in (image > threshold * rms, image < -threshold * rms):
-        _, found = ndimage.label(region)
-        count, area = count + int(found), area + int(region.sum())
-    return count, (area / count / image.size if count else float("nan"))
+    counts, sizes = _blobs_all(image[None], threshold)
+    return int(counts[0]), float(sizes[0])
+
+
+def _smoothness_all(maps: np.ndarray, factors: tuple[int, ...] = DOWNSAMPLING) -> np.ndarray:
+    """:func:`smoothness` of each of ``maps`` ``[N, S, S]`` at once."""
+    count, size = maps.shape[0], maps.shape[1]
+    spread = np.sqrt(np.mean((maps - maps.mean(axis=(1, 2), keepdims=True)) ** 2, axis=(1, 2)))
+    errors = []
+    for factor in factors:
+        blocks = maps.reshape(count, size // factor, factor, size // factor, factor).mean(axis=(2, 4))
+        restored = np.repeat(np.repeat(blocks, factor, axis=1), factor, axis=2)
+        errors.append(np.sqrt(np.mean((maps - restored) ** 2, axis=(1, 2))))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        relative = np.stack(errors, axis=1) / spread[:, None]
+    scales = np.log2(factors)
+    area = ((relative[:, 1:] + relative[:, :-1]) / 2 * np.diff(scales)).sum(axis=1) / float(np.ptp(scales))
+    return np.where(spread > 0, 1.0 - area, np.nan)
+
+
+def _blobs_all(maps: np.ndarray, threshold: float = BLOB_THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`blobs` of each of ``maps`` ``[N, S, S]``: one labelling of the stack, its planes unconnected."""
+    count = maps.shape[0]
+    limit = threshold * np.sqrt(np.mean(maps**2, axis=(1, 2)))[:, None, None]
+    structure = np.zeros((3, 3, 3), dtype=bool)
+    structure[1] = ndimage.generate_binary_structure(2, 1)  # 4-connected within a map, never across maps
+    found, area = np.zeros(count), np.zeros(count)
+    for region in (maps > limit, maps < -limit):
+        labels, _ = ndimage.label(region, structure)
+        flat = labels.reshape(count, -1)
+        # labels are numbered in scan order and never span two maps: each map's are one contiguous range
+        highest = flat.max(axis=1)
+        lowest = np.where(flat > 0, flat, np.iinfo(flat.dtype).max).min(axis=1)
+        found += np.where(highest > 0, highest - lowest + 1, 0)
+        area += region.sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sizes = np.where(found > 0, area / found / (maps.shape[1] * maps.shape[2]), np.nan)
+    return found, sizes
 
 
 def _map_scores(maps: np.ndarray) -> np.ndarray:
     """``[3]``: mean smoothness, blob count and blob size over the maps (NaN where undefined in all)."""
-    return _mean_rows(np.array([[smoothness(m), *blobs(m)] for m in maps], dtype=float).reshape(-1, 3))
+    return _mean_rows(np.column_stack([_smoothness_all(maps), *_blobs_all(maps)]))
 
 
 def _mean_rows(rows: np.ndarray) -> np.ndarray:
@@ -158,8 +176,10 @@ def topomap_scores(
     over ``positions``, and its mean over ``random_layouts`` shuffles of which neuron sits where (same places)."""
     matrix = window_mean(profile)
     values = matrix[np.isfinite(matrix).all(axis=1)].T  # [C, P]
-    paint = _painter(positions)
     generator = np.random.default_rng(seed)  # a shuffle of the values is a shuffle of the places
-    shuffled = [_map_scores(paint(values[generator.permutation(len(values))])) for _ in range(random_layouts)]
-    value, random = _map_scores(paint(values)), _mean_rows(np.array(shuffled).reshape(-1, 3))
+    layouts = [values] + [values[generator.permutation(len(values))] for _ in range(random_layouts)]
+    maps = _painter(positions)(np.concatenate(layouts, axis=1))  # every layout's maps in one pass
+    per_map = np.column_stack([_smoothness_all(maps), *_blobs_all(maps)]).reshape(len(layouts), -1, 3)
+    value = _mean_rows(per_map[0])
+    random = _mean_rows(per_map[1:].reshape(-1, 3)) if random_layouts else np.full(3, np.nan)
     return {name: (float(v), float(r)) for name, v, r in zip(TOPOMAP_SCORE_NAMES, value, random, strict=True)}

@@ -12,6 +12,7 @@ tracked heatmap, so that they compare across steps.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
@@ -19,10 +20,11 @@ from matplotlib.figure import Figure
 
 from lightning_gradnap.analysis.topomap_scores import GRID, grid_maps
 from lightning_gradnap.analysis.tracking import TRACKED_LIMIT, category_order, unit_rms
+from lightning_gradnap.figures.canvas import CachingCanvas
 from lightning_gradnap.figures.layout import _colourbar, category_colours
 from lightning_gradnap.profiles.result import window_mean
 
-__all__ = ["map_mosaic", "topomap_figure"]
+__all__ = ["TopomapFrames", "map_mosaic", "topomap_figure"]
 
 _DIVERGING = colormaps["RdBu_r"].with_extremes(bad="#e4e4e4")  # gaps and absent groups: light grey
 #: Pixels between two tiles of the mosaic.
@@ -51,6 +53,10 @@ def map_mosaic(
         if tile is not None:
             image[row * step : row * step + size, column * step : column * step + size] = tile
     return image, rms
+
+
+def _title(title: str, rms: float) -> str:
+    return f"{title}   (RMS {rms:.3g})" if title else f"RMS {rms:.3g}"
 
 
 def topomap_figure(
@@ -92,8 +98,43 @@ def topomap_figure(
             color=colours[group_categories[group]] if group_categories else "black",
         )
     axes.set_ylim(rows * step - GAP - 0.5, -GAP * 2.5)  # room above the first row for its names
-    axes.set_title(f"{title}   (RMS {rms:.3g})" if title else f"RMS {rms:.3g}", fontsize=10)
+    axes.set_title(_title(title, rms), fontsize=10)
     if layout_label:
         figure.text(0.3 / width, 0.12 / height, layout_label, fontsize=8, va="bottom")
     _colourbar(figure, shown, axes, f"{value_label} / RMS", extend="both")
     return figure
+
+
+class TopomapFrames:
+    """One layer's maps in one layout, drawn once and then redrawn step by step: only the tiles and the
+    title are drawn again over the saved rest (blitting), as :class:`~lightning_gradnap.figures.tracked.LayerFrames`
+    does for the tracked heatmap.
+
+    Args:
+        profile: A profile of the layer (any step) to lay the figure out with.
+        positions: The layout, ``[C, 2]``.
+        **figure: Further arguments of :func:`topomap_figure` (names, categories, labels).
+    """
+
+    def __init__(self, profile: np.ndarray, positions: np.ndarray, group_names: Sequence[str], **figure: Any) -> None:
+        self.positions = positions
+        self.tiles = category_order(len(group_names), figure.get("group_categories"))
+        self.figure = topomap_figure(profile, positions, group_names, **figure)
+        axes = self.figure.axes[0]
+        self.image, self.title = axes.images[0], axes.title
+        self.changing = [self.image, self.title]
+        for artist in self.changing:
+            artist.set_animated(True)  # left out of the background, drawn per frame
+        self.canvas = CachingCanvas(self.figure)
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.figure.bbox)
+
+    def frame(self, profile: np.ndarray, title: str) -> np.ndarray:
+        """``[H, W, 3]`` uint8 RGB of ``profile``'s maps, titled ``title`` (and its RMS)."""
+        image, rms = map_mosaic(profile, self.positions, self.tiles)
+        self.canvas.restore_region(self.background)
+        self.image.set_data(np.ma.masked_invalid(image))
+        self.title.set_text(_title(title, rms))
+        for artist in self.changing:
+            self.figure.draw_artist(artist)
+        return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()

@@ -21,8 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lightning_gradnap.analysis.topomap import TopomapLayout, topomap_layout
-from lightning_gradnap.figures.layout import figure_to_array
-from lightning_gradnap.figures.topomap import topomap_figure
+from lightning_gradnap.figures.topomap import TopomapFrames
 from lightning_gradnap.profiles.npz import stored_methods
 from lightning_gradnap.profiles.result import Profiles
 from lightning_gradnap.summary.replay import ReplayReport, step_of
@@ -37,24 +36,36 @@ def _layout_label(layout: TopomapLayout, step: int) -> str:
     return f"layout held from step {layout.anchor_step} (force-directed, cosine distances of the neurons' profiles)"
 
 
-def write_topomaps(writer: Any, profiles: Profiles, step: int, epoch: int, tag: str = "gradnap") -> int:
-    """Log the maps of every layer with a layout in ``profiles.orderings``; returns how many were logged."""
+def write_topomaps(
+    writer: Any, profiles: Profiles, step: int, epoch: int, tag: str = "gradnap", frames: dict | None = None
+) -> int:
+    """Log the maps of every layer with a layout in ``profiles.orderings``; returns how many were logged.
+
+    ``frames`` (a dict kept between calls) holds each layer's figure while its layout stays the same, so
+    that later steps only redraw the tiles (:class:`~lightning_gradnap.figures.topomap.TopomapFrames`).
+    """
+    frames = {} if frames is None else frames
     numbered = numbered_layers(profiles.layers)
     logged = 0
     for layer, arrays in profiles.orderings.items():
         layout = TopomapLayout.from_arrays(arrays)
         if layout is None or layer not in profiles.layers:
             continue
-        figure = topomap_figure(
-            profiles[layer].profile,
-            layout.positions,
-            profiles.group_names,
-            f"{layer} — epoch {epoch}, step {step}",
-            profiles.group_categories,
-            profiles.metadata.get("method", "profile"),
-            _layout_label(layout, step),
-        )
-        writer.add_image(layer_tag(tag, "topomap", numbered[layer]), figure_to_array(figure), step, dataformats="HWC")
+        label = _layout_label(layout, step)
+        key = (layout.positions.tobytes(), label, tuple(profiles.group_names), profiles.group_categories)
+        slot = f"{tag}/{layer}/topomap"
+        if slot not in frames or frames[slot][0] != key:
+            drawing = TopomapFrames(
+                profiles[layer].profile,
+                layout.positions,
+                profiles.group_names,
+                group_categories=profiles.group_categories,
+                value_label=profiles.metadata.get("method", "profile"),
+                layout_label=label,
+            )
+            frames[slot] = (key, drawing)
+        image = frames[slot][1].frame(profiles[layer].profile, f"{layer} — epoch {epoch}, step {step}")
+        writer.add_image(layer_tag(tag, "topomap", numbered[layer]), image, step, dataformats="HWC")
         logged += 1
     return logged
 
@@ -89,20 +100,19 @@ def replay_topomaps(
     numbered = numbered_layers(final.layers)
     for layer in [name for name, arrays in final.orderings.items() if "topomap_xy" in arrays and name in final.layers]:
         positions = topomap_layout(final[layer].profile)
+        drawing = TopomapFrames(
+            final[layer].profile,
+            positions,
+            final.group_names,
+            group_categories=final.group_categories,
+            value_label=final.metadata.get("method", "profile"),
+            layout_label=f"layout of the final profiling (step {final_step})",
+        )
         for step, epoch, profiles in loaded:
             if layer not in profiles.layers or profiles[layer].profile.shape[1] != len(positions):
                 continue
             when = f"step {step}" if epoch is None else f"epoch {epoch}, step {step}"
-            figure = topomap_figure(
-                profiles[layer].profile,
-                positions,
-                profiles.group_names,
-                f"{layer} — {when}, in the layout of step {final_step}",
-                profiles.group_categories,
-                profiles.metadata.get("method", "profile"),
-                f"layout of the final profiling (step {final_step})",
-            )
-            image = figure_to_array(figure)
+            image = drawing.frame(profiles[layer].profile, f"{layer} — {when}, in the layout of step {final_step}")
             writer.add_image(layer_tag(tag, "topomap_replay", numbered[layer]), image, step, dataformats="HWC")
             report.images += 1
     report.steps = [step for step, _, _ in loaded]

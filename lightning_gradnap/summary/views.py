@@ -135,7 +135,7 @@ def write_views(
     if "profile" in views:
         write_tracked(writer, profiles, orders, step, epoch, tag, frames)
     if "topomap" in views:
-        write_topomaps(writer, profiles, step, epoch, tag)  # the layers with a layout in profiles.orderings
+        write_topomaps(writer, profiles, step, epoch, tag, frames)  # the layers with a layout in profiles.orderings
     if "emergence" in views:
         write_emergence(
             writer, scores or Scores.with_step({}, step, analysis, METRICS), list(analysis.layers), step, tag

@@ -83,22 +83,20 @@ def test_report_maps_hover_a_neuron_click_a_group(logdir: Path, tmp_path: Path) 
 
         maps = grid_maps(profile.astype(float), positions)[0]
         for group in (0, 4):  # a red pixel where the map is highest, a blue one where it is lowest
-            rgb = driver.execute_script(
-                "const c = arguments[0]; return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)",
-                tiles[group].find_element(By.TAG_NAME, "canvas"),
-            )
+            read = "const c = arguments[0]; return Array.from(c.getContext('2d').getImageData(0, 0, 32, 32).data)"
+            rgb = driver.execute_script(read, tiles[group].find_element(By.TAG_NAME, "canvas"))
             pixels = np.reshape(rgb, (GRID * GRID, 4))
             high, low = int(np.argmax(maps[group])), int(np.argmin(maps[group]))
             assert pixels[high, 0] > pixels[high, 2] and pixels[low, 2] > pixels[low, 0]
 
         canvas = tiles[2].find_element(By.TAG_NAME, "canvas")
+        box = panel.find_element(By.CSS_SELECTOR, ".neuron-profile")
         for neuron in (0, 7, 23):
             x, y = positions[neuron]
             size = canvas.size
             ActionChains(driver).move_to_element_with_offset(
                 canvas, round((x - 0.5) * size["width"]), round((y - 0.5) * size["height"])
             ).perform()
-            box = panel.find_element(By.CSS_SELECTOR, ".neuron-profile")
             wait_for(driver, lambda d, n=neuron: box.get_attribute("data-neuron") == str(n), f"neuron {neuron}")
             items = box.find_elements(By.CSS_SELECTOR, "li")
             shown = {int(item.get_attribute("data-group")): float(item.get_attribute("data-value")) for item in items}

@@ -27,3 +27,16 @@ def test_figure_names_every_group_in_one_image() -> None:
     axes = figure.axes[0]
     assert len(axes.images) == 1 and [t.get_text() for t in axes.texts] == ["aa", "p", "s"]
     assert figure_to_array(figure).ndim == 3
+
+
+def test_redrawn_frames_equal_new_figures_pixel_for_pixel() -> None:
+    from lightning_gradnap.figures.topomap import TopomapFrames
+
+    rng = np.random.default_rng(0)
+    names, categories = ["aa", "p", "s"], ["vowel", "stop", "fricative"]
+    first, second = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    second[1] = np.nan  # a group absent at the later step
+    frames = TopomapFrames(first, POSITIONS, names, group_categories=categories, layout_label="held")
+    for profile in (first, second):
+        fresh = topomap_figure(profile, POSITIONS, names, "conv, step 3", categories, layout_label="held")
+        np.testing.assert_array_equal(frames.frame(profile, "conv, step 3"), figure_to_array(fresh))
