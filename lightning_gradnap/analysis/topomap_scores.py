@@ -43,6 +43,7 @@ __all__ = [
     "blobs",
     "grid_maps",
     "grid_weights",
+    "painter",
     "smoothness",
     "topomap_scores",
 ]
@@ -65,13 +66,18 @@ def _grid_points(size: int) -> np.ndarray:
     return np.column_stack([xs.ravel(), ys.ravel()])
 
 
-def grid_maps(profile: np.ndarray, positions: np.ndarray, size: int = GRID) -> tuple[np.ndarray, np.ndarray]:
+def grid_maps(
+    profile: np.ndarray,
+    positions: np.ndarray,
+    size: int = GRID,
+    paint: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """``(maps [P, size, size], groups [P])``: each present group's (window-averaged) profile over the
     neurons at ``positions`` (``[C, 2]`` in ``[0, 1]^2``; row = y, column = x), linearly interpolated, the
-    nearest neuron's value outside their hull."""
+    nearest neuron's value outside their hull. ``paint``: :func:`painter` of these positions, if made already."""
     matrix = window_mean(profile)
     groups = np.flatnonzero(np.isfinite(matrix).all(axis=1))
-    return _painter(positions, size)(matrix[groups].T), groups
+    return (paint or painter(positions, size))(matrix[groups].T), groups
 
 
 def grid_weights(positions: np.ndarray, size: int = GRID) -> tuple[np.ndarray, np.ndarray]:
@@ -85,20 +91,31 @@ def grid_weights(positions: np.ndarray, size: int = GRID) -> tuple[np.ndarray, n
     weights = np.zeros((len(pixels), 3))
     weights[:, 0] = 1.0
     try:
-        triangles = Delaunay(positions)
+        simplices = Delaunay(positions).simplices
     except (QhullError, ValueError):  # fewer than 3 neurons, or all on a line: nearest only
         return neurons, weights
-    simplex = triangles.find_simplex(pixels)
-    inside = simplex >= 0
-    transform = triangles.transform[simplex[inside]]  # [n, 3, 2]: the inverse of each triangle's affine map
-    first_two = np.einsum("nij,nj->ni", transform[:, :2], pixels[inside] - transform[:, 2])
-    neurons[inside] = triangles.simplices[simplex[inside]]
-    weights[inside] = np.column_stack([first_two, 1.0 - first_two.sum(axis=1)])
+    corners = positions[simplices]  # [T, 3, 2]
+    sides = np.stack([corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]], axis=2)  # columns B - A, C - A
+    flat = np.abs(np.linalg.det(sides)) < 1e-12  # no area: never the pixel's triangle
+    inverse = np.linalg.inv(np.where(flat[:, None, None], np.eye(2), sides))
+    # Barycentric coordinates of every pixel in every triangle, in chunks of pixels (scipy's find_simplex walks
+    # slowly over a lattice's co-circular points: seconds for 256 neurons; this takes milliseconds)
+    for start in range(0, len(pixels), 256):
+        chunk = pixels[start : start + 256]
+        uv = np.einsum("tij,ptj->pti", inverse, chunk[:, None, :] - corners[None, :, 0])  # [p, T, 2]
+        coordinates = np.concatenate([1.0 - uv.sum(axis=2, keepdims=True), uv], axis=2)  # [p, T, 3]
+        inside = (coordinates >= -1e-9).all(axis=2) & ~flat[None, :]
+        found = inside.any(axis=1)
+        first = np.argmax(inside, axis=1)[found]
+        rows = np.flatnonzero(found) + start
+        neurons[rows] = simplices[first]
+        weights[rows] = coordinates[np.flatnonzero(found), first]
     return neurons, weights
 
 
-def _painter(positions: np.ndarray, size: int = GRID) -> Callable[[np.ndarray], np.ndarray]:
-    """A function ``values [C, P] -> maps [P, size, size]`` over these positions (triangulated once)."""
+def painter(positions: np.ndarray, size: int = GRID) -> Callable[[np.ndarray], np.ndarray]:
+    """A function ``values [C, P] -> maps [P, size, size]`` over these positions (triangulated once: keep it
+    while a layout holds)."""
     neurons, weights = grid_weights(positions, size)
 
     def paint(values: np.ndarray) -> np.ndarray:
@@ -170,15 +187,20 @@ def _mean_rows(rows: np.ndarray) -> np.ndarray:
 
 
 def topomap_scores(
-    profile: np.ndarray, positions: np.ndarray, random_layouts: int = RANDOM_LAYOUTS, seed: int = 0
+    profile: np.ndarray,
+    positions: np.ndarray,
+    random_layouts: int = RANDOM_LAYOUTS,
+    seed: int = 0,
+    paint: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Each of :data:`TOPOMAP_SCORE_NAMES` -> ``(value, value on random layouts)``: on the maps of ``profile``
-    over ``positions``, and its mean over ``random_layouts`` shuffles of which neuron sits where (same places)."""
+    over ``positions``, and its mean over ``random_layouts`` shuffles of which neuron sits where (same places).
+    ``paint``: :func:`painter` of these positions, if made already."""
     matrix = window_mean(profile)
     values = matrix[np.isfinite(matrix).all(axis=1)].T  # [C, P]
     generator = np.random.default_rng(seed)  # a shuffle of the values is a shuffle of the places
     layouts = [values] + [values[generator.permutation(len(values))] for _ in range(random_layouts)]
-    maps = _painter(positions)(np.concatenate(layouts, axis=1))  # every layout's maps in one pass
+    maps = (paint or painter(positions))(np.concatenate(layouts, axis=1))  # every layout's maps in one pass
     per_map = np.column_stack([_smoothness_all(maps), *_blobs_all(maps)]).reshape(len(layouts), -1, 3)
     value = _mean_rows(per_map[0])
     random = _mean_rows(per_map[1:].reshape(-1, 3)) if random_layouts else np.full(3, np.nan)

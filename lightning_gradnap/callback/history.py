@@ -16,7 +16,7 @@ import numpy as np
 from lightning_gradnap.analysis.emergence import METRICS, Scores
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
 from lightning_gradnap.analysis.topomap import TopomapTracker, topomap_layers
-from lightning_gradnap.analysis.topomap_scores import topomap_scores
+from lightning_gradnap.analysis.topomap_scores import painter, topomap_scores
 from lightning_gradnap.analysis.tracking import OrderTracker
 from lightning_gradnap.config import ViewOptions
 from lightning_gradnap.profiles.result import Profiles
@@ -48,6 +48,7 @@ class ProfileHistory:
         self.topomap_layers = topomap_layers
         self.topomaps = TopomapTracker()
         self.state["topomap"] = self.topomaps.state
+        self._painters: dict[str, tuple[bytes, Any]] = {}  # each layer's map painter while its layout holds
 
     @classmethod
     def of(cls, options: ViewOptions) -> ProfileHistory:
@@ -85,8 +86,14 @@ class ProfileHistory:
             anchors = {layer: order.anchor_step for layer, order in orders.items()}
             mapped = topomap_layers(list(profiles.layers), self.topomap_layers)
             for layer, layout in self.topomaps.update(profiles, step, anchors, mapped).items():
+                key = layout.positions.tobytes()
+                if self._painters.get(layer, (None,))[0] != key:
+                    self._painters[layer] = (key, painter(layout.positions))
                 if layer in analysis.layers:
-                    analysis.layers[layer].topomap = topomap_scores(profiles[layer].profile, layout.positions)
+                    paint = self._painters[layer][1]
+                    analysis.layers[layer].topomap = topomap_scores(
+                        profiles[layer].profile, layout.positions, paint=paint
+                    )
         return Scores.with_step(self.state, step, analysis, METRICS)
 
     def load(self, state: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from lightning_gradnap.analysis.topomap_scores import GRID, grid_maps
+from lightning_gradnap.analysis.topomap_scores import GRID, grid_maps, painter
 from lightning_gradnap.analysis.tracking import TRACKED_LIMIT, category_order, unit_rms
 from lightning_gradnap.figures.canvas import CachingCanvas
 from lightning_gradnap.figures.layout import _colourbar, category_colours
@@ -36,12 +36,12 @@ def _columns(count: int) -> int:
 
 
 def map_mosaic(
-    profile: np.ndarray, positions: np.ndarray, tiles: Sequence[int] | np.ndarray, size: int = GRID
+    profile: np.ndarray, positions: np.ndarray, tiles: Sequence[int] | np.ndarray, size: int = GRID, paint: Any = None
 ) -> tuple[np.ndarray, float]:
     """``(image, rms)``: the maps of the groups ``tiles`` (in that order, row by row) tiled with gaps, each
-    the profile over its RMS; NaN in the gaps and for absent groups."""
+    the profile over its RMS; NaN in the gaps and for absent groups (``paint``: a painter of the positions)."""
     scaled, rms = unit_rms(window_mean(profile))
-    maps, present = grid_maps(scaled, positions, size)
+    maps, present = grid_maps(scaled, positions, size, paint)
     by_group = {int(g): maps[i] for i, g in enumerate(present)}
     columns = _columns(len(tiles))
     rows = int(np.ceil(len(tiles) / columns))
@@ -118,6 +118,7 @@ class TopomapFrames:
 
     def __init__(self, profile: np.ndarray, positions: np.ndarray, group_names: Sequence[str], **figure: Any) -> None:
         self.positions = positions
+        self.paint = painter(positions)  # triangulated once for every frame
         self.tiles = category_order(len(group_names), figure.get("group_categories"))
         self.figure = topomap_figure(profile, positions, group_names, **figure)
         axes = self.figure.axes[0]
@@ -131,7 +132,7 @@ class TopomapFrames:
 
     def frame(self, profile: np.ndarray, title: str) -> np.ndarray:
         """``[H, W, 3]`` uint8 RGB of ``profile``'s maps, titled ``title`` (and its RMS)."""
-        image, rms = map_mosaic(profile, self.positions, self.tiles)
+        image, rms = map_mosaic(profile, self.positions, self.tiles, GRID, self.paint)
         self.canvas.restore_region(self.background)
         self.image.set_data(np.ma.masked_invalid(image))
         self.title.set_text(_title(title, rms))
