@@ -27,8 +27,8 @@ from lightning_gradnap.profiles.result import window_mean
 __all__ = ["TopomapFrames", "map_mosaic", "topomap_figure"]
 
 _DIVERGING = colormaps["RdBu_r"].with_extremes(bad="#e4e4e4")  # gaps and absent groups: light grey
-#: Pixels between two tiles of the mosaic.
-GAP = 4
+#: Pixels between two tiles of the mosaic, side by side and (room for the names) one above the other.
+GAP, ROW_GAP = 4, 9
 
 
 def _columns(count: int) -> int:
@@ -45,13 +45,13 @@ def map_mosaic(
     by_group = {int(g): maps[i] for i, g in enumerate(present)}
     columns = _columns(len(tiles))
     rows = int(np.ceil(len(tiles) / columns))
-    step = size + GAP
-    image = np.full((rows * step - GAP, columns * step - GAP), np.nan)
+    step, row_step = size + GAP, size + ROW_GAP
+    image = np.full((rows * row_step - ROW_GAP, columns * step - GAP), np.nan)
     for index, group in enumerate(tiles):
         row, column = divmod(index, columns)
         tile = by_group.get(int(group))
         if tile is not None:
-            image[row * step : row * step + size, column * step : column * step + size] = tile
+            image[row * row_step : row * row_step + size, column * step : column * step + size] = tile
     return image, rms
 
 
@@ -85,19 +85,19 @@ def topomap_figure(
     axes.set_aspect("equal")
     axes.set_axis_off()
     colours = category_colours(group_categories)
-    step = GRID + GAP
+    step, row_step = GRID + GAP, GRID + ROW_GAP
     for index, group in enumerate(tiles):
         row, column = divmod(index, columns)
         axes.text(
             column * step + GRID / 2,
-            row * step - 0.5,
+            row * row_step - 0.5,
             group_names[group],
             ha="center",
             va="bottom",
             fontsize=7,
             color=colours[group_categories[group]] if group_categories else "black",
         )
-    axes.set_ylim(rows * step - GAP - 0.5, -GAP * 2.5)  # room above the first row for its names
+    axes.set_ylim(rows * row_step - ROW_GAP - 0.5, -ROW_GAP)  # room above the first row for its names
     axes.set_title(_title(title, rms), fontsize=10)
     if layout_label:
         figure.text(0.3 / width, 0.12 / height, layout_label, fontsize=8, va="bottom")
