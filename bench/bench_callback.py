@@ -40,6 +40,7 @@ import lightning_gradnap.callback.gradnap as callback_module
 from example_asr.data import SyntheticSpeechData
 from example_asr.module import SpeechRecognizer
 from lightning_gradnap import GradNAPCallback
+from lightning_gradnap.config import DEFAULT_VIEWS
 from lightning_gradnap.summary.replay import replay, step_of
 
 DEMO = dict(channels=128, num_layers=7, wide_channels=256, input_kernel=11, wide_kernel=7)  # configs/demo.yaml
@@ -177,6 +178,7 @@ def main() -> None:
     parser.add_argument("--foreground-figures", action="store_true", help="draw figures in the training thread")
     parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--replay-from", type=Path, help="only time the replay of this run's profile files")
+    parser.add_argument("--topomap", action="store_true", help="the profiled fits also draw the topographic maps")
     args = parser.parse_args()
     torch.set_num_threads(2)
     if args.replay_from:
@@ -200,6 +202,7 @@ def main() -> None:
                 epochs_plain.append(wall / args.epochs)
                 cpu_plain.append(cpu / args.epochs)
                 options = {"background_figures": False} if args.foreground_figures else {}
+                options.update({"views": [*DEFAULT_VIEWS, "topomap"]} if args.topomap else {})
                 _, wall, cpu, hooks = fit(True, None, log_dir, None, epochs=args.epochs, **options)
                 accounted.append(hooks / (wall - hooks))
                 epochs_profiled.append(wall / args.epochs)

@@ -69,8 +69,9 @@ VIEWS = (
     "scalars",
     "projector",
     "emergence",
+    "topomap",
 )
-DEFAULT_VIEWS = tuple(view for view in VIEWS if view != "profile_clustered")
+DEFAULT_VIEWS = tuple(view for view in VIEWS if view not in ("profile_clustered", "topomap"))
 
 
 def _check_choice(name: str, value: object, allowed: Sequence[object]) -> None:
@@ -217,7 +218,8 @@ class ViewOptions:
             ``profile_clustered`` (in each step's own clustered order), ``profile_replay`` (every
             step again under the final order, at the end of ``fit``), ``dendrogram``, ``groups_2d``,
             ``agreement`` (of the layers' clusterings), ``features`` (input-domain views),
-            ``scalars``, ``projector``, ``emergence``. Kept as a tuple.
+            ``scalars``, ``projector``, ``emergence``, ``topomap`` (topographic maps of the upper layers,
+            their scores, and their replay at the end of ``fit``: docs/topomaps.md). Kept as a tuple.
         embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
         feature_window: Input frames of the feature view around each segment.
         feature_groups: Groups shown in the feature view.
@@ -227,6 +229,9 @@ class ViewOptions:
             (cheaper; the view then depends on the number of processes).
         background_figures: Draw the figures in a worker thread while training goes on (done when
             ``fit`` returns).
+        topomap_layers: With the ``topomap`` view: the last this many profiled layers get maps (the
+            upper ones, where the groups' regions form; each map costs a layout and a figure per
+            profiling); ``None``: every layer.
 
     Raises:
         ValueError: for an unknown view or embedding, or a window or count below 1 (0 batches allowed).
@@ -238,6 +243,7 @@ class ViewOptions:
     feature_groups: int = 6
     feature_batches: int | None = None
     background_figures: bool = True
+    topomap_layers: int | None = 2
 
     def __post_init__(self) -> None:
         views = DEFAULT_VIEWS if self.views is None else tuple(self.views)
@@ -251,6 +257,8 @@ class ViewOptions:
                 raise ValueError(f"`{name}` should be at least 1, got {getattr(self, name)}")
         if self.feature_batches is not None and self.feature_batches < 0:
             raise ValueError(f"`feature_batches` should be at least 0, got {self.feature_batches}")
+        if self.topomap_layers is not None and self.topomap_layers < 1:
+            raise ValueError(f"`topomap_layers` should be at least 1 (or None: every layer), got {self.topomap_layers}")
 
 
 def as_plain_dict(options: EngineOptions | AnalysisOptions | ViewOptions) -> dict[str, Any]:

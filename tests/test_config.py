@@ -66,7 +66,7 @@ def test_options_are_normalised_once() -> None:
     both = EngineOptions(method=["gradnap", "nap"])
     assert both.method == ("gradnap", "nap") and both.methods == ("gradnap", "nap") and both.needs_gradients
     assert EngineOptions(method="nap").methods == ("nap",) and not EngineOptions(method="nap").needs_gradients
-    assert ViewOptions().views == tuple(v for v in VIEWS if v != "profile_clustered")
+    assert ViewOptions().views == tuple(v for v in VIEWS if v not in ("profile_clustered", "topomap"))  # opt-in
     assert ViewOptions(views=["scalars"]).views == ("scalars",)
     assert EngineOptions(objective=objectives.predicted_logprob).objective_name == "predicted_logprob"
     assert set(OBJECTIVE_NAMES) == set(objectives.OBJECTIVES)  # the names config allows are the objectives there

@@ -125,6 +125,7 @@ class LayerAnalysis:
         method_agreement: Correlation of the layer's GradNAP and NAP profiles, when both are made.
         init: Each score of the same layer at the run's untrained-network profiling (the weights at the
             start of ``fit``), by score name: what the layer scores from its architecture alone.
+        topomap: Its topographic map's scores, ``name -> (value, on random layouts)``, where it has a map.
     """
 
     present: np.ndarray
@@ -138,6 +139,7 @@ class LayerAnalysis:
     stability: float = float("nan")
     method_agreement: float = float("nan")
     init: dict[str, float] = field(default_factory=dict)
+    topomap: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def silhouette(self) -> float:

@@ -49,6 +49,12 @@ class Profiling:
     def methods(self) -> list[str]:
         return list(self.analyses)
 
+    def refresh_scores(self) -> None:
+        """Write every analysis' scores into the metadata (again, after scores added later: the topographic maps')."""
+        self.profiles.metadata["scores"] = {
+            method: _saved_scores(analysis) for method, analysis in self.analyses.items()
+        }
+
     @property
     def first(self) -> tuple[Profiles, ProfileAnalysis]:
         method = next(iter(self.analyses))
@@ -107,7 +113,9 @@ def profile_state(
     combined = Profiles.combine(by_method)
     combined.features = feature_views
     combined.metadata["scores"] = {method: _saved_scores(analysis) for method, analysis in analyses.items()}
-    return Profiling(combined, analyses, feature_views, init_scores)
+    profiling = Profiling(combined, analyses, feature_views, init_scores)
+    profiling.refresh_scores()
+    return profiling
 
 
 def own_scores(analyses: Mapping[str, ProfileAnalysis]) -> dict[str, dict[str, dict[str, float]]]:

@@ -87,6 +87,7 @@ def profile_validation(
         if not run:  # orders of the views watched over steps (first method), into the file; scores so far
             scores = history.track(first, step, analysis, anchor=not init)
             profiling.profiles.orderings.update(first.orderings)
+            profiling.refresh_scores()  # with the topographic maps' scores
     except Exception as error:
         _warn_failed("analysis", step, error, "its profiles are saved without scores")
         path = (

@@ -36,6 +36,7 @@ from lightning_gradnap.engine.engine import ProfileEngine
 from lightning_gradnap.profiles.groups import Groups, GroupSources
 from lightning_gradnap.recording.batch import BatchReader, LabelFn, ProfileBatch
 from lightning_gradnap.summary.replay import replay_history
+from lightning_gradnap.summary.topomap_views import replay_topomap_history
 from lightning_gradnap.summary.writer import ProfileWriter
 
 __all__ = ["GradNAPCallback"]
@@ -137,10 +138,11 @@ class GradNAPCallback(Callback):
         save_profiles: bool = True,
         background_figures: bool = True,
         profile_init: bool = True,
+        topomap_layers: int | None = 2,
     ) -> None:
         super().__init__()
         self.view_options = ViewOptions(
-            views, embedding, feature_window, feature_groups, feature_batches, background_figures
+            views, embedding, feature_window, feature_groups, feature_batches, background_figures, topomap_layers
         )
         self.writer = ProfileWriter(self.view_options)
         self.schedule = ProfilingSchedule(every_n_epochs, max_batches, feature_batches, profile_init)
@@ -155,7 +157,7 @@ class GradNAPCallback(Callback):
         self.frame_maps = callback_frame_maps(frame_maps)  # checked now
         self.analysis_options = AnalysisOptions(num_clusters, clustering, weight_by_count, scale)
         self.save_profiles, self.reliability_threshold = save_profiles, reliability_threshold
-        self._history = ProfileHistory(self.view_options.embedding)
+        self._history = ProfileHistory.of(self.view_options)
         self.tracker = self._history.tracker  # the tracked views' orders: ``tracker.reanchor()`` on request
         self._trainer: Callable[[], Any] | None = None  # the Trainer of the last setup: another one starts a fresh run
         self.engine: ProfileEngine | None = None
@@ -179,7 +181,7 @@ class GradNAPCallback(Callback):
     @override
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if starts_fresh_run(self._trainer, trainer, stage):
-            self._history = ProfileHistory(self.view_options.embedding)
+            self._history = ProfileHistory.of(self.view_options)
             self.tracker = self._history.tracker
             self.schedule.reset()
             self.writer.reset()
@@ -276,6 +278,8 @@ class GradNAPCallback(Callback):
         self.writer.close()
         if "profile_replay" in self.writer.views and self.save_profiles and trainer.is_global_zero:
             replay_history(summary_writer(trainer), self._history.resolved())  # warns about unreadable files
+        if "topomap" in self.writer.views and self.save_profiles and trainer.is_global_zero:
+            replay_topomap_history(summary_writer(trainer), self._history.resolved())
 
     @override
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

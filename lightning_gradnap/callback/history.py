@@ -15,7 +15,10 @@ import numpy as np
 
 from lightning_gradnap.analysis.emergence import METRICS, Scores
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
+from lightning_gradnap.analysis.topomap import TopomapTracker, topomap_layers
+from lightning_gradnap.analysis.topomap_scores import painter, topomap_scores
 from lightning_gradnap.analysis.tracking import OrderTracker
+from lightning_gradnap.config import ViewOptions
 from lightning_gradnap.profiles.result import Profiles
 
 __all__ = ["ProfileHistory"]
@@ -31,17 +34,29 @@ class ProfileHistory:
             ``init`` (once profiled): the step and the scores of the untrained-network profiling
             (``{"step": s, "scores": method -> layer -> score -> value}``), what every later
             profiling's ``_init`` scores are.
+            ``topomap``: the state of :attr:`topomaps`.
         previous: The last profiles, for comparisons with the previous profiling.
         tracker: The tracked views' orders (:class:`~lightning_gradnap.analysis.tracking.OrderTracker`).
+        topomaps: The topographic maps' layouts (:class:`~lightning_gradnap.analysis.topomap.TopomapTracker`),
+            held from the tracked heatmap's anchor, for the last ``topomap_layers`` layers (0: none; None: all).
     """
 
-    def __init__(self, embedding: str = "pca") -> None:
+    def __init__(self, embedding: str = "pca", topomap_layers: int | None = 0) -> None:
         self.state: dict[str, Any] = {"steps": [], "epochs": [], "files": [], "metrics": {}}
         self.root: Path | None = None  # the run's log directory: a moved run's files are found in it by name
         self.previous: Profiles | None = None
         self._warned: set[str] = set()  # layers already warned about for low reliability
         self.tracker = OrderTracker(embedding)
         self.state["tracking"] = self.tracker.state
+        self.topomap_layers = topomap_layers
+        self.topomaps = TopomapTracker()
+        self.state["topomap"] = self.topomaps.state
+        self._painters: dict[str, tuple[bytes, Any]] = {}  # each layer's map painter while its layout holds
+
+    @classmethod
+    def of(cls, options: ViewOptions) -> ProfileHistory:
+        """The history for these views: their embedding, and maps for ``topomap_layers`` with the ``topomap`` view."""
+        return cls(options.embedding, options.topomap_layers if "topomap" in (options.views or ()) else 0)
 
     def has_step(self, step: int) -> bool:
         return step in self.state["steps"]
@@ -80,9 +95,21 @@ class ProfileHistory:
                     self.state["metrics"].setdefault(f"{layer}/{metric}", earlier).append(result.metric(metric))
 
     def track(self, profiles: Profiles, step: int, analysis: ProfileAnalysis, anchor: bool = True) -> Scores:
-        """Before :meth:`add`: the tracked orders into ``profiles.orderings`` (``anchor``: as
-        :meth:`OrderTracker.update`); the scores with this step's."""
-        self.tracker.update(profiles, step, analysis, anchor)
+        """Before :meth:`add`: the tracked orders (and map layouts) into ``profiles.orderings`` (``anchor``: as
+        :meth:`OrderTracker.update`), the maps' scores into ``analysis``; the scores with this step's."""
+        orders = self.tracker.update(profiles, step, analysis, anchor)
+        if self.topomap_layers != 0:
+            anchors = {layer: order.anchor_step for layer, order in orders.items()}
+            mapped = topomap_layers(list(profiles.layers), self.topomap_layers)
+            for layer, layout in self.topomaps.update(profiles, step, anchors, mapped).items():
+                key = layout.positions.tobytes()
+                if self._painters.get(layer, (None,))[0] != key:
+                    self._painters[layer] = (key, painter(layout.positions))
+                if layer in analysis.layers:
+                    paint = self._painters[layer][1]
+                    analysis.layers[layer].topomap = topomap_scores(
+                        profiles[layer].profile, layout.positions, paint=paint
+                    )
         return Scores.with_step(self.state, step, analysis, METRICS)
 
     def load(self, state: dict[str, Any]) -> None:
@@ -94,6 +121,7 @@ class ProfileHistory:
         }
         self.state = state
         self.tracker.load(state.setdefault("tracking", {}))
+        self.topomaps.load(state.setdefault("topomap", {}))
         self._read_previous()
 
     def set_root(self, root: Path) -> None:

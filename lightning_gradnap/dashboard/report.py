@@ -66,6 +66,7 @@ def requests(dashboard: Dashboard) -> Iterator[tuple[str, dict[str, str]]]:
                 for step in steps:
                     yield "matrix", {**at, **step}
                     yield "tree", {**at, **step}
+                    yield "topomap", {**at, **step}
                     for kind in ORDERINGS:
                         yield "order", {**at, **step, "kind": kind}
         for step in (_step(s) for s in info["steps"] if s["features"]):

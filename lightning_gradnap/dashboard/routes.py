@@ -18,9 +18,11 @@ route and parameters                           payload
 ``emergence?run=&method=``                     JSON scores per layer and step (see :meth:`Dashboard.emergence`)
 ``features?run=&step=&group=``                 binary: float32 ``[K, F, W]``: the group's mean input window
                                                minus the overall mean, and (K = 2) its ``x * dy/dx`` window
+``topomap?run=&method=&layer=&step=``          JSON: the layer's saved map layout and each map pixel's neurons
+                                               and weights (see :func:`~lightning_gradnap.dashboard.topomap.topomap`)
 =============================================  ===========================================================
 
-A file is identified by its step and its repeat: ``matrix``, ``order``, ``tree`` and ``features``
+A file is identified by its step and its repeat: ``matrix``, ``order``, ``tree``, ``topomap`` and ``features``
 take an optional ``repeat=`` (``validate-1``: ``validate()`` again at that step; none for the first
 profiling at a step), and each of the run's ``steps`` says its ``repeat``. The run's ``skipped``
 lists the files left out (``file``, ``step``, ``reason``): malformed, or refused before loading.
@@ -179,6 +181,13 @@ def tree(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
     return _json(dashboard.tree(*args, _repeat(params)))
 
 
+def topomap(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
+    args = _text(params, "run"), _text(params, "method"), _text(params, "layer"), _int(params, "step")
+    from lightning_gradnap.dashboard.topomap import topomap as topomap_payload  # with its analysis, on first use
+
+    return _json(topomap_payload(dashboard, *args, _repeat(params)))
+
+
 def emergence(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
     return _json(dashboard.emergence(_text(params, "run"), _text(params, "method")))
 
@@ -209,6 +218,7 @@ ROUTES: dict[str, Callable[[Dashboard, Mapping[str, str]], Payload]] = {
     "tree": tree,
     "emergence": emergence,
     "features": features,
+    "topomap": topomap,
 }
 
 

@@ -29,6 +29,9 @@ key                    content
 ``tracked_groups_<i>``  the views' orderings (optional, :attr:`Profiles.orderings`, see
                        :mod:`lightning_gradnap.analysis.tracking`): also ``tracked_neurons``,
                        ``tracked_anchor``, ``groups_2d``, ``cluster_groups``, ``cluster_neurons``
+``topomap_xy_<i>``     float64 ``[C_i, 2]``: the topographic map's neuron positions in ``[0, 1]^2``
+                       (optional, :mod:`lightning_gradnap.analysis.topomap`), with
+                       ``topomap_anchor_<i>`` (int64: the step it is held from, ``-1``: this step's own)
 
 ``<i>`` is the index of the layer in ``layers`` (:func:`layer_key`). Profiles of two methods in one
 file name the second method's layers ``"<method>/<layer>"`` and list the methods in the metadata
@@ -77,6 +80,8 @@ ORDERING_KEYS = (
     "groups_2d",
     "cluster_groups",
     "cluster_neurons",
+    "topomap_xy",
+    "topomap_anchor",
 )
 #: ``epoch=NNN-step=NNNNNN[-run].npz``, as :func:`profile_file_name` names the callback's files.
 FILE_NAME = re.compile(r"(?:epoch=(?P<epoch>\d+))?.*?step=(?P<step>\d+)")

@@ -26,6 +26,7 @@ from lightning_gradnap.figures.tracked import LayerFrames, emergence_figure
 from lightning_gradnap.profiles.result import FeatureViews, Profiles
 from lightning_gradnap.summary.step_views import write_tensorboard
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
+from lightning_gradnap.summary.topomap_views import write_topomaps
 
 __all__ = ["DEFAULT_VIEWS", "tracked_orders", "write_emergence", "write_tracked", "write_views"]
 
@@ -133,6 +134,8 @@ def write_views(
     write_tensorboard(writer, profiles, analysis, step, epoch, views, feature_views, num_feature_groups, embedding, tag)
     if "profile" in views:
         write_tracked(writer, profiles, orders, step, epoch, tag, frames)
+    if "topomap" in views:
+        write_topomaps(writer, profiles, step, epoch, tag, frames)  # the layers with a layout in profiles.orderings
     if "emergence" in views:
         write_emergence(
             writer, scores or Scores.with_step({}, step, analysis, METRICS), list(analysis.layers), step, tag

@@ -41,8 +41,9 @@ def expected_scores(callback: GradNAPCallback) -> dict[str, list[float]]:
 
 
 def assert_report_finds(root: Path, folder: Path, tmp_path: Path) -> None:
-    """The dashboard and the report read the run's two ``.npz`` files from ``<folder>/profiles``."""
+    """The dashboard and the report read the run's three ``.npz`` files from ``<folder>/profiles``."""
     assert sorted(p.name for p in (folder / "profiles").glob("*.npz")) == [
+        "epoch=000-step=000000.npz",  # the untrained network, before the first training step
         "epoch=000-step=000003.npz",
         "epoch=001-step=000006.npz",
     ]
@@ -50,7 +51,7 @@ def assert_report_finds(root: Path, folder: Path, tmp_path: Path) -> None:
     (run,) = [
         name for name, path in dashboard.runs().items() if Path(path).resolve() == (folder / "profiles").resolve()
     ]
-    assert len(dashboard.files(run)) == 2
+    assert len(dashboard.files(run)) == 3
     report = write_report(root, tmp_path / "report.html", progress=False)
     assert "gradnap-index" in report.read_text()
 
@@ -70,13 +71,13 @@ def test_wandb_offline_gets_the_figures_and_the_scores(tmp_path, wandb_offline) 
 
     for view in ("profile", "profile_replay"):  # the tracked heatmaps as logged, and the replay in the final order
         images = [row for row in rows if f"gradnap/{view}/00_net.conv1/filenames" in row]
-        assert [row["trainer/global_step"] for row in images] == [3, 6]
+        assert [row["trainer/global_step"] for row in images] == [0, 3, 6]
         for row in images:
             (name,) = row[f"gradnap/{view}/00_net.conv1/filenames"]
             assert (run_dir / "files" / name).read_bytes().startswith(PNG)
     for key, values in expected_scores(callback).items():  # one log_metrics call per profiling
         assert [row[key] for row in rows if key in row] == values
-    assert steps(SILHOUETTE) == [3, 6] and steps(STABILITY) == [6]
+    assert steps(SILHOUETTE) == [0, 3, 6] and steps(STABILITY) == [3, 6]
     assert not [key for row in rows for key in row if "projector" in key or "custom" in key]  # TensorBoard's only
     assert run.log_dir == str(tmp_path)  # the logger's save_dir, which every run shares: not the files' folder
     assert_report_finds(tmp_path, tmp_path / "gradnap" / logger.version, tmp_path)  # <save_dir>/<project>/<run id>
@@ -92,12 +93,12 @@ def test_mlflow_file_store_gets_the_figures_and_the_scores(tmp_path, mlflow_file
     for key, values in expected_scores(callback).items():
         history = client.get_metric_history(logger.run_id, key)
         assert [metric.value for metric in history] == values
-    assert [m.step for m in client.get_metric_history(logger.run_id, SILHOUETTE)] == [3, 6]
+    assert [m.step for m in client.get_metric_history(logger.run_id, SILHOUETTE)] == [0, 3, 6]
     images = [artifact.path for artifact in client.list_artifacts(logger.run_id, "images")]
     for view in ("profile", "profile_replay"):  # MLflow names a stepped image <key, / as ~>+step+<step>+...
         logged = [path for path in images if path.startswith(f"images/gradnap~{view}~00_net.conv1+step+")]
         pngs = sorted(path for path in logged if path.endswith(".png"))
-        assert [int(path.split("+step+")[1].split("+")[0]) for path in pngs] == [3, 6]
+        assert [int(path.split("+step+")[1].split("+")[0]) for path in pngs] == [0, 3, 6]
         local = client.download_artifacts(logger.run_id, pngs[0], str(tmp_path / "download"))
         assert Path(local).read_bytes().startswith(PNG)
     # the files in MLflow's own folder of the run (<store>/<experiment id>/<run id>), not in the store's root,
@@ -124,7 +125,7 @@ def test_csv_logger_gets_the_scores_only(tmp_path) -> None:
     assert {
         key: [value for _, value in values] for key, values in scores.items() if key in (STABILITY, SILHOUETTE)
     } == (expected_scores(callback))
-    assert [step for step, _ in scores[SILHOUETTE]] == [3, 6]
+    assert [step for step, _ in scores[SILHOUETTE]] == [0, 3, 6]
     assert not list(tmp_path.glob("**/*.png")) and not list(tmp_path.glob("**/events.out.tfevents.*"))
     assert_report_finds(tmp_path, Path(run.logger.log_dir), tmp_path)
 
@@ -133,8 +134,8 @@ def test_tensorboard_and_csv_at_once_each_get_theirs(tmp_path) -> None:
     loggers = [TensorBoardLogger(str(tmp_path), name="tb"), CSVLogger(str(tmp_path), name="csv")]
     callback, run = fit(tmp_path, loggers, views=[*VIEWS, "projector"])
     tensorboard, table = loggers[0].log_dir, loggers[1].log_dir
-    assert event_steps(tensorboard, "images", "gradnap/profile/00_net.conv1") == [3, 6]
-    assert event_steps(tensorboard, "images", "gradnap/profile_replay/00_net.conv1") == [3, 6]
+    assert event_steps(tensorboard, "images", "gradnap/profile/00_net.conv1") == [0, 3, 6]
+    assert event_steps(tensorboard, "images", "gradnap/profile_replay/00_net.conv1") == [0, 3, 6]
     events = read_events(tensorboard)
     assert "custom_scalars__config__" in events.Tags()["tensors"]  # TensorBoard keeps its extras
     assert (Path(tensorboard) / "projector_config.pbtxt").exists()
@@ -158,7 +159,7 @@ def test_a_failing_logger_is_warned_about_once_and_training_goes_on(tmp_path) ->
     with pytest.warns(RuntimeWarning, match="ImageFailingCSVLogger failed to take a view") as caught:
         callback, run = fit(tmp_path, ImageFailingCSVLogger(str(tmp_path)))
     assert len([w for w in caught if "failed to take a view" in str(w.message)]) == 1
-    assert run.global_step == 6 and len(callback.history["steps"]) == 2
+    assert run.global_step == 6 and len(callback.history["steps"]) == 3
     assert [value for _, value in csv_scores(run.logger.log_dir)[STABILITY]] == expected_scores(callback)[STABILITY]
 
 
@@ -178,12 +179,12 @@ def test_the_pytorch_lightning_namespace_feeds_its_loggers_the_same(tmp_path) ->
     )
     data = TinyFrameData()
     run.fit(PLTinyFrameModel(), data.train_dataloader(), data.val_dataloader())
-    assert event_steps(loggers[0].log_dir, "images", "gradnap/profile/00_net.conv1") == [3, 6]
+    assert event_steps(loggers[0].log_dir, "images", "gradnap/profile/00_net.conv1") == [0, 3, 6]
     scores = csv_scores(loggers[1].log_dir)  # no categories here (the data loaders alone): no silhouette
     reliability = [
-        (step, float(value)) for step, value in zip([3, 6], callback.metrics["net.conv1/reliability"], strict=True)
+        (step, float(value)) for step, value in zip([0, 3, 6], callback.metrics["net.conv1/reliability"], strict=True)
     ]
     assert scores["gradnap/reliability/00_net.conv1"] == reliability
     assert [value for _, value in scores[STABILITY]] == expected_scores(callback)[STABILITY]
-    assert event_steps(loggers[0].log_dir, "scalars", "gradnap/reliability/00_net.conv1") == [3, 6]
+    assert event_steps(loggers[0].log_dir, "scalars", "gradnap/reliability/00_net.conv1") == [0, 3, 6]
     assert not list(Path(loggers[1].log_dir).glob("**/*.png"))

@@ -2,7 +2,7 @@
 // are shown) and its control logic: what a picker, the slider, a click or the reload does, and
 // what it fetches through the data source. It shows everything through page.js and builds no DOM.
 import { buildPage, choose, controlValues, fill, markDrawn, showCompareMode, showStatus, showSteps } from "./page.js";
-import { showEmergence, showEmergenceNote, showGroupPanel, showHeatmap, showTree } from "./page.js";
+import { showEmergence, showEmergenceNote, showGroupPanel, showHeatmap, showTopomap, showTree } from "./page.js";
 import { stepName, stepParams } from "./source.js";
 
 const RELOAD_MS = 30000;
@@ -179,6 +179,7 @@ export class Controller {
       this.probe.drawn = [at.run, at.layer, step.repeat ? stepName(step) : step.step, kind, state.picked.compare].join("|");
       markDrawn(this.probe.drawn);
       this.updateTree(at, token);
+      this.updateTopomap(at, values, scale, token);
       this.updateGroup();
       this.prefetch(token);
     } catch (error) {
@@ -219,6 +220,13 @@ export class Controller {
     const tree = await this.source.json("tree", at);
     if (token !== this.state.token) return;
     showTree(this.page, tree, this.state.info);
+  }
+
+  async updateTopomap(at, values, limit, token) {
+    const layout = await this.source.json("topomap", at);
+    if (token !== this.state.token) return;
+    const { groups: names, categories } = this.state.info;
+    showTopomap(this.page, { names, categories, title: `${at.layer}, step ${stepName(at)}`, values, limit, layout });
   }
 
   async updateGroup() {

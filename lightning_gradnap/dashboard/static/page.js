@@ -7,6 +7,7 @@ import { showGroup } from "./group_panel.js";
 import { Heatmap } from "./heatmap.js";
 import { StepSlider } from "./slider.js";
 import { stepName } from "./source.js";
+import { TopomapPanel } from "./topomap.js";
 
 /**
  * @typedef {import("./source.js").RunInfo} RunInfo
@@ -41,7 +42,7 @@ import { stepName } from "./source.js";
  * @typedef {{[name in ControlName]: HTMLSelectElement} & {
  *   root: HTMLDivElement, reload: HTMLButtonElement, status: HTMLDivElement, group: HTMLDivElement,
  *   tree: HTMLCanvasElement, treeTitle: HTMLHeadingElement, heatmap: Heatmap, slider: StepSlider,
- *   emergence: EmergenceMap}} Page
+ *   emergence: EmergenceMap, topomaps: TopomapPanel}} Page
  */
 
 /**
@@ -89,7 +90,7 @@ export function buildPage(root, live, handlers) {
     status: element("div", { className: "status" }), slider: element("div", { className: "slider" }),
     heatmap: element("div", { className: "heatmap-box" }), group: element("div", { className: "group panel" }),
     tree: element("canvas", { className: "tree" }), treeTitle: element("h3"),
-    emergence: element("div", { className: "emergence-box" }),
+    emergence: element("div", { className: "emergence-box" }), topomap: element("div", { className: "topomap panel", hidden: true }),
   };  // prettier-ignore
   for (const [value, text] of Object.entries(ORDER_LABELS)) parts.order.append(new Option(text, value));
   for (const [value, text] of COMPARE_LABELS) parts.compare.append(new Option(text, value));
@@ -101,7 +102,7 @@ export function buildPage(root, live, handlers) {
   const panels = element("div", { className: "panels" }, parts.group,
     element("div", { className: "panel" }, parts.treeTitle, parts.tree),
     element("div", { className: "panel" }, element("h3", { textContent: "emergence: score per layer and step" }), parts.emergence));  // prettier-ignore
-  const pageRoot = element("div", { className: "gradnap" }, toolbar, parts.slider, parts.status, parts.heatmap, panels);
+  const pageRoot = element("div", { className: "gradnap" }, toolbar, parts.slider, parts.status, parts.heatmap, parts.topomap, panels);
   pageRoot.dataset.compare = "off";
   root.append(pageRoot);
   /** @type {Page} */
@@ -109,7 +110,7 @@ export function buildPage(root, live, handlers) {
     ...parts, root: pageRoot,
     heatmap: new Heatmap(parts.heatmap, { onGroupClick: handlers.onGroup }),
     slider: new StepSlider(parts.slider, { onChange: handlers.onStep }),
-    emergence: new EmergenceMap(parts.emergence, { onPick: handlers.onCell }),
+    emergence: new EmergenceMap(parts.emergence, { onPick: handlers.onCell }), topomaps: new TopomapPanel(parts.topomap),
   };  // prettier-ignore
   for (const name of CONTROLS) page[name].addEventListener("change", () => handlers.onControl(name, page[name].value));
   if (live) page.reload.addEventListener("click", () => handlers.onReload());
@@ -248,6 +249,15 @@ export function showGroupPanel(page, { info, group, layer, step, values, scale, 
     row: values.subarray(group * neurons, (group + 1) * neurons),
     missing: "This profile file has no input-feature views (keys feature_means and feature_overall).",
   });  // prettier-ignore
+}
+
+/**
+ * Shows the layer's topographic maps at this step (a note where the layer has none).
+ * @param {Page} page
+ * @param {import("./topomap.js").TopomapShown} shown
+ */
+export function showTopomap(page, shown) {
+  page.topomaps.show(shown);
 }
 
 /**
