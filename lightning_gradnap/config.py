@@ -73,6 +73,7 @@ VIEWS = (
     "scalars",
     "projector",
     "emergence",
+    "errors",
 )
 DEFAULT_VIEWS = tuple(view for view in VIEWS if view != "profile_clustered")
 
@@ -259,7 +260,8 @@ class ViewOptions:
             ``profile_clustered`` (in each step's own clustered order), ``profile_replay`` (every
             step again under the final order, at the end of ``fit``), ``dendrogram``, ``groups_2d``,
             ``agreement`` (of the layers' clusterings), ``features`` (input-domain views),
-            ``scalars``, ``projector``, ``emergence``. Kept as a tuple.
+            ``scalars``, ``projector``, ``emergence``, ``errors`` (the right and wrong profiles of the most
+            confused groups, with ``split_by_correctness``). Kept as a tuple.
         embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
         feature_window: Input frames of the feature view around each segment.
         feature_groups: Groups shown in the feature view.

@@ -15,6 +15,7 @@ from scipy.spatial.distance import pdist
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_mutual_info_score
 
+from lightning_gradnap.analysis.errors import RightWrong, right_wrong_distance
 from lightning_gradnap.analysis.score_keys import LAYER_METRICS
 from lightning_gradnap.analysis.scores import (
     PERMUTATIONS,
@@ -123,6 +124,8 @@ class LayerAnalysis:
         reliability: Split-half reliability of the profile (Spearman-Brown corrected).
         stability: Mean cosine similarity with the previous profiling (NaN if there is none).
         method_agreement: Correlation of the layer's GradNAP and NAP profiles, when both are made.
+        right_wrong: With groups split by correctness, how far right and wrong profiles lie apart
+            (:mod:`~lightning_gradnap.analysis.errors`); ``None`` otherwise.
     """
 
     present: np.ndarray
@@ -135,6 +138,7 @@ class LayerAnalysis:
     reliability: float = float("nan")
     stability: float = float("nan")
     method_agreement: float = float("nan")
+    right_wrong: RightWrong | None = None
 
     @property
     def silhouette(self) -> float:
@@ -196,6 +200,9 @@ def analyze(
             {s: score_with_chance(s, rows, **known, permutations=permutations, seed=seed) for s in SCORES}
         )
         result.reliability = split_half_reliability(layer.half_means, scale)
+        if profiles.metadata.get("split_by_correctness"):
+            weighted = bool(profiles.metadata.get("weight_by_count"))
+            result.right_wrong = right_wrong_distance(layer, weighted, scale, name)
         if layer.half_means is not None:
             halves = [_centred(_flat(m)[result.present]) for m in layer.half_means]
             _warn_if_too_few(halves)

@@ -4,7 +4,8 @@ metadata, the TensorBoard tags, the custom-scalars layout and the dashboard (DES
 ``<score>`` is a score's value and ``<score>_<against>`` what it is read against
 (:data:`AGAINST`): ``_chance`` (its mean over shuffled categories), ``_chance_p95`` (their 95th
 percentile), ``_input`` (the model input's own score), ``_half0`` and ``_half1`` (the score of each
-half of the data). The layer's :data:`LAYER_METRICS` stand alone.
+half of the data), ``_noise`` (for :data:`RIGHT_WRONG`: the same distance between the two halves of the
+data, :mod:`~lightning_gradnap.analysis.errors`). The layer's :data:`LAYER_METRICS` stand alone.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lightning_gradnap.analysis.profile_analysis import LayerAnalysis
 
-__all__ = ["AGAINST", "LAYER_METRICS", "layer_scores", "score_key", "split_score_key"]
+__all__ = ["AGAINST", "LAYER_METRICS", "RIGHT_WRONG", "layer_scores", "score_key", "split_score_key"]
 
 #: What a score is read against, as the suffix of its key.
-AGAINST = ("chance", "chance_p95", "input", "half0", "half1")
+AGAINST = ("chance", "chance_p95", "input", "half0", "half1", "noise")
 #: A layer's numbers that are no category score and have nothing to be read against.
 LAYER_METRICS = ("reliability", "stability", "method_agreement")
+#: With ``split_by_correctness``: how far each group's right and wrong profiles lie apart, read against ``_noise``.
+RIGHT_WRONG = "right_wrong"
 
 
 def score_key(score: str, against: str = "") -> str:
@@ -46,7 +49,8 @@ def split_score_key(key: str) -> tuple[str, str]:
 
 def layer_scores(result: LayerAnalysis, input_scores: Mapping[str, float], halves: bool = True) -> dict[str, float]:
     """One layer's numbers by key: each score with its chance level, its 95th percentile, the input's
-    score and (if ``halves``) each half's, then the :data:`LAYER_METRICS`; NaN where undefined."""
+    score and (if ``halves``) each half's, then the :data:`LAYER_METRICS`, then :data:`RIGHT_WRONG` and its
+    ``_noise`` where the groups are split by correctness; NaN where undefined."""
     values: dict[str, float] = {}
     nan = float("nan")
     for name, baseline in result.scores.items():
@@ -58,4 +62,7 @@ def layer_scores(result: LayerAnalysis, input_scores: Mapping[str, float], halve
             half0, half1 = result.halves.get(name, (nan, nan))
             values[score_key(name, "half0")], values[score_key(name, "half1")] = half0, half1
     values.update({name: result.metric(name) for name in LAYER_METRICS})
+    if result.right_wrong is not None:
+        values[RIGHT_WRONG] = result.right_wrong.value
+        values[score_key(RIGHT_WRONG, "noise")] = result.right_wrong.noise
     return values

@@ -123,18 +123,19 @@ class SteeredClassifier(nn.Module):
 def brute_force_classifier(model: SteeredClassifier, x: torch.Tensor, labels: torch.Tensor) -> dict[str, np.ndarray]:
     """Per example, alone: ``r = a * dy/da`` of ``fc1`` into group ``2 label + wrong``, in explicit loops."""
     sums, counts = np.zeros((2 * GROUPS, 5)), np.zeros(2 * GROUPS)
-    for i in range(len(x)):
-        kept = {}
-        handle = model.fc1.register_forward_hook(lambda _m, _i, out: kept.update(a=out))
-        try:
+    kept: dict[str, torch.Tensor] = {}
+    handle = model.fc1.register_forward_hook(lambda _m, _i, out: kept.update(a=out))
+    try:
+        for i in range(len(x)):
             scores = model(x[i : i + 1])[0]
-        finally:
-            handle.remove()
-        (gradient,) = torch.autograd.grad(scores.max(), [kept["a"]])
-        predicted, label = int(scores.argmax()), int(labels[i])
-        group = 2 * label + int(predicted != label)
-        sums[group] += (kept["a"] * gradient)[0].double().detach().numpy()
-        counts[group] += 1
+            (gradient,) = torch.autograd.grad(scores.max(), [kept["a"]])
+            predicted, label = int(scores.argmax()), int(labels[i])
+            group = 2 * label + int(predicted != label)
+            sums[group] += (kept["a"] * gradient)[0].double().detach().numpy()
+            counts[group] += 1
+    finally:
+        handle.remove()
+    assert not model.fc1._forward_hooks
     return {"sums": sums, "counts": counts}
 
 
