@@ -18,8 +18,11 @@ fits (which varies by 10-20% here from one fit to the next).
 3. ``--replay-from RUN_DIR``: time the replay of a finished run's ``profiles/*.npz`` into a
    scratch event file (median of ``--repeats``), e.g. ``runs/demo/tensorboard/version_0``.
 
+4. ``--split-by-correctness``: the callback splits each phoneme by the model's correctness (``2G`` groups,
+   letters that may spell each phoneme as its classes: ``example_asr.phonetics.letters``; docs/errors.md).
+
     .venv/bin/python bench/bench_callback.py [--model demo|full] [--repeats 3] [--epoch] [--epochs 1]
-        [--accelerator cpu|gpu] [--replay-from RUN_DIR]
+        [--accelerator cpu|gpu] [--replay-from RUN_DIR] [--split-by-correctness]
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from torch.utils.tensorboard import SummaryWriter
 import lightning_gradnap.callback.gradnap as callback_module
 from example_asr.data import SyntheticSpeechData
 from example_asr.module import SpeechRecognizer
+from example_asr.phonetics.letters import phoneme_group_classes
 from lightning_gradnap import GradNAPCallback
 from lightning_gradnap.summary.replay import replay, step_of
 
@@ -177,6 +181,7 @@ def main() -> None:
     parser.add_argument("--foreground-figures", action="store_true", help="draw figures in the training thread")
     parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--replay-from", type=Path, help="only time the replay of this run's profile files")
+    parser.add_argument("--split-by-correctness", action="store_true", help="profile 'g correct' and 'g wrong'")
     args = parser.parse_args()
     torch.set_num_threads(2)
     if args.replay_from:
@@ -185,7 +190,12 @@ def main() -> None:
     data = SyntheticSpeechData(root="data/synthetic", num_train=4000, batch_size=16)  # as configs/demo.yaml
     data.prepare_data()
     model_args = DEMO if args.model == "demo" else FULL
-    fit = partial(run, model_args, data, accelerator=args.accelerator)
+    split = (
+        dict(split_by_correctness=True, group_classes=phoneme_group_classes(data.group_names))
+        if args.split_by_correctness
+        else {}
+    )
+    fit = partial(run, model_args, data, accelerator=args.accelerator, **split)
     with tempfile.TemporaryDirectory() as log_dir:
         fit(True, 1, log_dir, 1)  # warm up
         plain, profiled = [], []
@@ -210,7 +220,7 @@ def main() -> None:
     first = statistics.median(t[0] for t in profiled) - statistics.median(t[0] for t in plain)
     print(
         f"torch {torch.__version__}, {args.accelerator}, threads {torch.get_num_threads()}, "
-        f"model {args.model} {model_args}"
+        f"model {args.model} {model_args}{', split_by_correctness' if split else ''}"
     )
     print(f"{args.batches} validation batches of 16 utterances, median of {args.repeats} alternating runs")
     print(f"validation batches without callback: {a:.2f} s, with GradNAPCallback: {b:.2f} s")

@@ -18,9 +18,11 @@ route and parameters                           payload
 ``emergence?run=&method=``                     JSON scores per layer and step (see :meth:`Dashboard.emergence`)
 ``features?run=&step=&group=``                 binary: float32 ``[K, F, W]``: the group's mean input window
                                                minus the overall mean, and (K = 2) its ``x * dy/dx`` window
+``errors?run=&method=&layer=&step=``           JSON: the most confused groups of a profiling split by
+                                               correctness (:func:`~.errors.confused_groups`)
 =============================================  ===========================================================
 
-A file is identified by its step and its repeat: ``matrix``, ``order``, ``tree`` and ``features``
+A file is identified by its step and its repeat: ``matrix``, ``order``, ``tree``, ``errors`` and ``features``
 take an optional ``repeat=`` (``validate-1``: ``validate()`` again at that step; none for the first
 profiling at a step), and each of the run's ``steps`` says its ``repeat``. The run's ``skipped``
 lists the files left out (``file``, ``step``, ``reason``): malformed, or refused before loading.
@@ -40,6 +42,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from lightning_gradnap.dashboard.data import ORDERINGS, Dashboard
+from lightning_gradnap.dashboard.errors import confused_groups
 from lightning_gradnap.profiles.npz import MalformedFile
 
 __all__ = ["ROUTES", "Payload", "RouteError", "query_key", "respond"]
@@ -179,6 +182,11 @@ def emergence(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
     return _json(dashboard.emergence(_text(params, "run"), _text(params, "method")))
 
 
+def errors(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
+    args = _text(params, "run"), _text(params, "method"), _text(params, "layer"), _int(params, "step")
+    return _json(confused_groups(dashboard, *args, _repeat(params)))
+
+
 def features(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
     name, step, group, repeat = _text(params, "run"), _int(params, "step"), _int(params, "group"), _repeat(params)
     file = next((f for f in dashboard.files(name) if (f.step, f.repeat) == (step, repeat)), None)
@@ -205,6 +213,7 @@ ROUTES: dict[str, Callable[[Dashboard, Mapping[str, str]], Payload]] = {
     "tree": tree,
     "emergence": emergence,
     "features": features,
+    "errors": errors,
 }
 
 
