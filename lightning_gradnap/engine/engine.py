@@ -106,6 +106,7 @@ class ProfileEngine(EngineResults):
             if options.split_by_correctness
             else None
         )
+        self.num_state_groups = num_groups * (1 if self.correctness is None else 2)  # rows of the sums
         self.accumulated = SumsByName(self.num_state_groups, keys, input_views)
         self.sums = {name: self.accumulated.layers[name] for name in self.layers}  # of the first method
         self.input_sums = self.accumulated.inputs
@@ -118,11 +119,6 @@ class ProfileEngine(EngineResults):
     @property
     def needs_gradients(self) -> bool:
         return self.options.needs_gradients
-
-    @property
-    def num_state_groups(self) -> int:
-        """Rows of the sums: ``G``, or ``2G`` with ``split_by_correctness``."""
-        return self.num_groups * (1 if self.correctness is None else 2)
 
     def state_key(self, method: str, layer: str) -> str:
         """Name of a layer's sums in :meth:`state` (:func:`~lightning_gradnap.profiles.from_state.state_key`)."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -56,7 +57,7 @@ def right_wrong_figure(
     box = (bottom / height, 1 - (bottom + top) / height)
     profiles_axes = figure.add_axes((left / width, box[0], panel / width, box[1]))
     difference_axes = figure.add_axes(((left + panel + gap) / width, box[0], panel / width, box[1]))
-    style = dict(aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    style: dict[str, Any] = dict(aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
     image = profiles_axes.imshow(stacked, **style)
     difference_axes.imshow(spaced, **style)
     shown = [2 * g + k for g in chosen for k in range(len(SIDES))]
