@@ -52,7 +52,7 @@ def right_wrong_figure(
     spaced[0::3] = spaced[1::3] = difference  # the difference beside both rows of its group
     width, height = 12.0, max(3.0, 0.17 * rows + 1.3)
     figure = Figure(figsize=(width, height))
-    left, bottom, top, gap, right = 1.6, 0.55, 0.45, 0.5, 1.2
+    left, bottom, top, gap, right = 1.6, 0.55, 0.7, 0.5, 1.2
     panel = (width - left - gap - right) / 2
     box = (bottom / height, 1 - (bottom + top) / height)
     profiles_axes = figure.add_axes((left / width, box[0], panel / width, box[1]))
@@ -70,6 +70,6 @@ def right_wrong_figure(
         axes.set_xticks([])
         axes.set_xlabel(f"neurons ({len(columns)}{', clustered' if neuron_order is not None else ''})")
         axes.set_title(name, fontsize=10)
-    figure.suptitle(title, fontsize=11)
+    figure.suptitle(title, fontsize=11, y=1 - 0.12 / height)
     _colourbar(figure, image, difference_axes, value_label, extend="both")
     return figure
