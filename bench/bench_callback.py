@@ -18,8 +18,13 @@ fits (which varies by 10-20% here from one fit to the next).
 3. ``--replay-from RUN_DIR``: time the replay of a finished run's ``profiles/*.npz`` into a
    scratch event file (median of ``--repeats``), e.g. ``runs/demo/tensorboard/version_0``.
 
+4. ``--split-by-correctness``: the callback splits each phoneme by the model's correctness (``2G`` groups,
+   letters that may spell each phoneme as its classes: ``example_asr.phonetics.letters``; docs/errors.md);
+   with ``--against-default`` the runs "without" have the callback at its defaults (no split), so the ratios
+   are those of the option on against off. ``--train-batches N`` shortens part 2's epochs.
+
     .venv/bin/python bench/bench_callback.py [--model demo|full] [--repeats 3] [--epoch] [--epochs 1]
-        [--accelerator cpu|gpu] [--replay-from RUN_DIR]
+        [--accelerator cpu|gpu] [--replay-from RUN_DIR] [--split-by-correctness [--against-default]] [--train-batches N]
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from torch.utils.tensorboard import SummaryWriter
 import lightning_gradnap.callback.gradnap as callback_module
 from example_asr.data import SyntheticSpeechData
 from example_asr.module import SpeechRecognizer
+from example_asr.phonetics.letters import phoneme_group_classes
 from lightning_gradnap import GradNAPCallback
 from lightning_gradnap.config import DEFAULT_VIEWS
 from lightning_gradnap.summary.replay import replay, step_of
@@ -179,6 +185,9 @@ def main() -> None:
     parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--replay-from", type=Path, help="only time the replay of this run's profile files")
     parser.add_argument("--topomap", action="store_true", help="the profiled fits also draw the topographic maps")
+    parser.add_argument("--split-by-correctness", action="store_true", help="profile 'g correct' and 'g wrong'")
+    parser.add_argument("--against-default", action="store_true", help="'without': the callback without the split")
+    parser.add_argument("--train-batches", type=int, default=None, help="training batches per epoch in part 2")
     args = parser.parse_args()
     torch.set_num_threads(2)
     if args.replay_from:
@@ -187,7 +196,18 @@ def main() -> None:
     data = SyntheticSpeechData(root="data/synthetic", num_train=4000, batch_size=16)  # as configs/demo.yaml
     data.prepare_data()
     model_args = DEMO if args.model == "demo" else FULL
-    fit = partial(run, model_args, data, accelerator=args.accelerator)
+    split = (
+        dict(split_by_correctness=True, group_classes=phoneme_group_classes(data.group_names))
+        if args.split_by_correctness
+        else {}
+    )
+    base = partial(run, model_args, data, accelerator=args.accelerator)
+
+    def fit(with_callback: bool, *rest, **options):  # "without": no callback, or the callback without the split
+        if args.against_default and not with_callback:
+            return base(True, *rest, **options)
+        return base(with_callback, *rest, **(split if with_callback else {}), **options)
+
     with tempfile.TemporaryDirectory() as log_dir:
         fit(True, 1, log_dir, 1)  # warm up
         plain, profiled = [], []
@@ -195,16 +215,20 @@ def main() -> None:
             plain.append(fit(False, args.batches, log_dir, 1)[0])
             profiled.append(fit(True, args.batches, log_dir, 1)[0])
         epochs_plain, epochs_profiled, cpu_plain, cpu_profiled, accounted = [], [], [], [], []
+        hook_seconds: tuple[list[float], list[float]] = ([], [])  # per epoch, of the runs without and with
         REPLAYS.clear()
         if args.epoch:
             for _ in range(args.repeats):
-                _, wall, cpu, _ = fit(False, None, log_dir, None, epochs=args.epochs)
+                options = {"background_figures": False} if args.foreground_figures and args.against_default else {}
+                _, wall, cpu, hooks = fit(False, None, log_dir, args.train_batches, epochs=args.epochs, **options)
+                hook_seconds[0].append(hooks / args.epochs)
                 epochs_plain.append(wall / args.epochs)
                 cpu_plain.append(cpu / args.epochs)
                 options = {"background_figures": False} if args.foreground_figures else {}
                 options.update({"views": [*DEFAULT_VIEWS, "topomap"]} if args.topomap else {})
-                _, wall, cpu, hooks = fit(True, None, log_dir, None, epochs=args.epochs, **options)
+                _, wall, cpu, hooks = fit(True, None, log_dir, args.train_batches, epochs=args.epochs, **options)
                 accounted.append(hooks / (wall - hooks))
+                hook_seconds[1].append(hooks / args.epochs)
                 epochs_profiled.append(wall / args.epochs)
                 cpu_profiled.append(cpu / args.epochs)
     a, b = statistics.median(sum(t) for t in plain), statistics.median(sum(t) for t in profiled)
@@ -213,7 +237,8 @@ def main() -> None:
     first = statistics.median(t[0] for t in profiled) - statistics.median(t[0] for t in plain)
     print(
         f"torch {torch.__version__}, {args.accelerator}, threads {torch.get_num_threads()}, "
-        f"model {args.model} {model_args}"
+        f"model {args.model} {model_args}{', split_by_correctness' if split else ''}"
+        f"{' against the callback without it' if args.against_default else ''}"
     )
     print(f"{args.batches} validation batches of 16 utterances, median of {args.repeats} alternating runs")
     print(f"validation batches without callback: {a:.2f} s, with GradNAPCallback: {b:.2f} s")
@@ -243,6 +268,10 @@ def main() -> None:
             f"time inside the callback's hooks ({where}) / the rest of the same fit: "
             f"{', '.join(f'{r:.3f}' for r in accounted)}; median {statistics.median(accounted):.3f}, i.e. ratio "
             f"{1 + statistics.median(accounted):.3f} without the profiled forward's extra cost (part 1)"
+        )
+        print(
+            f"seconds inside the callback's hooks per epoch, without: {_list(hook_seconds[0])}; "
+            f"with: {_list(hook_seconds[1])}"
         )
         replay_share = statistics.median(REPLAYS) / args.epochs
         print(

@@ -11,6 +11,7 @@ from torch import nn
 
 from lightning_gradnap.config import (
     AnalysisOptions,
+    BlankFrames,
     EngineOptions,
     LabelLevel,
     Method,
@@ -19,6 +20,7 @@ from lightning_gradnap.config import (
     WindowCenter,
 )
 from lightning_gradnap.engine.engine import ProfileEngine
+from lightning_gradnap.profiles.groups import Groups
 from lightning_gradnap.profiles.result import Profiles
 from lightning_gradnap.recording.batch import as_profile_batch
 from lightning_gradnap.recording.frame_maps import FrameMapSpec
@@ -47,6 +49,9 @@ def compute_profiles(
     output_transform: Callable[[Any], torch.Tensor] | None = None,
     frame_maps: Mapping[str, FrameMapSpec] | None = None,
     label_rate: int = 1,
+    split_by_correctness: bool = False,
+    group_classes: Sequence[int | Sequence[int]] | None = None,
+    blank_frames: BlankFrames = "segment",
     progress: bool = False,
 ) -> Profiles:
     """NAPs or GradNAPs of ``layers`` over ``batches`` (docs/METHOD.md §1).
@@ -73,6 +78,8 @@ def compute_profiles(
             layers not given are probed (see :class:`~lightning_gradnap.ProfileEngine`).
         label_rate: Input time steps per frame label (e.g. 160 for 10 ms labels of 16 kHz audio);
             lengths count input time steps.
+        split_by_correctness, group_classes, blank_frames: Split each group into ``"g correct"`` and
+            ``"g wrong"`` (``2G`` groups) by the model's best class at each frame (docs/errors.md).
         progress: Show a progress bar.
 
     Returns:
@@ -100,6 +107,9 @@ def compute_profiles(
         blank=blank,
         output_transform=output_transform,
         label_rate=label_rate,
+        split_by_correctness=split_by_correctness,
+        group_classes=group_classes,
+        blank_frames=blank_frames,
     )
     normalisation = AnalysisOptions(weight_by_count=weight_by_count, scale=scale)
     engine = ProfileEngine(layers, num_groups, options, frame_maps)
@@ -113,6 +123,10 @@ def compute_profiles(
         )
     for batch in _maybe_progress(batches, progress):
         engine.run_batch(model, as_profile_batch(batch), recorder=recorder)
+    if split_by_correctness:
+        names = list(group_names) if group_names is not None else [str(g) for g in range(num_groups)]
+        split = Groups(names, None if group_categories is None else list(group_categories)).split_by_correctness()
+        group_names, group_categories = split.names, split.categories
     profiles = engine.result(group_names, group_categories, normalisation.weight_by_count, normalisation.scale)
     absent = profiles.absent_groups()
     if absent:

@@ -27,7 +27,9 @@ __all__ = [
     "SCALES",
     "VIEWS",
     "WINDOW_CENTRES",
+    "BLANK_FRAMES",
     "AnalysisOptions",
+    "BlankFrames",
     "Clustering",
     "Embedding",
     "EngineOptions",
@@ -49,6 +51,7 @@ WindowCenter = Literal["segment", "salient"]
 Clustering = Literal["hierarchical", "kmeans"]
 Scale = Literal["std"]
 Embedding = Literal["pca", "tsne"]
+BlankFrames = Literal["segment", "wrong", "ignore"]
 
 METHODS: tuple[str, ...] = get_args(Method)
 OBJECTIVE_NAMES: tuple[str, ...] = get_args(Objective)
@@ -57,6 +60,7 @@ WINDOW_CENTRES: tuple[str, ...] = get_args(WindowCenter)
 CLUSTERINGS: tuple[str, ...] = get_args(Clustering)
 SCALES: tuple[str | None, ...] = (None, *get_args(Scale))
 EMBEDDINGS: tuple[str, ...] = get_args(Embedding)
+BLANK_FRAMES: tuple[str, ...] = get_args(BlankFrames)
 #: What can be logged; ``views`` picks from these.
 VIEWS = (
     "profile",
@@ -70,6 +74,7 @@ VIEWS = (
     "projector",
     "emergence",
     "topomap",
+    "errors",
 )
 DEFAULT_VIEWS = tuple(view for view in VIEWS if view not in ("profile_clustered", "topomap"))
 
@@ -118,6 +123,18 @@ class EngineOptions:
         label_rate: Input time steps per frame label (160 for 10 ms labels of 16 kHz audio); lengths
             count input time steps.
         skip_failing_input_views: Leave the input views out with a warning where they cannot be cut.
+        split_by_correctness: Split each group ``g`` into ``"g correct"`` and ``"g wrong"`` by whether the model's
+            best class (the arg-max of the same forward's scores) is right at that frame (frame labels; CTC:
+            the frame-level best path) or for that example (utterance labels): ``2G`` groups, group
+            ``2 g + wrong`` (docs/errors.md).
+        group_classes: With ``split_by_correctness``: the model's output class of each of the ``G`` groups, or a
+            list of classes that all count as right (e.g. the letters that may spell a phoneme); ``None``:
+            the classes are the groups (``K == G``), or the non-blank classes in order (``K == G + 1``, a CTC
+            model whose ``blank`` is no group's class). Any other ``K`` needs it (an error says so).
+        blank_frames: With ``split_by_correctness``, a frame whose best path is the CTC ``blank`` (a class that is
+            no group's): ``"segment"`` takes the verdict of its labelled segment (right if the best path
+            gives one of the label's classes at some frame of the segment), ``"wrong"`` counts it wrong,
+            ``"ignore"`` leaves it out of both halves of the split.
 
     Raises:
         ValueError: for a value out of its range (the message names the option and what it allows).
@@ -136,6 +153,9 @@ class EngineOptions:
     input_window: int | None = None
     label_rate: int = 1
     skip_failing_input_views: bool = False
+    split_by_correctness: bool = False
+    group_classes: Sequence[int | Sequence[int]] | None = None
+    blank_frames: BlankFrames = "segment"
 
     def __post_init__(self) -> None:
         if not isinstance(self.method, str):
@@ -161,6 +181,11 @@ class EngineOptions:
             raise ValueError("window_center='salient' needs gradients: use method='gradnap'")
         if self.output_transform is not None and not callable(self.output_transform):
             raise ValueError(f"`output_transform` should be a callable or None, got {self.output_transform!r}")
+        _check_choice("blank_frames", self.blank_frames, BLANK_FRAMES)
+        if self.group_classes is not None:
+            if not self.split_by_correctness:
+                raise ValueError("`group_classes` says what counts as right: it needs split_by_correctness=True")
+            object.__setattr__(self, "group_classes", _checked_group_classes(self.group_classes))
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -175,6 +200,24 @@ class EngineOptions:
     def objective_name(self) -> str:
         """The objective's name (a callable's ``__name__``), for the files' metadata."""
         return self.objective if isinstance(self.objective, str) else getattr(self.objective, "__name__", "custom")
+
+
+def _checked_group_classes(group_classes: Sequence[int | Sequence[int]]) -> tuple[tuple[int, ...], ...]:
+    """``group_classes`` as one tuple of output classes per group (an int alone becomes a tuple of one)."""
+    if isinstance(group_classes, (str, bytes)) or not isinstance(group_classes, Sequence):
+        raise ValueError(
+            f"`group_classes` should be a list with one output class (or list of them) per group, got {group_classes!r}"
+        )
+    checked = []
+    for group, entry in enumerate(group_classes):
+        classes = (entry,) if isinstance(entry, int) else tuple(entry) if isinstance(entry, Sequence) else (entry,)
+        if not classes or any(isinstance(c, bool) or not isinstance(c, int) or c < 0 for c in classes):
+            raise ValueError(
+                f"`group_classes`[{group}] = {entry!r}: give the model's output class of the group (an index >= 0) "
+                "or a non-empty list of them"
+            )
+        checked.append(classes)
+    return tuple(checked)
 
 
 @dataclass(frozen=True)
@@ -219,7 +262,8 @@ class ViewOptions:
             step again under the final order, at the end of ``fit``), ``dendrogram``, ``groups_2d``,
             ``agreement`` (of the layers' clusterings), ``features`` (input-domain views),
             ``scalars``, ``projector``, ``emergence``, ``topomap`` (topographic maps of the upper layers,
-            their scores, and their replay at the end of ``fit``: docs/topomaps.md). Kept as a tuple.
+            their scores, and their replay at the end of ``fit``: docs/topomaps.md), ``errors`` (the right and
+            wrong profiles of the most confused groups, with ``split_by_correctness``). Kept as a tuple.
         embedding: 2-D view of the groups: ``"pca"`` or ``"tsne"``.
         feature_window: Input frames of the feature view around each segment.
         feature_groups: Groups shown in the feature view.

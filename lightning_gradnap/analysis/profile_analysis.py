@@ -15,6 +15,7 @@ from scipy.spatial.distance import pdist
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_mutual_info_score
 
+from lightning_gradnap.analysis.errors import RightWrong, right_wrong_distance
 from lightning_gradnap.analysis.score_keys import LAYER_METRICS
 from lightning_gradnap.analysis.scores import (
     PERMUTATIONS,
@@ -126,6 +127,8 @@ class LayerAnalysis:
         init: Each score of the same layer at the run's untrained-network profiling (the weights at the
             start of ``fit``), by score name: what the layer scores from its architecture alone.
         topomap: Its topographic map's scores, ``name -> (value, on random layouts)``, where it has a map.
+        right_wrong: With groups split by correctness, how far right and wrong profiles lie apart
+            (:mod:`~lightning_gradnap.analysis.errors`); ``None`` otherwise.
     """
 
     present: np.ndarray
@@ -140,6 +143,7 @@ class LayerAnalysis:
     method_agreement: float = float("nan")
     init: dict[str, float] = field(default_factory=dict)
     topomap: dict[str, tuple[float, float]] = field(default_factory=dict)
+    right_wrong: RightWrong | None = None
 
     @property
     def silhouette(self) -> float:
@@ -201,6 +205,9 @@ def analyze(
             {s: score_with_chance(s, rows, **known, permutations=permutations, seed=seed) for s in SCORES}
         )
         result.reliability = split_half_reliability(layer.half_means, scale)
+        if profiles.metadata.get("split_by_correctness"):
+            weighted = bool(profiles.metadata.get("weight_by_count"))
+            result.right_wrong = right_wrong_distance(layer, weighted, scale, name)
         if layer.half_means is not None:
             halves = [_centred(_flat(m)[result.present]) for m in layer.half_means]
             _warn_if_too_few(halves)

@@ -5,8 +5,9 @@ metadata, the TensorBoard tags, the custom-scalars layout and the dashboard (DES
 (:data:`AGAINST`): ``_chance`` (its mean over shuffled categories), ``_chance_p95`` (their 95th
 percentile), ``_input`` (the model input's own score), ``_init`` (the layer's score at the run's untrained-network
 profiling, before the first training step), ``_half0`` and ``_half1`` (the score of each half of the
-data), ``_random`` (a topographic map's score on random layouts: :data:`TOPOMAP_SCORES`). The layer's
-:data:`LAYER_METRICS` stand alone.
+data), ``_random`` (a topographic map's score on random layouts: :data:`TOPOMAP_SCORES`), ``_noise`` (for
+:data:`RIGHT_WRONG`: the same distance between the two halves of the data, :mod:`~lightning_gradnap.analysis.errors`).
+The layer's :data:`LAYER_METRICS` stand alone.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lightning_gradnap.analysis.profile_analysis import LayerAnalysis
 
-__all__ = ["AGAINST", "LAYER_METRICS", "TOPOMAP_SCORES", "layer_scores", "score_key", "split_score_key"]
+__all__ = ["AGAINST", "LAYER_METRICS", "RIGHT_WRONG", "TOPOMAP_SCORES", "layer_scores", "score_key", "split_score_key"]
 
 #: What a score is read against, as the suffix of its key.
-AGAINST = ("chance", "chance_p95", "input", "init", "half0", "half1", "random")
+AGAINST = ("chance", "chance_p95", "input", "init", "half0", "half1", "random", "noise")
 #: The topographic map's quality scores (:mod:`~lightning_gradnap.analysis.topomap_scores`), each with ``_random``.
 TOPOMAP_SCORES = ("topomap_smoothness", "topomap_blobs", "topomap_blob_size")
 #: A layer's numbers that are no category score and have nothing to be read against.
 LAYER_METRICS = ("reliability", "stability", "method_agreement")
+#: With ``split_by_correctness``: how far each group's right and wrong profiles lie apart, read against ``_noise``.
+RIGHT_WRONG = "right_wrong"
 
 
 def score_key(score: str, against: str = "") -> str:
@@ -51,7 +54,8 @@ def split_score_key(key: str) -> tuple[str, str]:
 def layer_scores(result: LayerAnalysis, input_scores: Mapping[str, float], halves: bool = True) -> dict[str, float]:
     """One layer's numbers by key: each score with its chance level, its 95th percentile, the input's
     score, its value at initialisation and (if ``halves``) each half's, then the :data:`LAYER_METRICS`, then
-    the :data:`TOPOMAP_SCORES` with ``_random`` where the layer has a map; NaN where undefined."""
+    the :data:`TOPOMAP_SCORES` with ``_random`` where the layer has a map, then :data:`RIGHT_WRONG` and its
+    ``_noise`` where the groups are split by correctness; NaN where undefined."""
     values: dict[str, float] = {}
     nan = float("nan")
     for name, baseline in result.scores.items():
@@ -66,4 +70,7 @@ def layer_scores(result: LayerAnalysis, input_scores: Mapping[str, float], halve
     values.update({name: result.metric(name) for name in LAYER_METRICS})
     for name, (value, random) in result.topomap.items():
         values[score_key(name)], values[score_key(name, "random")] = value, random
+    if result.right_wrong is not None:
+        values[RIGHT_WRONG] = result.right_wrong.value
+        values[score_key(RIGHT_WRONG, "noise")] = result.right_wrong.noise
     return values

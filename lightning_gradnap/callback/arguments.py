@@ -30,6 +30,9 @@ def callback_engine_options(
     label_rate: int,
     feature_window: int,
     views: Collection[str],
+    split_by_correctness: bool = False,
+    group_classes: list[int | list[int]] | None = None,
+    blank_frames: config.BlankFrames = "segment",
 ) -> EngineOptions:
     """The engine's options from the callback's arguments of the same names (``output_transform`` may be a
     dotted path); the input views (``input_window``) where ``views`` draws ``"features"`` of frame labels.
@@ -50,6 +53,9 @@ def callback_engine_options(
         input_window=feature_window if "features" in views and label_level == "frame" else None,
         label_rate=label_rate,
         skip_failing_input_views=True,  # a view that cannot be drawn is left out, never aborts fit
+        split_by_correctness=split_by_correctness,
+        group_classes=group_classes,
+        blank_frames=blank_frames,
     )
 
 
@@ -64,4 +70,6 @@ def state_key_options(engine_options: dict[str, Any]) -> dict[str, Any]:
     layers keeps the history of those it still profiles); ``method`` as given (a string or a list)."""
     kept = {k: engine_options[k] for k in ("method", "objective", "absolute", "label_level", "window")}
     kept["method"] = kept["method"] if isinstance(kept["method"], str) else list(kept["method"])
+    if engine_options.get("split_by_correctness"):  # 2G groups: a history of its own (older keys unchanged)
+        kept["split_by_correctness"] = True
     return kept

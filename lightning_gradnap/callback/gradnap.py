@@ -85,6 +85,8 @@ class GradNAPCallback(Callback):
         target_lengths: Batch key of the target lengths (``ctc``).
         every_n_epochs: Profile every n-th validation run of ``fit`` (every ``validate()``).
         max_batches: Profile the first ``max_batches`` validation batches (``None``: all).
+        split_by_correctness, group_classes, blank_frames: Split each group into ``"g correct"`` and ``"g wrong"`` by
+            the model's best class at each frame (see :class:`~lightning_gradnap.config.EngineOptions`, docs/errors.md).
         reliability_threshold: Warn once per layer whose split-half reliability is below this.
         save_profiles: Write ``profiles/epoch=NNN-step=NNNNNN.npz`` under the log directory.
         profile_init: Profile once before the first training step (the untrained network, a
@@ -139,6 +141,9 @@ class GradNAPCallback(Callback):
         background_figures: bool = True,
         profile_init: bool = True,
         topomap_layers: int | None = 2,
+        split_by_correctness: bool = False,
+        group_classes: list[int | list[int]] | None = None,
+        blank_frames: config.BlankFrames = "segment",
     ) -> None:
         super().__init__()
         self.view_options = ViewOptions(
@@ -153,6 +158,7 @@ class GradNAPCallback(Callback):
             method=method, objective=objective, absolute=absolute, label_level=label_level, window=window,
             window_center=window_center, class_dim=class_dim, channels_last=channels_last, label_rate=label_rate,
             output_transform=output_transform, feature_window=feature_window, views=self.writer.views,
+            split_by_correctness=split_by_correctness, group_classes=group_classes, blank_frames=blank_frames,
         )  # fmt: skip
         self.frame_maps = callback_frame_maps(frame_maps)  # checked now
         self.analysis_options = AnalysisOptions(num_clusters, clustering, weight_by_count, scale)
@@ -190,6 +196,8 @@ class GradNAPCallback(Callback):
         layers = profiled_layers(pl_module, self.layers)
         self.groups = self.group_sources.resolve([getattr(trainer, "datamodule", None), pl_module])
         self.engine = ProfileEngine(layers, len(self.groups.names), self._engine_options, self.frame_maps)
+        if self._engine_options.split_by_correctness:  # 2G groups: "g correct", "g wrong"
+            self.groups = self.groups.split_by_correctness()
         self._model = forward_module(pl_module, layers)[1]
         self._capture = SharedForward(self.engine, self.engine.recorder(pl_module))  # layers resolved once
         warn_if_any(self._history.keep_layers(layers))

@@ -69,6 +69,8 @@ def requests(dashboard: Dashboard) -> Iterator[tuple[str, dict[str, str]]]:
                     yield "topomap", {**at, **step}
                     for kind in ORDERINGS:
                         yield "order", {**at, **step, "kind": kind}
+                    if info["metadata"].get("split_by_correctness"):  # the right/wrong view
+                        yield "errors", {**at, **step}
         for step in (_step(s) for s in info["steps"] if s["features"]):
             for group in range(len(info["groups"])):
                 yield "features", {"run": run, **step, "group": str(group)}

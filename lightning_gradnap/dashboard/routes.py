@@ -20,10 +20,12 @@ route and parameters                           payload
                                                minus the overall mean, and (K = 2) its ``x * dy/dx`` window
 ``topomap?run=&method=&layer=&step=``          JSON: the layer's saved map layout and each map pixel's neurons
                                                and weights (see :func:`~lightning_gradnap.dashboard.topomap.topomap`)
+``errors?run=&method=&layer=&step=``           JSON: the most confused groups of a profiling split by
+                                               correctness (:func:`~.errors.confused_groups`)
 =============================================  ===========================================================
 
-A file is identified by its step and its repeat: ``matrix``, ``order``, ``tree``, ``topomap`` and ``features``
-take an optional ``repeat=`` (``validate-1``: ``validate()`` again at that step; none for the first
+A file is identified by its step and its repeat: ``matrix``, ``order``, ``tree``, ``topomap``, ``errors`` and
+``features`` take an optional ``repeat=`` (``validate-1``: ``validate()`` again at that step; none for the first
 profiling at a step), and each of the run's ``steps`` says its ``repeat``. The run's ``skipped``
 lists the files left out (``file``, ``step``, ``reason``): malformed, or refused before loading.
 """
@@ -192,6 +194,13 @@ def emergence(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
     return _json(dashboard.emergence(_text(params, "run"), _text(params, "method")))
 
 
+def errors(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
+    args = _text(params, "run"), _text(params, "method"), _text(params, "layer"), _int(params, "step")
+    from lightning_gradnap.dashboard.errors import confused_groups  # with its analysis, on first use
+
+    return _json(confused_groups(dashboard, *args, _repeat(params)))
+
+
 def features(dashboard: Dashboard, params: Mapping[str, str]) -> Payload:
     name, step, group, repeat = _text(params, "run"), _int(params, "step"), _int(params, "group"), _repeat(params)
     file = next((f for f in dashboard.files(name) if (f.step, f.repeat) == (step, repeat)), None)
@@ -219,6 +228,7 @@ ROUTES: dict[str, Callable[[Dashboard, Mapping[str, str]], Payload]] = {
     "emergence": emergence,
     "features": features,
     "topomap": topomap,
+    "errors": errors,
 }
 
 

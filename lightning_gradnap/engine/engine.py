@@ -32,6 +32,7 @@ from lightning_gradnap.engine.input_views import input_view_sums
 from lightning_gradnap.engine.results import EngineResults
 from lightning_gradnap.profiles.from_state import state_key
 from lightning_gradnap.recording.batch import ProfileBatch, as_profile_batch, check_labels, model_device, prepare_input
+from lightning_gradnap.recording.correctness import CorrectnessSplit
 from lightning_gradnap.recording.frame_maps import AnyFrameMap, FrameMapSpec, check_frame_maps
 from lightning_gradnap.recording.hooks import ActivationRecorder
 from lightning_gradnap.recording.layouts import Layout
@@ -101,7 +102,13 @@ class ProfileEngine(EngineResults):
         self.input_fold = None if input_window is None else InputWindowFold(input_window)
         input_views = [] if input_window is None else ["<input>"] + (["<input_x_grad>"] if self.needs_gradients else [])
         keys = [self.state_key(m, name) for m in self.methods for name in self.layers]
-        self.accumulated = SumsByName(num_groups, keys, input_views)
+        self.correctness = (  # each group split in "g correct" (2 g) and "g wrong" (2 g + 1): 2G rows
+            CorrectnessSplit(num_groups, options.group_classes, options.blank, options.blank_frames)  # type: ignore[arg-type]
+            if options.split_by_correctness
+            else None
+        )
+        self.num_state_groups = num_groups * (1 if self.correctness is None else 2)  # rows of the sums
+        self.accumulated = SumsByName(self.num_state_groups, keys, input_views)
         self.sums = {name: self.accumulated.layers[name] for name in self.layers}  # of the first method
         self.input_sums = self.accumulated.inputs
         self.given_frame_maps = check_frame_maps(frame_maps, [*self.layers, OUTPUT])
@@ -238,9 +245,13 @@ class ProfileEngine(EngineResults):
         input_gradient = None
         wants_input_gradient = "<input_x_grad>" in self.input_sums and inputs is not None and inputs.requires_grad
         gradient_inputs = [inputs] if inputs is not None and wants_input_gradient else []
-        if self.needs_gradients:
+        if self.needs_gradients or self.correctness is not None:
             with torch.enable_grad():  # the forward ran with gradients; the caller may not
                 scores = scores_bct(output, self.output_transform, self.options.class_dim, self.layouts.get(OUTPUT))
+        if self.correctness is not None:  # judged on this forward's scores, before any fold reads the labels
+            fold_batch.labels = self._split_labels(fold_batch, scores.detach())
+        if self.needs_gradients:
+            with torch.enable_grad():
                 extra_inputs = ObjectiveInputs(None, batch.targets, batch.target_lengths, self.options.blank)  # type: ignore[arg-type]
                 objective = masked_objective(
                     self.objective,
@@ -272,6 +283,18 @@ class ProfileEngine(EngineResults):
                 self.input_fold = None
             batch_sums.update(views or {})
         return self.accumulated.add(batch_sums)
+
+    def _split_labels(self, fold_batch: FoldBatch, scores: torch.Tensor) -> torch.Tensor:
+        """The batch's labels as ``2 * label + wrong`` (:mod:`~lightning_gradnap.recording.correctness`)."""
+        assert self.correctness is not None
+        if self.label_level == "utterance":
+            return self.correctness.split_examples(fold_batch.labels, scores)
+        output_map = fold_batch.frame_maps.get(OUTPUT)
+        if output_map is None or fold_batch.lengths is None:
+            raise RuntimeError("split_by_correctness needs the frame map of the scores: call engine.prepare first")
+        return self.correctness.split_frames(
+            fold_batch.labels, scores, output_map, fold_batch.lengths, self.options.label_rate
+        )
 
     def _channels_first(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
         return channels_first(name, tensor, self.layouts.get(name), self.label_level, self.options.channels_last)

@@ -23,6 +23,7 @@ class EngineResults:
     options: EngineOptions
     layers: list[str]
     num_groups: int
+    num_state_groups: int
     methods: list[str]
     method: str
     accumulated: SumsByName
@@ -58,7 +59,7 @@ class EngineResults:
     @property
     def contents(self) -> StateContents:
         """What :meth:`state` holds (methods, layers, groups) and the options for the files' metadata."""
-        return StateContents(tuple(self.methods), tuple(self.layers), self.num_groups, self.metadata())
+        return StateContents(tuple(self.methods), tuple(self.layers), self.num_state_groups, self.metadata())
 
     def metadata(self, weight_by_count: bool = False, scale: str | None = None) -> dict[str, Any]:
         options = {key: getattr(self.options, key) for key in ("absolute", "label_level", "window", "window_center")}
@@ -69,4 +70,11 @@ class EngineResults:
             "weight_by_count": weight_by_count,
             "scale": scale,
             "skipped_batches": self.skipped_batches,
+            **self._split_metadata(),
         }
+
+    def _split_metadata(self) -> dict[str, Any]:
+        """``split_by_correctness`` (groups ``2 g`` right, ``2 g + 1`` wrong) and how blanks were judged, if on."""
+        if not self.options.split_by_correctness:
+            return {}
+        return {"split_by_correctness": True, "blank_frames": self.options.blank_frames}

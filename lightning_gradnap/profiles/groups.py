@@ -12,7 +12,22 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GroupSources", "Groups", "lookup_names"]
+__all__ = ["SIDES", "GroupSources", "Groups", "lookup_names", "split_group_names", "unsplit_group"]
+
+#: The two sides of a group split by the model's correctness, in index order: ``2 g`` right, ``2 g + 1`` wrong.
+SIDES = ("correct", "wrong")
+
+
+def split_group_names(names: Sequence[str]) -> list[str]:
+    """``["aa correct", "aa wrong", "ae correct", ...]``: the ``2G`` names of the groups split by correctness
+    (plain ASCII suffixes, fit for TensorBoard tags and file names)."""
+    return [f"{name} {side}" for name in names for side in SIDES]
+
+
+def unsplit_group(name: str) -> tuple[str, str]:
+    """``("aa", "wrong")`` of ``"aa wrong"``; ``(name, "")`` for a name without a side."""
+    base, _, side = name.rpartition(" ")
+    return (base, side) if base and side in SIDES else (name, "")
 
 
 @dataclass
@@ -22,6 +37,13 @@ class Groups:
     names: list[str]
     categories: list[str] | None = None
     features: np.ndarray | None = None
+
+    def split_by_correctness(self) -> Groups:
+        """The ``2G`` groups ``"g correct"``, ``"g wrong"`` (:func:`split_group_names`), each side with its group's
+        category and features."""
+        features = None if self.features is None else np.repeat(self.features, 2, axis=0)
+        categories = None if self.categories is None else [c for c in self.categories for _ in SIDES]
+        return Groups(split_group_names(self.names), categories, features)
 
 
 @dataclass

@@ -14,14 +14,19 @@ from contextlib import contextmanager
 import numpy as np
 
 from lightning_gradnap.analysis.embedding import embed_2d
+from lightning_gradnap.analysis.errors import most_confused
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
 from lightning_gradnap.analysis.score_keys import layer_scores
 from lightning_gradnap.config import VIEWS  # what can be logged (the callback's `views`)
 from lightning_gradnap.figures import plots
+from lightning_gradnap.figures.errors import right_wrong_figure
 from lightning_gradnap.profiles.result import FeatureViews, Profiles
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 
-__all__ = ["feature_groups", "write_tensorboard"]
+__all__ = ["ERROR_GROUPS", "feature_groups", "write_tensorboard"]
+
+#: The right/wrong view (``errors``) shows this many of the most confused groups.
+ERROR_GROUPS = 8
 
 
 def feature_groups(views: FeatureViews, categories: Sequence[str] | None, count: int) -> list[int]:
@@ -87,6 +92,15 @@ def write_tensorboard(
                     points, names, result.present, title, categories, embedding.upper(), limit
                 )
                 _add_figure(writer, layer_tag(tag, "groups_2d", numbered[layer]), figure, step)
+        confused = (
+            most_confused(profiles[layer].counts, ERROR_GROUPS) if profiles.metadata.get("split_by_correctness") else []
+        )
+        if "errors" in views and confused:
+            with _guard("errors", layer, step):
+                figure = right_wrong_figure(
+                    profile, profiles[layer].counts, names, confused, result.neuron_order, title, categories
+                )
+                _add_figure(writer, layer_tag(tag, "errors", numbered[layer]), figure, step)
         if "scalars" in views:
             with _guard("scalars", layer, step):
                 _add_scores(writer, tag, numbered[layer], result, analysis.input_scores, step)

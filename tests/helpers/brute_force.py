@@ -26,7 +26,15 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["Layout", "Utterance", "ReferenceLayer", "brute_force_profiles", "assert_profiles_match", "conv_centres"]
+__all__ = [
+    "Layout",
+    "Utterance",
+    "ReferenceLayer",
+    "brute_force_profiles",
+    "assert_profiles_match",
+    "conv_centres",
+    "correctness_labels",
+]
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,7 @@ def brute_force_profiles(
     num_groups: int,
     label_rate: int = 1,
     method: str = "gradnap",
+    relabel: Callable[[Utterance, torch.Tensor, list[int]], torch.Tensor] | None = None,
 ) -> dict[str, ReferenceLayer]:
     """Per-layer sums, counts, means and profiles of ``model`` over ``utterances``, one at a time.
 
@@ -154,6 +163,8 @@ def brute_force_profiles(
         num_groups: ``G``.
         label_rate: Input steps per label.
         method: ``"gradnap"`` (``r = a * dy/da``) or ``"nap"`` (``r = a``).
+        relabel: ``(utterance, scores [T, K], output centres) -> labels``: the utterance's labels replaced
+            from its own scores (e.g. :func:`correctness_labels`; ``num_groups`` is then that of the new labels).
     """
     modules = dict(model.named_modules())
     kept: dict[str, torch.Tensor] = {}
@@ -184,6 +195,7 @@ def brute_force_profiles(
                 output_centres = list(output.centres(scores.shape[0]))
                 valid = [0 <= c < utterance.length for c in output_centres]
                 y = _predicted_logit(scores, valid)
+                labels = utterance.labels if relabel is None else relabel(utterance, scores.detach(), output_centres)
                 activations = [kept[layer.name] for layer in layers]
                 gradients = torch.autograd.grad(y, activations, allow_unused=True)
             for layer, activation, gradient in zip(layers, activations, gradients, strict=True):
@@ -197,7 +209,7 @@ def brute_force_profiles(
                     if not 0 <= centre < utterance.length:
                         continue
                     index = centre // label_rate
-                    label = int(utterance.labels[index]) if index < len(utterance.labels) else -1
+                    label = int(labels[index]) if index < len(labels) else -1
                     if label < 0:
                         continue
                     layer_sums[label] += relevance[t].double().numpy()
@@ -219,3 +231,45 @@ def assert_profiles_match(profiles: Any, reference: dict[str, ReferenceLayer], r
             assert actual.shape == wanted.shape, f"{name}: {what} {actual.shape} != {wanted.shape}"
             scale = np.nanmax(np.abs(wanted)) if np.isfinite(wanted).any() else 1.0
             np.testing.assert_allclose(actual, wanted, rtol=rtol, atol=rtol * scale, err_msg=f"{name}: {what}")
+
+
+def correctness_labels(
+    group_classes: Sequence[Sequence[int]], blank: int | None, blank_frames: str = "segment", label_rate: int = 1
+) -> Callable[[Utterance, torch.Tensor, list[int]], torch.Tensor]:
+    """A ``relabel`` for :func:`brute_force_profiles`: each label frame ``f`` becomes ``2 g + wrong``.
+
+    In explicit loops: the output frame whose centre lies nearest to the label frame's centre (a tie goes to
+    the later frame) gives the best class; right if it is one of ``group_classes[g]``. Where it is the
+    ``blank`` (``None``: no blank): ``"wrong"``, ``"ignore"`` (``-1``), or ``"segment"``: right if some frame
+    of the same run of label ``g`` is right.
+    """
+
+    def relabel(utterance: Utterance, scores: torch.Tensor, centres: list[int]) -> torch.Tensor:
+        labels = [int(v) for v in utterance.labels]
+        best, right, blanks = [], [], []
+        for f, label in enumerate(labels):
+            position = f * label_rate + (label_rate - 1) / 2
+            distances = [abs(c - position) for c in centres]
+            nearest = max(t for t in range(len(centres)) if distances[t] == min(distances))
+            if not 0 <= centres[nearest] < utterance.length:
+                label = labels[f] = -1
+            best.append(int(scores[nearest].argmax()))
+            right.append(label >= 0 and best[f] in group_classes[label])
+            blanks.append(blank is not None and best[f] == blank)
+        out = []
+        for f, label in enumerate(labels):
+            if label < 0 or (blanks[f] and blank_frames == "ignore"):
+                out.append(-1)
+                continue
+            wrong = not right[f]
+            if blanks[f] and blank_frames == "segment":
+                start, end = f, f
+                while start > 0 and labels[start - 1] == label:
+                    start -= 1
+                while end + 1 < len(labels) and labels[end + 1] == label:
+                    end += 1
+                wrong = not any(right[start : end + 1])
+            out.append(2 * label + int(wrong))
+        return torch.tensor(out, dtype=torch.long)
+
+    return relabel

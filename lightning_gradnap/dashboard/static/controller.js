@@ -2,7 +2,7 @@
 // are shown) and its control logic: what a picker, the slider, a click or the reload does, and
 // what it fetches through the data source. It shows everything through page.js and builds no DOM.
 import { buildPage, choose, controlValues, fill, markDrawn, showCompareMode, showStatus, showSteps } from "./page.js";
-import { showEmergence, showEmergenceNote, showGroupPanel, showHeatmap, showTopomap, showTree } from "./page.js";
+import { showEmergence, showEmergenceNote, showErrorsPanel, showGroupPanel, showHeatmap, showTopomap, showTree } from "./page.js";
 import { stepName, stepParams } from "./source.js";
 
 const RELOAD_MS = 30000;
@@ -180,6 +180,7 @@ export class Controller {
       markDrawn(this.probe.drawn);
       this.updateTree(at, token);
       this.updateTopomap(at, values, scale, token);
+      this.updateErrors(at, token, values, scale);
       this.updateGroup();
       this.prefetch(token);
     } catch (error) {
@@ -227,6 +228,16 @@ export class Controller {
     if (token !== this.state.token) return;
     const { groups: names, categories } = this.state.info;
     showTopomap(this.page, { names, categories, title: `${at.layer}, step ${stepName(at)}`, values, limit, layout });
+  }
+
+  async updateErrors(at, token, values, scale) {
+    const info = this.state.info;
+    if (!info.metadata.split_by_correctness) return showErrorsPanel(this.page, { split: false, groups: [] }, {});
+    const payload = await this.source.json("errors", at);
+    if (token !== this.state.token) return;
+    const neurons = info.layers.find((l) => l.name === at.layer).neurons;
+    const onGroup = (group) => ((this.state.group = group), this.updateGroup());
+    showErrorsPanel(this.page, payload, { values, neurons, limit: scale, onGroup });
   }
 
   async updateGroup() {

@@ -3,6 +3,7 @@
 // state beyond the DOM and the widgets' own (the slider's position, the heatmap's zoom).
 import { drawDendrogram } from "./dendrogram.js";
 import { EmergenceMap } from "./emergence.js";
+import { showErrors } from "./errors.js";
 import { showGroup } from "./group_panel.js";
 import { Heatmap } from "./heatmap.js";
 import { StepSlider } from "./slider.js";
@@ -40,7 +41,7 @@ import { TopomapPanel } from "./topomap.js";
 /**
  * The built page: its pickers by {@link ControlName}, the panels, and the widgets.
  * @typedef {{[name in ControlName]: HTMLSelectElement} & {
- *   root: HTMLDivElement, reload: HTMLButtonElement, status: HTMLDivElement, group: HTMLDivElement,
+ *   root: HTMLDivElement, reload: HTMLButtonElement, status: HTMLDivElement, group: HTMLDivElement, errors: HTMLDivElement,
  *   tree: HTMLCanvasElement, treeTitle: HTMLHeadingElement, heatmap: Heatmap, slider: StepSlider,
  *   emergence: EmergenceMap, topomaps: TopomapPanel}} Page
  */
@@ -89,6 +90,7 @@ export function buildPage(root, live, handlers) {
     reload: element("button", { className: "reload", textContent: "↻", title: "look for new profilings", hidden: !live }),
     status: element("div", { className: "status" }), slider: element("div", { className: "slider" }),
     heatmap: element("div", { className: "heatmap-box" }), group: element("div", { className: "group panel" }),
+    errors: element("div", { className: "errors panel", hidden: true }),
     tree: element("canvas", { className: "tree" }), treeTitle: element("h3"),
     emergence: element("div", { className: "emergence-box" }), topomap: element("div", { className: "topomap panel", hidden: true }),
   };  // prettier-ignore
@@ -99,7 +101,7 @@ export function buildPage(root, live, handlers) {
     labelled("run", parts.run), labelled("method", parts.method), labelled("layer", parts.layer), labelled("order", parts.order),
     labelled("compare with", parts.compare), element("span", { className: "compare-step" }, labelled("step", parts.otherStep)),
     element("span", { className: "compare-run" }, labelled("run", parts.otherRun)), parts.reload);  // prettier-ignore
-  const panels = element("div", { className: "panels" }, parts.group,
+  const panels = element("div", { className: "panels" }, parts.group, parts.errors,
     element("div", { className: "panel" }, parts.treeTitle, parts.tree),
     element("div", { className: "panel" }, element("h3", { textContent: "emergence: score per layer and step" }), parts.emergence));  // prettier-ignore
   const pageRoot = element("div", { className: "gradnap" }, toolbar, parts.slider, parts.status, parts.heatmap, parts.topomap, panels);
@@ -258,6 +260,16 @@ export function showGroupPanel(page, { info, group, layer, step, values, scale, 
  */
 export function showTopomap(page, shown) {
   page.topomaps.show(shown);
+}
+
+/**
+ * The right/wrong view of a profiling split by correctness (hidden otherwise).
+ * @param {Page} page
+ * @param {import("./errors.js").ErrorsPayload} payload The `errors` route's answer.
+ * @param {{values: Float32Array, neurons: number, limit: number, onGroup: (group: number) => unknown}} shown
+ */
+export function showErrorsPanel(page, payload, shown) {
+  showErrors(page.errors, payload, shown);
 }
 
 /**
