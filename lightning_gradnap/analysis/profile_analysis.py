@@ -123,6 +123,7 @@ class LayerAnalysis:
         reliability: Split-half reliability of the profile (Spearman-Brown corrected).
         stability: Mean cosine similarity with the previous profiling (NaN if there is none).
         method_agreement: Correlation of the layer's GradNAP and NAP profiles, when both are made.
+        faithfulness: The causal check's scores by key (``score_keys.FAITHFULNESS``); empty where it did not run.
     """
 
     present: np.ndarray
@@ -135,6 +136,7 @@ class LayerAnalysis:
     reliability: float = float("nan")
     stability: float = float("nan")
     method_agreement: float = float("nan")
+    faithfulness: dict[str, float] = field(default_factory=dict)
 
     @property
     def silhouette(self) -> float:

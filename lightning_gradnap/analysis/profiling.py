@@ -9,6 +9,7 @@ whose second method's layers are named ``"nap/<layer>"`` (:meth:`Profiles.method
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +56,7 @@ def profile_state(
     groups: Groups,
     options: AnalysisOptions | None = None,
     previous: Profiles | None = None,
+    faithfulness: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Profiling:
     """Profiles and analysis of every method in a (reduced) ``state``.
 
@@ -65,6 +67,7 @@ def profile_state(
         groups: Names, categories and features (for the ``rsa`` score) of the groups.
         options: Normalisation and clustering.
         previous: The previous profiling (as written), for the stability.
+        faithfulness: The causal check's scores by layer and key (docs/faithfulness.md), for the first method.
     """
     options = options or AnalysisOptions()
     norm = (options.weight_by_count, options.scale)
@@ -88,6 +91,8 @@ def profile_state(
         (first, a), (_, b) = by_method.items()
         for layer, result in analyses[first].layers.items():
             result.method_agreement = profile_correlation(a[layer].profile, b[layer].profile)
+    for layer, values in (faithfulness or {}).items():
+        analyses[contents.methods[0]].layers[layer].faithfulness.update(values)
     combined = Profiles.combine(by_method)
     combined.features = feature_views
     combined.metadata["scores"] = {method: _saved_scores(analysis) for method, analysis in analyses.items()}

@@ -4,7 +4,8 @@ metadata, the TensorBoard tags, the custom-scalars layout and the dashboard (DES
 ``<score>`` is a score's value and ``<score>_<against>`` what it is read against
 (:data:`AGAINST`): ``_chance`` (its mean over shuffled categories), ``_chance_p95`` (their 95th
 percentile), ``_input`` (the model input's own score), ``_half0`` and ``_half1`` (the score of each
-half of the data). The layer's :data:`LAYER_METRICS` stand alone.
+half of the data). The layer's :data:`LAYER_METRICS` stand alone, and so do the opt-in causal check's
+:data:`FAITHFULNESS` scores (only where it ran).
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lightning_gradnap.analysis.profile_analysis import LayerAnalysis
 
-__all__ = ["AGAINST", "LAYER_METRICS", "layer_scores", "score_key", "split_score_key"]
+__all__ = ["AGAINST", "FAITHFULNESS", "LAYER_METRICS", "layer_scores", "score_key", "split_score_key"]
 
 #: What a score is read against, as the suffix of its key.
 AGAINST = ("chance", "chance_p95", "input", "half0", "half1")
 #: A layer's numbers that are no category score and have nothing to be read against.
 LAYER_METRICS = ("reliability", "stability", "method_agreement")
+#: The causal check's score of each method (docs/faithfulness.md): the objective's drop when its top-k neurons
+#: are zeroed at each group's frames, over the drop for k random ones.
+FAITHFULNESS = {"gradnap": "faithfulness", "nap": "faithfulness_nap"}
 
 
 def score_key(score: str, against: str = "") -> str:
@@ -46,7 +50,8 @@ def split_score_key(key: str) -> tuple[str, str]:
 
 def layer_scores(result: LayerAnalysis, input_scores: Mapping[str, float], halves: bool = True) -> dict[str, float]:
     """One layer's numbers by key: each score with its chance level, its 95th percentile, the input's
-    score and (if ``halves``) each half's, then the :data:`LAYER_METRICS`; NaN where undefined."""
+    score and (if ``halves``) each half's, then the :data:`LAYER_METRICS` and the :data:`FAITHFULNESS` scores
+    the layer has; NaN where undefined."""
     values: dict[str, float] = {}
     nan = float("nan")
     for name, baseline in result.scores.items():
@@ -58,4 +63,5 @@ def layer_scores(result: LayerAnalysis, input_scores: Mapping[str, float], halve
             half0, half1 = result.halves.get(name, (nan, nan))
             values[score_key(name, "half0")], values[score_key(name, "half1")] = half0, half1
     values.update({name: result.metric(name) for name in LAYER_METRICS})
+    values.update(result.faithfulness)
     return values

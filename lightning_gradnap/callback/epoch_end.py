@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from functools import partial
 
 import lightning as L
@@ -32,6 +33,7 @@ def profile_validation(
     writer: ProfileWriter,
     save_profiles: bool,
     reliability_threshold: float,
+    faithfulness: Callable[[dict, AnalysisOptions], Mapping[str, Mapping[str, float]]] | None = None,
 ) -> None:
     """Profile the validation that ends: a collective call, on every rank; files, views and the history entry
     on global rank zero (the other ranks keep the step in their history).
@@ -46,6 +48,7 @@ def profile_validation(
         writer: Writes the file and the TensorBoard views.
         save_profiles: Write the ``.npz`` file under ``profiles/`` of the log directory.
         reliability_threshold: Warn once per layer whose split-half reliability is below this.
+        faithfulness: The causal check (``callback.faithfulness``), given the reduced state; ``None``: off.
     """
     try:  # a collective call: on every rank
         state = reduce_state(
@@ -64,11 +67,12 @@ def profile_validation(
     if run is None:
         return  # a resumed fit repeats a step its checkpoint had profiled
     folder = log_dir(trainer) / "profiles" if save_profiles else None  # a broadcast: on every rank
+    faithful = None if faithfulness is None else faithfulness(state, analysis_options)  # a collective call too
     if not trainer.is_global_zero:
         if not run:
             history.add(step, epoch)
         return
-    profiling = profile_state(engine.contents, state, groups, analysis_options, history.previous)
+    profiling = profile_state(engine.contents, state, groups, analysis_options, history.previous, faithful)
     first, analysis = profiling.first
     scores = None
     if not run:  # orders of the views watched over steps (first method), into the file; scores so far

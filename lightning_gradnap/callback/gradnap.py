@@ -25,6 +25,7 @@ from lightning_gradnap import config
 from lightning_gradnap.callback.arguments import callback_engine_options, callback_frame_maps, state_key_options
 from lightning_gradnap.callback.early_checks import check_before_training, first_validation_batch
 from lightning_gradnap.callback.epoch_end import profile_validation
+from lightning_gradnap.callback.faithfulness import FaithfulnessCheck
 from lightning_gradnap.callback.history import ProfileHistory
 from lightning_gradnap.callback.loggers import log_dir, summary_writer
 from lightning_gradnap.callback.runs import rank_zero_setup_warnings, starts_fresh_run, trainer_reference, warn_if_any
@@ -83,6 +84,7 @@ class GradNAPCallback(Callback):
         max_batches: Profile the first ``max_batches`` validation batches (``None``: all).
         reliability_threshold: Warn once per layer whose split-half reliability is below this.
         save_profiles: Write ``profiles/epoch=NNN-step=NNNNNN.npz`` under the log directory.
+        faithfulness_k, faithfulness_layers, faithfulness_batches: The causal check, opt-in (``FaithfulnessOptions``).
 
     Raises:
         ValueError: For an argument outside its allowed values (listed), or an unimportable path.
@@ -130,6 +132,9 @@ class GradNAPCallback(Callback):
         reliability_threshold: float = 0.8,
         save_profiles: bool = True,
         background_figures: bool = True,
+        faithfulness_k: int | None = None,
+        faithfulness_layers: list[str] | None = None,
+        faithfulness_batches: int = 2,
     ) -> None:
         super().__init__()
         self.view_options = ViewOptions(
@@ -149,6 +154,7 @@ class GradNAPCallback(Callback):
         self.analysis_options = AnalysisOptions(num_clusters, clustering, weight_by_count, scale)
         self.save_profiles = save_profiles
         self.reliability_threshold = reliability_threshold
+        self.faithfulness = FaithfulnessCheck(faithfulness_k, faithfulness_layers, faithfulness_batches)
         self._history = ProfileHistory(self.view_options.embedding)
         self.tracker = self._history.tracker  # the tracked views' orders: ``tracker.reanchor()`` on request
         self._trainer: Callable[[], Any] | None = None  # the Trainer of the last setup: another one starts a fresh run
@@ -183,6 +189,7 @@ class GradNAPCallback(Callback):
         self.groups = self.group_sources.resolve([getattr(trainer, "datamodule", None), pl_module])
         self.engine = ProfileEngine(layers, len(self.groups.names), self._engine_options, self.frame_maps)
         self._model = forward_module(pl_module, layers)[1]
+        self.faithfulness.setup(layers)
         self._capture = SharedForward(self.engine, self.engine.recorder(pl_module))  # layers resolved once
         warn_if_any(self._history.keep_layers(layers))
         self._history.set_root(log_dir(trainer))
@@ -251,7 +258,8 @@ class GradNAPCallback(Callback):
             return
         self.schedule.active = False
         parts = (self.groups, self.analysis_options, self._history, self.schedule, self.writer)
-        profile_validation(trainer, self.engine, *parts, self.save_profiles, self.reliability_threshold)
+        check = self.faithfulness.measurer(trainer, pl_module, self._model, self.reader, self.engine)
+        profile_validation(trainer, self.engine, *parts, self.save_profiles, self.reliability_threshold, check)
 
     @override
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -1,0 +1,95 @@
+"""The opt-in causal check in a Trainer run: scores in TensorBoard, the custom-scalars chart and the file;
+the same drops as the pure check on the same batches; option errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from tensorboard.plugins.custom_scalar import layout_pb2
+
+from lightning_gradnap import GradNAPCallback
+from lightning_gradnap.config import FaithfulnessOptions
+from lightning_gradnap.engine.faithfulness import faithfulness_ratio, layer_selections, measure_drops
+from lightning_gradnap.recording.batch import ProfileBatch
+from tests.helpers.callback import LOW_RELIABILITY, TinyFrameData, TinyFrameModel, read_events, trainer
+
+pytestmark = [LOW_RELIABILITY]
+LAYERS = ("00_net.conv1", "01_net.conv2")
+
+
+def fit(tmp_path, callback, **kwargs):
+    torch.manual_seed(0)
+    model, data = TinyFrameModel(), TinyFrameData()
+    run = trainer(tmp_path, [callback], **kwargs)
+    run.fit(model, data)
+    return run, model, data
+
+
+def test_a_fit_logs_the_scores_and_writes_them_into_the_file(tmp_path) -> None:
+    callback = GradNAPCallback(
+        labels="labels", method=["gradnap", "nap"], max_batches=2, views=["scalars"], faithfulness_k=2
+    )
+    run, model, data = fit(tmp_path, callback)
+    events = read_events(run.logger.log_dir)
+    for layer in LAYERS:
+        for key in ("faithfulness", "faithfulness_nap"):
+            values = events.Scalars(f"gradnap/{key}/{layer}")
+            assert [s.step for s in values] == [3, 6] and all(np.isfinite(s.value) for s in values)
+    layout = layout_pb2.Layout()
+    layout.ParseFromString(events.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
+    charts = {chart.title: chart for category in layout.category for chart in category.chart}
+    assert list(charts["faithfulness"].multiline.tag) == ["gradnap/faithfulness/.*", "gradnap/faithfulness_nap/.*"]
+    last = sorted(tmp_path.glob("**/profiles/*.npz"))[-1]
+    scores = json.loads(str(np.load(last)["metadata"]))["scores"]
+    logged = {
+        key: events.Scalars(f"gradnap/{key}/01_net.conv2")[-1].value for key in ("faithfulness", "faithfulness_nap")
+    }
+    saved = {key: scores["gradnap"]["net.conv2"][key] for key in logged}
+    assert saved == pytest.approx(logged, rel=1e-6)
+    assert "faithfulness" not in scores["nap"]["net.conv2"]  # on the first method's scores only
+    # the same as the pure check on the first 2 validation batches, from the profile in the file
+    model.eval()
+    engine = callback.engine
+    profiles = {"gradnap": np.load(last)["profile_1"], "nap": np.load(last)["profile_3"]}
+    selections = layer_selections(profiles, 2, seed=1)  # the layer's position in the checked layers
+    drops = {"gradnap": 0.0, "nap": 0.0, "random": 0.0}
+    for batch in data.val[:2]:
+        profile_batch = ProfileBatch(batch["features"], batch["labels"], batch["feature_lengths"])
+        measured = measure_drops(
+            engine, model, {"net.conv2": model.net.conv2}, profile_batch, {"net.conv2": selections}
+        )
+        drops = {kind: drops[kind] + measured["net.conv2"][kind] for kind in drops}
+    expected = faithfulness_ratio(drops["gradnap"], drops["random"])
+    assert saved["faithfulness"] == pytest.approx(expected, rel=1e-5)
+    assert all(len(m._forward_hooks) == 0 for m in model.modules())
+
+
+def test_off_by_default_and_one_layer_on_request(tmp_path) -> None:
+    run, _, _ = fit(tmp_path / "off", GradNAPCallback(labels="labels", max_batches=2, views=["scalars"]), max_epochs=1)
+    assert not [tag for tag in read_events(run.logger.log_dir).Tags()["scalars"] if "faithfulness" in tag]
+    scores = json.loads(str(np.load(sorted(tmp_path.glob("off/**/profiles/*.npz"))[-1])["metadata"]))["scores"]
+    assert not [key for key in scores["gradnap"]["net.conv1"] if key.startswith("faithfulness")]
+    callback = GradNAPCallback(
+        labels="labels", max_batches=2, views=["scalars"], faithfulness_k=1, faithfulness_layers=["net.conv2"]
+    )
+    with pytest.warns(UserWarning, match=r"faithfulness_nap needs the NAP profiles too: profile with method="):
+        run, _, _ = fit(tmp_path / "on", callback, max_epochs=1)
+    tags = [tag for tag in read_events(run.logger.log_dir).Tags()["scalars"] if "faithfulness" in tag]
+    assert tags == ["gradnap/faithfulness/01_net.conv2"]
+
+
+def test_option_errors(tmp_path) -> None:
+    for k in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="`faithfulness_k` should be a positive integer"):
+            GradNAPCallback(faithfulness_k=k)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="`faithfulness_batches` should be a positive integer, got 0"):
+        GradNAPCallback(faithfulness_k=2, faithfulness_batches=0)
+    with pytest.raises(ValueError, match="`faithfulness_layers` should be a list of profiled layers' names"):
+        GradNAPCallback(faithfulness_k=2, faithfulness_layers="net.conv1")  # type: ignore[arg-type]
+    assert FaithfulnessOptions(3, ["a"], 4) == FaithfulnessOptions(3, ("a",), 4)
+    callback = GradNAPCallback(labels="labels", faithfulness_k=2, faithfulness_layers=["net.conv3"])
+    with pytest.raises(ValueError, match=r"`faithfulness_layers` names 'net.conv3', which is not profiled \(did you"):
+        fit(tmp_path, callback, max_epochs=1)
