@@ -84,12 +84,18 @@ def in_output_layout(
     """``mask`` (``[B, C, T]`` or ``[B, C]``, as ``to_bct(output)`` or its first two axes) on ``output``'s own
     axes: ``to_bct`` (the engine's map of this layer) carries each position's flat index, so the inverse
     is exact for every layout (time first, channels last, folded 4-D neurons)."""
+    if to_bct(output) is output:  # already [B, C, T] (or [B, C]): nothing to move
+        return _expanded(mask, output.shape).to(output.device)
     positions = to_bct(torch.arange(output.numel(), device=output.device).reshape(output.shape))
-    if mask.dim() < positions.dim():  # an utterance's mask holds at each of its positions
-        mask = mask.reshape(*mask.shape, *[1] * (positions.dim() - mask.dim())).expand(positions.shape)
+    mask = _expanded(mask, positions.shape)
     flat = torch.zeros(output.numel(), dtype=torch.bool, device=output.device)
     flat[positions.reshape(-1)] = mask.reshape(-1).to(output.device)
     return flat.reshape(output.shape)
+
+
+def _expanded(mask: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """An utterance's ``[B, C]`` mask at each of its positions of ``shape`` (a frame mask as it is)."""
+    return mask.reshape(*mask.shape, *[1] * (len(shape) - mask.dim())).expand(shape)
 
 
 @contextmanager

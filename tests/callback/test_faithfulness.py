@@ -76,9 +76,13 @@ def test_off_by_default_and_one_layer_on_request(tmp_path) -> None:
         labels="labels", max_batches=2, views=["scalars"], faithfulness_k=1, faithfulness_layers=["net.conv2"]
     )
     with pytest.warns(UserWarning, match=r"faithfulness_nap needs the NAP profiles too: profile with method="):
-        run, _, _ = fit(tmp_path / "on", callback, max_epochs=1)
+        run, model, data = fit(tmp_path / "on", callback, max_epochs=1)
     tags = [tag for tag in read_events(run.logger.log_dir).Tags()["scalars"] if "faithfulness" in tag]
     assert tags == ["gradnap/faithfulness/01_net.conv2"]
+    run.validate(model, data)  # under inference mode: the check's forwards need no gradients
+    repeat = sorted(tmp_path.glob("on/**/profiles/*validate-1.npz"))
+    scores = json.loads(str(np.load(repeat[0])["metadata"]))["scores"]["gradnap"]
+    assert np.isfinite(scores["net.conv2"]["faithfulness"]) and "faithfulness" not in scores["net.conv1"]
 
 
 def test_option_errors(tmp_path) -> None:
