@@ -4,6 +4,7 @@ the same drops as the pure check on the same batches; option errors."""
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -97,3 +98,34 @@ def test_option_errors(tmp_path) -> None:
     callback = GradNAPCallback(labels="labels", faithfulness_k=2, faithfulness_layers=["net.conv3"])
     with pytest.raises(ValueError, match=r"`faithfulness_layers` names 'net.conv3', which is not profiled \(did you"):
         fit(tmp_path, callback, max_epochs=1)
+
+
+@pytest.mark.slow
+def test_ddp_scores_equal_one_process(tmp_path) -> None:
+    """2 processes (gloo) against 1 on the demo configuration: with ``faithfulness_batches`` covering the whole
+    validation set in both (4 batches in one process, 2 in each of two), the drops sum over the same frames."""
+    from example_asr.corpora.synthetic.corpus import SyntheticSpeechCorpus
+    from tests.callback.test_distributed import ARGS, NUM_TRAIN, NUM_VALIDATION
+    from tests.helpers.processes import run_in_own_group
+
+    data_root = tmp_path / "corpus"
+    for split, size in (("train", NUM_TRAIN), ("validation", NUM_VALIDATION), ("test", 2)):
+        SyntheticSpeechCorpus(data_root, split, size, seed=0, snr_db=(20.0, 40.0), progress=False)
+    check = ["--trainer.callbacks.init_args.method", "[gradnap, nap]", "--trainer.callbacks.init_args.faithfulness_k"]
+    check += ["4", "--trainer.callbacks.init_args.faithfulness_batches", "4"]
+    check += ["--trainer.callbacks.init_args.faithfulness_layers", "[model.conv2, model.dense]"]
+    scores = {}
+    for devices in (1, 2):
+        out = tmp_path / f"devices{devices}"
+        args = [sys.executable, "-m", "example_asr", "validate", "--config", "configs/demo.yaml", *ARGS, *check]
+        args += ["--data.init_args.root", str(data_root), "--trainer.default_root_dir", str(out)]
+        args += ["--trainer.logger.init_args.save_dir", str(out), "--trainer.devices", str(devices)]
+        args += ["--trainer.strategy", "ddp"] if devices > 1 else []
+        returncode, output = run_in_own_group(args, timeout=420)
+        assert returncode == 0, output[-3000:]
+        (file,) = sorted(out.glob("**/profiles/*.npz"))
+        scores[devices] = json.loads(str(np.load(file)["metadata"]))["scores"]["gradnap"]
+    for layer in ("model.conv2", "model.dense"):
+        for key in ("faithfulness", "faithfulness_nap"):
+            assert np.isfinite(scores[1][layer][key])
+            assert scores[2][layer][key] == pytest.approx(scores[1][layer][key], rel=1e-4), (layer, key)
