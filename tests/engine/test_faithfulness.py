@@ -31,17 +31,20 @@ class KnownNeurons(nn.Module):
     (weight 1, the others 0.05); channel ``G + j`` is 5 times the same input, more active, but feeds every
     score with 0.05 only. So the neurons that matter for class ``j`` are ``j``; the most active, ``G + j``."""
 
-    def __init__(self) -> None:
+    def __init__(self, per_example: bool = False) -> None:
         super().__init__()
-        self.hidden = nn.Conv1d(GROUPS, 2 * GROUPS, 1, bias=False)
+        layer = (
+            (lambda i, o: nn.Linear(i, o, bias=False)) if per_example else (lambda i, o: nn.Conv1d(i, o, 1, bias=False))
+        )
+        self.hidden = layer(GROUPS, 2 * GROUPS)
         self.relu = nn.ReLU()
-        self.out = nn.Conv1d(2 * GROUPS, GROUPS, 1, bias=False)
+        self.out = layer(2 * GROUPS, GROUPS)
         with torch.no_grad():
             eye = torch.eye(GROUPS)
-            self.hidden.weight.copy_(torch.cat([eye, 5 * eye])[:, :, None])
             weights = torch.full((GROUPS, 2 * GROUPS), 0.05)
             weights[:, :GROUPS] += 0.95 * eye
-            self.out.weight.copy_(weights[:, :, None])
+            self.hidden.weight.copy_(torch.cat([eye, 5 * eye]).reshape(self.hidden.weight.shape))
+            self.out.weight.copy_(weights.reshape(self.out.weight.shape))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.relu(self.hidden(x)))
@@ -79,6 +82,30 @@ def test_the_check_finds_the_neurons_that_feed_each_class() -> None:
     assert faithfulness_ratio(drops["gradnap"], drops["random"]) > 2
     assert faithfulness_ratio(drops["gradnap"], drops["random"]) > faithfulness_ratio(drops["nap"], drops["random"])
     assert not model.hidden._forward_hooks  # every ablation's hook is gone
+
+
+def test_utterance_labels_on_a_layer_without_time() -> None:
+    """A classifier (``[B, C]`` layers, one label per example): the same neurons are found, and an example
+    without a label is neither ablated nor counted."""
+    model = KnownNeurons(per_example=True).eval()
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(24) % GROUPS
+    x = 2 * nn.functional.one_hot(labels, GROUPS).float() + 0.1 * torch.rand(24, GROUPS, generator=generator)
+    engine = ProfileEngine(["hidden"], GROUPS, method=["gradnap", "nap"], label_level="utterance")
+    engine.run_batch(model, ProfileBatch(inputs=x, labels=labels))
+    profiles = {m: profiles_of_method(engine.state(), engine.contents, m)["hidden"].profile for m in ("gradnap", "nap")}
+    selections = layer_selections(profiles, k=1, seed=0)
+    assert selections["gradnap"].nonzero()[:, 1].tolist() == list(range(GROUPS))
+    unlabelled = ProfileBatch(inputs=x, labels=torch.where(labels == 0, -1, labels))
+    drops = measure_drops(engine, model, {"hidden": model.hidden}, unlabelled, {"hidden": selections})["hidden"]
+    assert drops["frames"] == 18  # the 6 examples of group 0 are unlabelled here
+    with torch.no_grad():
+        clean = model(x).max(dim=1).values
+        hidden = model.relu(model.hidden(x))
+        hidden[torch.arange(24), labels] = torch.where(labels == 0, hidden[torch.arange(24), labels], 0)
+        ablated_scores = model.out(hidden).max(dim=1).values
+    expected = float((clean - ablated_scores)[labels != 0].sum())
+    assert drops["gradnap"] == pytest.approx(expected, rel=1e-6)
 
 
 def test_only_each_groups_own_frames_are_ablated() -> None:
