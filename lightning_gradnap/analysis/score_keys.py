@@ -5,7 +5,7 @@ metadata, the TensorBoard tags, the custom-scalars layout and the dashboard (DES
 (:data:`AGAINST`): ``_chance`` (its mean over shuffled categories), ``_chance_p95`` (their 95th
 percentile), ``_input`` (the model input's own score), ``_half0`` and ``_half1`` (the score of each
 half of the data). The layer's :data:`LAYER_METRICS` stand alone, and so do the opt-in causal check's
-:data:`FAITHFULNESS` scores (only where it ran).
+:data:`FAITHFULNESS` scores and :data:`FAITHFULNESS_DROPS` (only where it ran).
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lightning_gradnap.analysis.profile_analysis import LayerAnalysis
 
-__all__ = ["AGAINST", "FAITHFULNESS", "LAYER_METRICS", "layer_scores", "score_key", "split_score_key"]
+__all__ = [
+    "AGAINST",
+    "FAITHFULNESS",
+    "FAITHFULNESS_DROPS",
+    "LAYER_METRICS",
+    "layer_scores",
+    "score_key",
+    "split_score_key",
+]
 
 #: What a score is read against, as the suffix of its key.
 AGAINST = ("chance", "chance_p95", "input", "half0", "half1")
@@ -25,6 +33,13 @@ LAYER_METRICS = ("reliability", "stability", "method_agreement")
 #: The causal check's score of each method (docs/faithfulness.md): the objective's drop when its top-k neurons
 #: are zeroed at each group's frames, over the drop for k random ones.
 FAITHFULNESS = {"gradnap": "faithfulness", "nap": "faithfulness_nap"}
+#: The drops themselves, per labelled output frame, of each selection (what the ratios divide; finite where those
+#: are NaN).
+FAITHFULNESS_DROPS = {
+    "gradnap": "faithfulness_drop",
+    "nap": "faithfulness_drop_nap",
+    "random": "faithfulness_drop_random",
+}
 
 
 def score_key(score: str, against: str = "") -> str:

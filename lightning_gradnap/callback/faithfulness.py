@@ -22,7 +22,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
-from lightning_gradnap.analysis.score_keys import FAITHFULNESS
+from lightning_gradnap.analysis.score_keys import FAITHFULNESS, FAITHFULNESS_DROPS
 from lightning_gradnap.config import AnalysisOptions, FaithfulnessOptions
 from lightning_gradnap.engine.engine import ProfileEngine
 from lightning_gradnap.engine.faithfulness import faithfulness_ratio, layer_selections, measure_drops
@@ -149,6 +149,8 @@ class FaithfulnessCheck:
             for method in FAITHFULNESS
             if method in drops
         }
+        frames = max(drops["frames"], 1.0)
+        scores.update({FAITHFULNESS_DROPS[kind]: drops[kind] / frames for kind in FAITHFULNESS_DROPS if kind in drops})
         if not np.isfinite(drops["random"]) or drops["random"] <= 0:
             why = (
                 "no labelled frame in its batches"

@@ -19,6 +19,7 @@ from tests.helpers.callback import LOW_RELIABILITY, TinyFrameData, TinyFrameMode
 
 pytestmark = [LOW_RELIABILITY]
 LAYERS = ("00_net.conv1", "01_net.conv2")
+DROPS = ("faithfulness_drop", "faithfulness_drop_random")  # per labelled output frame (GradNAP only here)
 
 
 def fit(tmp_path, callback, **kwargs):
@@ -65,6 +66,14 @@ def test_a_fit_logs_the_scores_and_writes_them_into_the_file(tmp_path) -> None:
         drops = {kind: drops[kind] + measured["net.conv2"][kind] for kind in drops}
     expected = faithfulness_ratio(drops["gradnap"], drops["random"])
     assert saved["faithfulness"] == pytest.approx(expected, rel=1e-5)
+    frames = sum(
+        int((b["labels"][:, ::2] >= 0).sum()) for b in data.val[:2]
+    )  # the output frames: every 2nd input frame
+    per_frame = {key: scores["gradnap"]["net.conv2"][key] for key in (*DROPS, "faithfulness_drop_nap")}
+    assert per_frame == pytest.approx(
+        {"faithfulness_drop": drops["gradnap"] / frames, "faithfulness_drop_random": drops["random"] / frames,
+         "faithfulness_drop_nap": drops["nap"] / frames}, rel=1e-5
+    )  # fmt: skip
     assert all(len(m._forward_hooks) == 0 for m in model.modules())
 
 
@@ -79,7 +88,7 @@ def test_off_by_default_and_one_layer_on_request(tmp_path) -> None:
     with pytest.warns(UserWarning, match=r"faithfulness_nap needs the NAP profiles too: profile with method="):
         run, model, data = fit(tmp_path / "on", callback, max_epochs=1)
     tags = [tag for tag in read_events(run.logger.log_dir).Tags()["scalars"] if "faithfulness" in tag]
-    assert tags == ["gradnap/faithfulness/01_net.conv2"]
+    assert sorted(tags) == [f"gradnap/{key}/01_net.conv2" for key in ("faithfulness", *DROPS)]
     run.validate(model, data)  # under inference mode: the check's forwards need no gradients
     repeat = sorted(tmp_path.glob("on/**/profiles/*validate-1.npz"))
     scores = json.loads(str(np.load(repeat[0])["metadata"]))["scores"]["gradnap"]
@@ -117,7 +126,7 @@ def test_ddp_scores_equal_one_process(tmp_path) -> None:
     scores = {}
     for devices in (1, 2):
         out = tmp_path / f"devices{devices}"
-        args = [sys.executable, "-m", "example_asr", "validate", "--config", "configs/demo.yaml", *ARGS, *check]
+        args = [sys.executable, "-m", "example_asr", "validate", "--config", "configs/demo.yaml", *check, *ARGS]
         args += ["--data.init_args.root", str(data_root), "--trainer.default_root_dir", str(out)]
         args += ["--trainer.logger.init_args.save_dir", str(out), "--trainer.devices", str(devices)]
         args += ["--trainer.strategy", "ddp"] if devices > 1 else []
@@ -125,7 +134,9 @@ def test_ddp_scores_equal_one_process(tmp_path) -> None:
         assert returncode == 0, output[-3000:]
         (file,) = sorted(out.glob("**/profiles/*.npz"))
         scores[devices] = json.loads(str(np.load(file)["metadata"]))["scores"]["gradnap"]
-    for layer in ("model.conv2", "model.dense"):
+    for layer in ("model.conv2", "model.dense"):  # at initial weights (learning rate 0) the ratios may be NaN
+        for key in ("faithfulness_drop", "faithfulness_drop_nap", "faithfulness_drop_random"):
+            assert scores[2][layer][key] == pytest.approx(scores[1][layer][key], rel=1e-3, abs=1e-6), (layer, key)
         for key in ("faithfulness", "faithfulness_nap"):
-            assert np.isfinite(scores[1][layer][key])
-            assert scores[2][layer][key] == pytest.approx(scores[1][layer][key], rel=1e-4), (layer, key)
+            single, ddp = scores[1][layer][key], scores[2][layer][key]
+            assert (single is None) == (ddp is None) and (single is None or ddp == pytest.approx(single, rel=1e-3))
