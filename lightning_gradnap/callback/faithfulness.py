@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import lightning as L
@@ -138,10 +138,11 @@ class FaithfulnessCheck:
             )
         return layer_selections(profiles, min(k, neurons), SEED + index)
 
-    def _batches(self, trainer: L.Trainer) -> itertools.islice:
+    def _batches(self, trainer: L.Trainer) -> Iterator[Any]:
+        """The first ``batches`` of the first validation dataloader (the one profiled), as this process sees it."""
         loaders = trainer.val_dataloaders
         loader = loaders[0] if isinstance(loaders, Sequence) else loaders
-        return itertools.islice(iter(loader), self.options.batches)
+        return itertools.islice(iter(loader if loader is not None else ()), self.options.batches)
 
     def _scores(self, name: str, drops: dict[str, float]) -> dict[str, float]:
         scores = {
