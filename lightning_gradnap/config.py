@@ -33,6 +33,7 @@ __all__ = [
     "Clustering",
     "Embedding",
     "EngineOptions",
+    "FaithfulnessOptions",
     "LabelLevel",
     "Method",
     "Objective",
@@ -303,6 +304,32 @@ class ViewOptions:
             raise ValueError(f"`feature_batches` should be at least 0, got {self.feature_batches}")
         if self.topomap_layers is not None and self.topomap_layers < 1:
             raise ValueError(f"`topomap_layers` should be at least 1 (or None: every layer), got {self.topomap_layers}")
+
+
+@dataclass(frozen=True)
+class FaithfulnessOptions:
+    """The opt-in causal check of the profiles (docs/faithfulness.md), as the callback's ``faithfulness_*``.
+
+    Attributes:
+        k: Neurons zeroed per group: its top ``k`` by each method's profile, and ``k`` random ones; ``None``: off.
+        layers: The profiled layers to check (``None``: all). A list is kept as a tuple.
+        batches: The first this many validation batches are forwarded again (the clean one and one per selection).
+    """
+
+    k: int | None = None
+    layers: Sequence[str] | None = None
+    batches: int = 2
+
+    def __post_init__(self) -> None:
+        for name, value in (("faithfulness_k", self.k), ("faithfulness_batches", self.batches)):
+            if (value is not None or name.endswith("batches")) and (type(value) is not int or value < 1):
+                raise ValueError(f"`{name}` should be a positive integer, got {value!r}")
+        if self.layers is not None:
+            if isinstance(self.layers, str) or not all(isinstance(n, str) for n in self.layers) or not self.layers:
+                raise ValueError(
+                    f"`faithfulness_layers` should be a list of profiled layers' names, got {self.layers!r}"
+                )
+            object.__setattr__(self, "layers", tuple(self.layers))
 
 
 def as_plain_dict(options: EngineOptions | AnalysisOptions | ViewOptions) -> dict[str, Any]:

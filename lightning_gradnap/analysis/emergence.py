@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from lightning_gradnap.analysis.profile_analysis import ProfileAnalysis
-from lightning_gradnap.analysis.score_keys import score_key
+from lightning_gradnap.analysis.score_keys import FAITHFULNESS, score_key
 
 __all__ = ["METRICS", "Scores", "emergence_matrix", "scalars_layout"]
 
@@ -60,14 +60,17 @@ def emergence_matrix(scores: Scores, layers: Sequence[str], metric: str) -> np.n
     return matrix
 
 
-def scalars_layout(metrics: Sequence[str], tag: str = "gradnap") -> dict[str, Any]:
+def scalars_layout(metrics: Sequence[str], tag: str = "gradnap", faithfulness: bool = False) -> dict[str, Any]:
     """Custom-scalars layout (``SummaryWriter.add_custom_scalars``): one multi-line chart per
     metric, a line per layer (the tags ``<tag>/<metric>/NN_<layer>``), and for a score with a
     chance level its 95th percentile, the input's score and the layer's score at initialisation as lines
     of their own (``_chance_p95``, ``_input``, ``_init``), so that a layer can be read above chance, above
-    its input and above what its architecture alone gives."""
+    its input and above what its architecture alone gives; with ``faithfulness``, a chart of the causal
+    check's scores (GradNAP's and NAP's lines, each layer's, to be read against 1)."""
     charts = {}
     for metric in metrics:
         against = [f"{tag}/{score_key(metric, kind)}/" for kind in ("chance_p95", "input", "init")]
         charts[metric] = ["Multiline", [re.escape(prefix) + ".*" for prefix in (f"{tag}/{metric}/", *against)]]
+    if faithfulness:
+        charts["faithfulness"] = ["Multiline", [re.escape(f"{tag}/{key}/") + ".*" for key in FAITHFULNESS.values()]]
     return {tag: charts}

@@ -129,6 +129,7 @@ class LayerAnalysis:
         topomap: Its topographic map's scores, ``name -> (value, on random layouts)``, where it has a map.
         right_wrong: With groups split by correctness, how far right and wrong profiles lie apart
             (:mod:`~lightning_gradnap.analysis.errors`); ``None`` otherwise.
+        faithfulness: The causal check's scores by key (``score_keys.FAITHFULNESS``); empty where it did not run.
     """
 
     present: np.ndarray
@@ -144,6 +145,7 @@ class LayerAnalysis:
     init: dict[str, float] = field(default_factory=dict)
     topomap: dict[str, tuple[float, float]] = field(default_factory=dict)
     right_wrong: RightWrong | None = None
+    faithfulness: dict[str, float] = field(default_factory=dict)
 
     @property
     def silhouette(self) -> float:

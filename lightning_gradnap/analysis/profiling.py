@@ -69,6 +69,7 @@ def profile_state(
     previous: Profiles | None = None,
     init: InitScores | None = None,
     is_init: bool = False,
+    faithfulness: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Profiling:
     """Profiles and analysis of every method in a (reduced) ``state``.
 
@@ -81,6 +82,7 @@ def profile_state(
         previous: The previous profiling (as written), for the stability.
         init: The scores of the run's untrained-network profiling, each layer's ``_init``.
         is_init: This is that profiling: its own scores are its ``_init`` (``init`` is not read).
+        faithfulness: The causal check's scores by layer and key (docs/faithfulness.md), for the first method.
     """
     options = options or AnalysisOptions()
     norm = (options.weight_by_count, options.scale)
@@ -110,6 +112,8 @@ def profile_state(
     for method, analysis in analyses.items():
         for layer, result in analysis.layers.items():
             result.init = init_scores.get(method, {}).get(layer, {})
+    for layer, values in (faithfulness or {}).items():
+        analyses[contents.methods[0]].layers[layer].faithfulness.update(values)
     combined = Profiles.combine(by_method)
     combined.features = feature_views
     combined.metadata["scores"] = {method: _saved_scores(analysis) for method, analysis in analyses.items()}

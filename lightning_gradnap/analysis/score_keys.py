@@ -7,7 +7,8 @@ percentile), ``_input`` (the model input's own score), ``_init`` (the layer's sc
 profiling, before the first training step), ``_half0`` and ``_half1`` (the score of each half of the
 data), ``_random`` (a topographic map's score on random layouts: :data:`TOPOMAP_SCORES`), ``_noise`` (for
 :data:`RIGHT_WRONG`: the same distance between the two halves of the data, :mod:`~lightning_gradnap.analysis.errors`).
-The layer's :data:`LAYER_METRICS` stand alone.
+The layer's :data:`LAYER_METRICS` stand alone, and so do the opt-in causal check's :data:`FAITHFULNESS`
+scores and :data:`FAITHFULNESS_DROPS` (only where it ran).
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lightning_gradnap.analysis.profile_analysis import LayerAnalysis
 
-__all__ = ["AGAINST", "LAYER_METRICS", "RIGHT_WRONG", "TOPOMAP_SCORES", "layer_scores", "score_key", "split_score_key"]
+__all__ = [
+    "AGAINST",
+    "FAITHFULNESS",
+    "FAITHFULNESS_DROPS",
+    "LAYER_METRICS",
+    "RIGHT_WRONG",
+    "TOPOMAP_SCORES",
+    "layer_scores",
+    "score_key",
+    "split_score_key",
+]
 
 #: What a score is read against, as the suffix of its key.
 AGAINST = ("chance", "chance_p95", "input", "init", "half0", "half1", "random", "noise")
@@ -28,6 +39,16 @@ TOPOMAP_SCORES = ("topomap_smoothness", "topomap_blobs", "topomap_blob_size")
 LAYER_METRICS = ("reliability", "stability", "method_agreement")
 #: With ``split_by_correctness``: how far each group's right and wrong profiles lie apart, read against ``_noise``.
 RIGHT_WRONG = "right_wrong"
+#: The causal check's score of each method (docs/faithfulness.md): the objective's drop when its top-k neurons
+#: are zeroed at each group's frames, over the drop for k random ones.
+FAITHFULNESS = {"gradnap": "faithfulness", "nap": "faithfulness_nap"}
+#: The drops themselves, per labelled output frame, of each selection (what the ratios divide; finite where those
+#: are NaN).
+FAITHFULNESS_DROPS = {
+    "gradnap": "faithfulness_drop",
+    "nap": "faithfulness_drop_nap",
+    "random": "faithfulness_drop_random",
+}
 
 
 def score_key(score: str, against: str = "") -> str:
@@ -55,7 +76,8 @@ def layer_scores(result: LayerAnalysis, input_scores: Mapping[str, float], halve
     """One layer's numbers by key: each score with its chance level, its 95th percentile, the input's
     score, its value at initialisation and (if ``halves``) each half's, then the :data:`LAYER_METRICS`, then
     the :data:`TOPOMAP_SCORES` with ``_random`` where the layer has a map, then :data:`RIGHT_WRONG` and its
-    ``_noise`` where the groups are split by correctness; NaN where undefined."""
+    ``_noise`` where the groups are split by correctness, then the :data:`FAITHFULNESS` scores the layer
+    has; NaN where undefined."""
     values: dict[str, float] = {}
     nan = float("nan")
     for name, baseline in result.scores.items():
@@ -73,4 +95,5 @@ def layer_scores(result: LayerAnalysis, input_scores: Mapping[str, float], halve
     if result.right_wrong is not None:
         values[RIGHT_WRONG] = result.right_wrong.value
         values[score_key(RIGHT_WRONG, "noise")] = result.right_wrong.noise
+    values.update(result.faithfulness)
     return values

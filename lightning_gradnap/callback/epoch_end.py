@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from functools import partial
 
 import lightning as L
@@ -36,6 +37,7 @@ def profile_validation(
     save_profiles: bool,
     reliability_threshold: float,
     init: bool = False,
+    faithfulness: Callable[[dict, AnalysisOptions], Mapping[str, Mapping[str, float]]] | None = None,
 ) -> None:
     """Profile the validation that ends: a collective call, on every rank; files, views and the history entry
     on global rank zero (the other ranks keep the step in their history).
@@ -52,6 +54,7 @@ def profile_validation(
         reliability_threshold: Warn once per layer whose split-half reliability is below this.
         init: This is the untrained-network profiling (before the first training step): its scores become
             every later profiling's ``_init``; at a step already profiled it is written as ``...-init.npz``.
+        faithfulness: The causal check (``callback.faithfulness``), given the reduced state; ``None``: off.
     """
     try:  # a collective call: on every rank
         state = reduce_state(
@@ -74,6 +77,7 @@ def profile_validation(
         return  # a resumed fit repeats a step its checkpoint had profiled
     folder = log_dir(trainer) / "profiles" if save_profiles else None  # a broadcast: on every rank
     inits = history.init_scores
+    faithful = None if faithfulness is None else faithfulness(state, analysis_options)  # a collective call too
     if not trainer.is_global_zero:
         if init:
             history.set_init(step, {})  # done on this rank too (the scores are rank zero's)
@@ -81,7 +85,8 @@ def profile_validation(
             history.add(step, epoch)
         return
     try:  # any error of the analysis or the views: a warning that names the step, the file still written
-        profiling = profile_state(engine.contents, state, groups, analysis_options, history.previous, inits, init)
+        previous = history.previous
+        profiling = profile_state(engine.contents, state, groups, analysis_options, previous, inits, init, faithful)
         first, analysis = profiling.first
         scores = None
         if not run:  # orders of the views watched over steps (first method), into the file; scores so far

@@ -25,6 +25,7 @@ from lightning_gradnap import config
 from lightning_gradnap.callback.arguments import callback_engine_options, callback_frame_maps, state_key_options
 from lightning_gradnap.callback.early_checks import check_before_training, first_validation_batch
 from lightning_gradnap.callback.epoch_end import profile_validation
+from lightning_gradnap.callback.faithfulness import FaithfulnessCheck
 from lightning_gradnap.callback.history import ProfileHistory
 from lightning_gradnap.callback.init_profiling import profile_before_training
 from lightning_gradnap.callback.loggers import log_dir, summary_writer
@@ -91,6 +92,7 @@ class GradNAPCallback(Callback):
         save_profiles: Write ``profiles/epoch=NNN-step=NNNNNN.npz`` under the log directory.
         profile_init: Profile once before the first training step (the untrained network, a
             checkpoint's weights if it has no such profiling): each score's ``_init`` baseline.
+        faithfulness_k, faithfulness_layers, faithfulness_batches: The causal check, opt-in (``FaithfulnessOptions``).
 
     Raises:
         ValueError: For an argument outside its allowed values (listed), or an unimportable path.
@@ -144,6 +146,9 @@ class GradNAPCallback(Callback):
         split_by_correctness: bool = False,
         group_classes: list[int | list[int]] | None = None,
         blank_frames: config.BlankFrames = "segment",
+        faithfulness_k: int | None = None,
+        faithfulness_layers: list[str] | None = None,
+        faithfulness_batches: int = 2,
     ) -> None:
         super().__init__()
         self.view_options = ViewOptions(
@@ -163,6 +168,7 @@ class GradNAPCallback(Callback):
         self.frame_maps = callback_frame_maps(frame_maps)  # checked now
         self.analysis_options = AnalysisOptions(num_clusters, clustering, weight_by_count, scale)
         self.save_profiles, self.reliability_threshold = save_profiles, reliability_threshold
+        self.faithfulness = FaithfulnessCheck(faithfulness_k, faithfulness_layers, faithfulness_batches)
         self._history = ProfileHistory.of(self.view_options)
         self.tracker = self._history.tracker  # the tracked views' orders: ``tracker.reanchor()`` on request
         self._trainer: Callable[[], Any] | None = None  # the Trainer of the last setup: another one starts a fresh run
@@ -199,6 +205,7 @@ class GradNAPCallback(Callback):
         if self._engine_options.split_by_correctness:  # 2G groups: "g correct", "g wrong"
             self.groups = self.groups.split_by_correctness()
         self._model = forward_module(pl_module, layers)[1]
+        self.faithfulness.setup(layers)
         self._capture = SharedForward(self.engine, self.engine.recorder(pl_module))  # layers resolved once
         warn_if_any(self._history.keep_layers(layers))
         self._history.set_root(log_dir(trainer))
@@ -212,7 +219,7 @@ class GradNAPCallback(Callback):
         if not self._checked_batch:  # no sanity check ran: the first validation batch, before the first step
             self._check_batch(first_validation_batch(trainer), pl_module)
         if self.schedule.profile_init and self._history.init_scores is None and self._capture is not None:
-            finish = partial(self._profile, trainer, self._capture.engine, True)
+            finish = partial(self._profile, trainer, pl_module, self._capture.engine, True)
             profile_before_training(trainer, pl_module, self._capture, self._model, self.reader, self.schedule, finish)
 
     def _check_batch(self, batch: Any, pl_module: L.LightningModule) -> None:
@@ -275,11 +282,14 @@ class GradNAPCallback(Callback):
         if not self.schedule.active or self.engine is None:
             return
         self.schedule.active = False
-        self._profile(trainer, self.engine)
+        self._profile(trainer, pl_module, self.engine)
 
-    def _profile(self, trainer: L.Trainer, engine: ProfileEngine, init: bool = False) -> None:
+    def _profile(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, engine: ProfileEngine, init: bool = False
+    ) -> None:
         parts = (self.groups, self.analysis_options, self._history, self.schedule, self.writer)
-        profile_validation(trainer, engine, *parts, self.save_profiles, self.reliability_threshold, init)
+        check = None if init else self.faithfulness.measurer(trainer, pl_module, self._model, self.reader, engine)
+        profile_validation(trainer, engine, *parts, self.save_profiles, self.reliability_threshold, init, check)
 
     @override
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -159,10 +159,12 @@ def masked_objective(
     output_map: AnyFrameMap | None,
     extra: ObjectiveInputs,
     label_rate: int = 1,
+    keep: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``objective`` on the valid output frames of each utterance (all frames without lengths).
 
-    ``lengths`` count input time steps; frame targets come one per ``label_rate`` of them.
+    ``lengths`` count input time steps; frame targets come one per ``label_rate`` of them. ``keep``
+    (``[B, T]`` bool) counts only those of the valid frames (e.g. the labelled ones).
 
     Padded frames of the scores are set to zero first, so that a NaN or inf there (e.g. ``log(0)``
     padding) reaches neither the objective nor any gradient.
@@ -174,6 +176,8 @@ def masked_objective(
     else:
         valid = output_map.valid(lengths.to(scores.device), frames)
         frame_index = torch.div(output_map.input_frames(frames, scores.device), label_rate, rounding_mode="floor")
+    if keep is not None:
+        valid = valid & keep.to(valid.device)
     scores = scores.masked_fill(~valid[:, None, :], 0)
     return objective(scores, replace(extra, valid=valid, frame_index=frame_index))
 

@@ -141,5 +141,6 @@ def write_views(
             writer, scores or Scores.with_step({}, step, analysis, METRICS), list(analysis.layers), step, tag
         )
     if layout and "scalars" in views:
-        writer.add_custom_scalars(scalars_layout(METRICS, tag))
+        checked = any(result.faithfulness for result in analysis.layers.values())
+        writer.add_custom_scalars(scalars_layout(METRICS, tag, checked))
     writer.flush()
