@@ -78,8 +78,10 @@ def compute_profiles(
             layers not given are probed (see :class:`~lightning_gradnap.ProfileEngine`).
         label_rate: Input time steps per frame label (e.g. 160 for 10 ms labels of 16 kHz audio);
             lengths count input time steps.
-        split_by_correctness, group_classes, blank_frames: Split each group into ``"g correct"`` and
-            ``"g wrong"`` (``2G`` groups) by the model's best class at each frame (docs/errors.md).
+        split_by_correctness: Split each group into ``"g correct"`` and ``"g wrong"`` (``2G`` groups) by
+            the model's best class at each frame (docs/errors.md).
+        group_classes: The model's output class (or classes) of each group, for ``split_by_correctness``.
+        blank_frames: What a frame whose best class is the blank counts as, with ``split_by_correctness``.
         progress: Show a progress bar.
 
     Returns:

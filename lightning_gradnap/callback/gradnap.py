@@ -16,7 +16,6 @@ from functools import partial
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 from typing_extensions import override
@@ -28,7 +27,8 @@ from lightning_gradnap.callback.epoch_end import profile_validation
 from lightning_gradnap.callback.faithfulness import FaithfulnessCheck
 from lightning_gradnap.callback.history import ProfileHistory
 from lightning_gradnap.callback.init_profiling import profile_before_training
-from lightning_gradnap.callback.loggers import log_dir, summary_writer
+from lightning_gradnap.callback.loggers import log_dir
+from lightning_gradnap.callback.run_end import RunEnd
 from lightning_gradnap.callback.runs import rank_zero_setup_warnings, starts_fresh_run, trainer_reference, warn_if_any
 from lightning_gradnap.callback.schedule import ProfilingSchedule
 from lightning_gradnap.callback.shared_forward import SharedForward, forward_module, profiled_layers
@@ -36,14 +36,12 @@ from lightning_gradnap.config import AnalysisOptions, ViewOptions, as_plain_dict
 from lightning_gradnap.engine.engine import ProfileEngine
 from lightning_gradnap.profiles.groups import Groups, GroupSources
 from lightning_gradnap.recording.batch import BatchReader, LabelFn, ProfileBatch
-from lightning_gradnap.summary.replay import replay_history
-from lightning_gradnap.summary.topomap_views import replay_topomap_history
 from lightning_gradnap.summary.writer import ProfileWriter
 
 __all__ = ["GradNAPCallback"]
 
 
-class GradNAPCallback(Callback):
+class GradNAPCallback(RunEnd, Callback):
     r"""Compute GradNAPs (or NAPs) on validation batches and log them at every profiling step.
 
     During ``fit``, profiled batches reuse the validation forward pass: hooks capture the layer
@@ -86,13 +84,18 @@ class GradNAPCallback(Callback):
         target_lengths: Batch key of the target lengths (``ctc``).
         every_n_epochs: Profile every n-th validation run of ``fit`` (every ``validate()``).
         max_batches: Profile the first ``max_batches`` validation batches (``None``: all).
-        split_by_correctness, group_classes, blank_frames: Split each group into ``"g correct"`` and ``"g wrong"`` by
-            the model's best class at each frame (see :class:`~lightning_gradnap.config.EngineOptions`, docs/errors.md).
+        split_by_correctness: Split each group into ``"g correct"`` and ``"g wrong"`` by the model's best class
+            at each frame (docs/errors.md; :class:`~lightning_gradnap.config.EngineOptions` documents the three).
+        group_classes: The model's output class (or classes) of each group, for ``split_by_correctness``.
+        blank_frames: What a frame whose best class is the blank counts as, with ``split_by_correctness``.
         reliability_threshold: Warn once per layer whose split-half reliability is below this.
         save_profiles: Write ``profiles/epoch=NNN-step=NNNNNN.npz`` under the log directory.
         profile_init: Profile once before the first training step (the untrained network, a
             checkpoint's weights if it has no such profiling): each score's ``_init`` baseline.
-        faithfulness_k, faithfulness_layers, faithfulness_batches: The causal check, opt-in (``FaithfulnessOptions``).
+        faithfulness_k: The causal check's neurons per group (``None``: off; docs/faithfulness.md,
+            :class:`~lightning_gradnap.config.FaithfulnessOptions` documents the three).
+        faithfulness_layers: The layers it checks (``None``: every profiled layer).
+        faithfulness_batches: The first this many validation batches it forwards again.
 
     Raises:
         ValueError: For an argument outside its allowed values (listed), or an unimportable path.
@@ -290,41 +293,3 @@ class GradNAPCallback(Callback):
         parts = (self.groups, self.analysis_options, self._history, self.schedule, self.writer)
         check = None if init else self.faithfulness.measurer(trainer, pl_module, self._model, self.reader, engine)
         profile_validation(trainer, engine, *parts, self.save_profiles, self.reliability_threshold, init, check)
-
-    @override
-    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.writer.close()
-        if "profile_replay" in self.writer.views and self.save_profiles and trainer.is_global_zero:
-            replay_history(summary_writer(trainer), self._history.resolved())  # warns about unreadable files
-        if "topomap" in self.writer.views and self.save_profiles and trainer.is_global_zero:
-            replay_topomap_history(summary_writer(trainer), self._history.resolved())
-
-    @override
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.state.fn != "fit":
-            self.writer.close()  # trainer.validate(): finish before the logger closes
-
-    @override
-    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        self.writer.close()
-
-    @override
-    def state_dict(self) -> dict[str, Any]:
-        return {"history": self.history, "validations": self.schedule.validations}
-
-    @override
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._history.load(state_dict["history"])
-        self.schedule.validations = int(state_dict.get("validations", 0))
-        self.schedule.restored_steps = set(self._history.state["steps"])
-        if self.engine is not None:  # after setup (as in a resumed fit): the layers are known
-            warn_if_any(self._history.keep_layers(self.engine.layers))
-
-    @property
-    def history(self) -> dict[str, Any]:
-        """Steps, epochs, files and ``metrics`` of every profiling so far (plain data, as checkpointed)."""
-        return self._history.state
-
-    @property
-    def metrics(self) -> dict[str, np.ndarray]:  # each ``<layer>/<metric>`` over the steps (global rank zero)
-        return self._history.metrics
