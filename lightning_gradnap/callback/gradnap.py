@@ -291,5 +291,5 @@ class GradNAPCallback(RunEnd, Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, engine: ProfileEngine, init: bool = False
     ) -> None:
         parts = (self.groups, self.analysis_options, self._history, self.schedule, self.writer)
-        check = None if init else self.faithfulness.measurer(trainer, pl_module, self._model, self.reader, engine)
+        check = self.faithfulness.measurer(trainer, pl_module, self._model, self.reader, engine)  # None: off
         profile_validation(trainer, engine, *parts, self.save_profiles, self.reliability_threshold, init, check)

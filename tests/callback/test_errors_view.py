@@ -38,13 +38,13 @@ def test_a_fit_with_the_split_writes_the_view_the_score_and_2g_groups(tmp_path) 
     events = read_events(run.logger.log_dir)
     for layer in ("00_net.conv1", "01_net.conv2"):
         images = events.Images(f"gradnap/errors/{layer}")
-        assert [image.step for image in images] == [3, 6]
+        assert [image.step for image in images] == [0, 3, 6]  # 0: the untrained network
         assert images[0].encoded_image_string.startswith(PNG) and images[0].height >= 300
         values = {event.step: event.value for event in events.Scalars(f"gradnap/right_wrong/{layer}")}
         noise = {event.step: event.value for event in events.Scalars(f"gradnap/right_wrong_noise/{layer}")}
-        assert list(values) == list(noise) == [3]  # at step 6 the model is right at every frame: NaN, not logged
+        assert list(values) == list(noise) == [0, 3]  # at step 6 the model is right at every frame: NaN, not logged
         assert all(0 <= v <= 2 for v in [*values.values(), *noise.values()])
-        assert [image.step for image in events.Images(f"gradnap/profile/{layer}")] == [3, 6]  # views of 2G groups
+        assert [image.step for image in events.Images(f"gradnap/profile/{layer}")] == [0, 3, 6]  # views of 2G groups
     files = sorted(tmp_path.glob("**/profiles/*.npz"))
     saved = Profiles.load(files[0])
     assert saved.group_names == split_group_names(GROUPS)
