@@ -186,7 +186,8 @@ def test_the_wheel_installs_with_its_core_dependencies_only_and_runs_the_callbac
     assert found["package"].startswith(site), found["package"]  # the installed wheel, not this checkout
     assert found["torch"].startswith(str(tmp_path / "torch-and-its-requirements")), found["torch"]
     assert found["version"] == found["__version__"] == lightning_gradnap.__version__  # one source, installed
-    assert len(found["files"]) == 2 and all(name.endswith(".npz") for name in found["files"]), found["files"]
+    # the untrained network's profiling (step 0) and one per epoch
+    assert len(found["files"]) == 3 and all(name.endswith(".npz") for name in found["files"]), found["files"]
     assert any(tag.startswith("gradnap/") for tag in found["images"]), found["images"]
     assert not set(ASR_DISTRIBUTIONS) & set(found["installed"]), sorted(
         set(ASR_DISTRIBUTIONS) & set(found["installed"])
