@@ -70,6 +70,8 @@ class BatchClock(L.Callback):
 
 HOOKS = (
     "setup",
+    "on_train_start",
+    "on_train_batch_end",
     "on_validation_epoch_start",
     "on_validation_batch_start",
     "on_validation_batch_end",
