@@ -41,7 +41,7 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.tensorboard import SummaryWriter
 
-import lightning_gradnap.callback.gradnap as callback_module
+import lightning_gradnap.callback.run_end as run_end
 from example_asr.data import SyntheticSpeechData
 from example_asr.module import SpeechRecognizer
 from example_asr.phonetics.letters import phoneme_group_classes
@@ -138,22 +138,26 @@ def run(
         logger=TensorBoardLogger(log_dir),
         callbacks=callbacks,
     )
-    start, cpu = time.perf_counter(), time.process_time()
+    start, cpu, replays = time.perf_counter(), time.process_time(), len(REPLAYS)
     trainer.fit(model, data)
     hooks = profiler.seconds if profiler else 0.0
-    return times, time.perf_counter() - start, time.process_time() - cpu, hooks
+    return times, time.perf_counter() - start, time.process_time() - cpu, hooks, sum(REPLAYS[replays:])
 
 
-REPLAYS: list[float] = []  # seconds of each fit's replay at its end
+REPLAYS: list[float] = []  # seconds of each fit's replays at its end (heatmaps, and topomaps with --topomap)
 
 
-def _timed_replay(*args, **kwargs):
-    report = _replay_history(*args, **kwargs)
-    REPLAYS.append(report.seconds)
-    return report
+def _timed(replay_function):
+    def timed_replay(*args, **kwargs):
+        report = replay_function(*args, **kwargs)
+        REPLAYS.append(report.seconds)
+        return report
+
+    return timed_replay
 
 
-_replay_history, callback_module.replay_history = callback_module.replay_history, _timed_replay
+for _name in ("replay_history", "replay_topomap_history"):
+    setattr(run_end, _name, _timed(getattr(run_end, _name)))
 
 
 def _list(values: list[float]) -> str:
@@ -218,21 +222,24 @@ def main() -> None:
             profiled.append(fit(True, args.batches, log_dir, 1)[0])
         epochs_plain, epochs_profiled, cpu_plain, cpu_profiled, accounted = [], [], [], [], []
         hook_seconds: tuple[list[float], list[float]] = ([], [])  # per epoch, of the runs without and with
-        REPLAYS.clear()
+        replayed: list[float] = []  # seconds of the profiled fits' replays
         if args.epoch:
             for _ in range(args.repeats):
                 options = {"background_figures": False} if args.foreground_figures and args.against_default else {}
-                _, wall, cpu, hooks = fit(False, None, log_dir, args.train_batches, epochs=args.epochs, **options)
+                _, wall, cpu, hooks, _ = fit(False, None, log_dir, args.train_batches, epochs=args.epochs, **options)
                 hook_seconds[0].append(hooks / args.epochs)
                 epochs_plain.append(wall / args.epochs)
                 cpu_plain.append(cpu / args.epochs)
                 options = {"background_figures": False} if args.foreground_figures else {}
                 options.update({"views": [*DEFAULT_VIEWS, "topomap"]} if args.topomap else {})
-                _, wall, cpu, hooks = fit(True, None, log_dir, args.train_batches, epochs=args.epochs, **options)
+                _, wall, cpu, hooks, replay_seconds = fit(
+                    True, None, log_dir, args.train_batches, epochs=args.epochs, **options
+                )
                 accounted.append(hooks / (wall - hooks))
                 hook_seconds[1].append(hooks / args.epochs)
                 epochs_profiled.append(wall / args.epochs)
                 cpu_profiled.append(cpu / args.epochs)
+                replayed.append(replay_seconds)
     a, b = statistics.median(sum(t) for t in plain), statistics.median(sum(t) for t in profiled)
     # The first profiled batch of a run also finds the frame maps (once per run): shown apart.
     a1, b1 = statistics.median(sum(t[1:]) for t in plain), statistics.median(sum(t[1:]) for t in profiled)
@@ -275,9 +282,9 @@ def main() -> None:
             f"seconds inside the callback's hooks per epoch, without: {_list(hook_seconds[0])}; "
             f"with: {_list(hook_seconds[1])}"
         )
-        replay_share = statistics.median(REPLAYS) / args.epochs
+        replay_share = statistics.median(replayed) / args.epochs
         print(
-            f"replay at the end of fit: median {statistics.median(REPLAYS):.2f} s ({replay_share:.2f} s per epoch); "
+            f"replay at the end of fit: median {statistics.median(replayed):.2f} s ({replay_share:.2f} s per epoch); "
             f"ratio without it = {(d - replay_share) / c:.3f}"
         )
     print(f"ratio profiled validation batches with / without = {b / a:.3f}  (target <= 2.2)")
