@@ -48,9 +48,9 @@ def page_url(base: str, markdown: str) -> str:
 #: that the argument of the same name builds.
 DOCUMENTED_IN = {
     "lightning_gradnap.callback.gradnap.GradNAPCallback": ROOT / "lightning_gradnap" / "callback" / "gradnap.py",
-    "lightning_gradnap.config.EngineOptions": ROOT / "lightning_gradnap" / "config.py",
-    "lightning_gradnap.config.AnalysisOptions": ROOT / "lightning_gradnap" / "config.py",
-    "lightning_gradnap.config.ViewOptions": ROOT / "lightning_gradnap" / "config.py",
+    "lightning_gradnap.config.EngineOptions": ROOT / "lightning_gradnap" / "config" / "engine.py",
+    "lightning_gradnap.config.AnalysisOptions": ROOT / "lightning_gradnap" / "config" / "stages.py",
+    "lightning_gradnap.config.ViewOptions": ROOT / "lightning_gradnap" / "config" / "stages.py",
 }
 
 
