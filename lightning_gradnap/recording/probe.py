@@ -20,14 +20,14 @@ from torch import nn
 
 from lightning_gradnap.recording.batch import ProfileBatch
 from lightning_gradnap.recording.frame_maps import IDENTITY, AnyFrameMap
-from lightning_gradnap.recording.layouts import Layout, LayoutOverride
+from lightning_gradnap.recording.layouts import LayoutOverride
 from lightning_gradnap.recording.probe_counts import with_frame_counts
 from lightning_gradnap.recording.probe_feeders import find_feeders
 from lightning_gradnap.recording.probe_fields import receptive_field_lines
 from lightning_gradnap.recording.probe_forward import OUTPUT, ModelProbe, ProbeFailed, model_probe
 from lightning_gradnap.recording.probe_trace import LocalStatistics, ModuleTrace
 
-__all__ = ["OUTPUT", "find_frame_maps", "find_maps_and_layouts", "probe_frame_maps"]
+__all__ = ["OUTPUT", "find_frame_maps", "probe_frame_maps"]
 
 FIRST_LENGTH = 64  # input frames of the first probe, where the model takes them (else the batch's length)
 
@@ -81,35 +81,20 @@ def find_frame_maps(
     """Maps of ``layers`` (names in ``model``, or modules by name) and of the scores (:data:`OUTPUT`):
     the ``given`` ones, the others probed (see :class:`ModelProbe` for the probe's inputs). ``found``, if
     given, receives the ``layouts`` of the layers and scores and the first input's ``input_time_axis``."""
-    maps, layouts, axis = find_maps_and_layouts(
-        model, batch, layers, given, channels_last, class_dim, output_transform, label_rate
-    )
-    if found is not None:
-        found.update(layouts=layouts, input_time_axis=axis)
-    return maps
-
-
-def find_maps_and_layouts(
-    model: nn.Module,
-    batch: ProfileBatch,
-    layers: Sequence[str] | Mapping[str, nn.Module],
-    given: Mapping[str, AnyFrameMap],
-    channels_last: LayoutOverride = False,
-    class_dim: int | None = 1,
-    output_transform: Callable[[Any], torch.Tensor] | None = None,
-    label_rate: int = 1,
-) -> tuple[dict[str, AnyFrameMap], dict[str, Layout], int]:
-    """:func:`find_frame_maps`, with the layout of each layer and of the scores, and the first input's time axis."""
+    found = {} if found is None else found
     names = [name for name in [*layers, OUTPUT] if name not in given]
     if not names and isinstance(channels_last, bool):  # nothing to probe: the layouts are stated
         first = batch.input_tuple[0]
-        return dict(given), {}, 1 if channels_last else max(first.dim() - 1, 0)
+        found.update(layouts={}, input_time_axis=1 if channels_last else max(first.dim() - 1, 0))
+        return dict(given)
     run = model_probe(model, batch, layers, channels_last, class_dim, output_transform, label_rate)
     if not names:  # the layouts still come from the probe: its first forwards only
         run.find_layouts(max(run.batch_length, 16))
-        return dict(given), run.layouts, run.time_axis
-    maps = probe_frame_maps(model, run, names)
-    return {**maps, **given}, dict(run.layouts), run.time_axis
+        maps = dict(given)
+    else:
+        maps = {**probe_frame_maps(model, run, names), **given}
+    found.update(layouts=dict(run.layouts), input_time_axis=run.time_axis)
+    return maps
 
 
 def _first_layouts(

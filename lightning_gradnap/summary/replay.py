@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,15 @@ from lightning_gradnap.profiles.result import Profiles
 from lightning_gradnap.summary.sinks import takes_images
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 
-__all__ = ["ReplayReport", "final_orders", "replay", "replay_history", "step_of"]
+__all__ = [
+    "ReplayReport",
+    "final_orders",
+    "load_replayed",
+    "replay",
+    "replay_from_history",
+    "replay_history",
+    "step_of",
+]
 
 
 @dataclass
@@ -56,6 +64,52 @@ def step_of(path: str | os.PathLike) -> int | None:
     """The global step in a profile file's name (``epoch=NNN-step=NNNNNN.npz``), or None."""
     name = parse_file_name(path)
     return None if name is None else name.step
+
+
+#: A replayed profiling: its step, its epoch (None if not known) and its profiles (of the first method).
+Replayed = tuple[int, int | None, Profiles]
+
+
+def load_replayed(
+    files: Sequence[str | os.PathLike],
+    steps: Sequence[int] | None,
+    epochs: Sequence[int] | None,
+    report: ReplayReport,
+) -> list[Replayed]:
+    """The readable files' profilings, in order; the unreadable ones go to ``report.missing``. Steps default to
+    those in the file names (else the file's index)."""
+    loaded: list[Replayed] = []
+    for index, path in enumerate(files):
+        step = steps[index] if steps is not None else step_of(path)
+        try:
+            profiles = Profiles.load(path)
+            profiles = profiles.method(stored_methods(profiles.metadata)[0])  # the views of the first method
+        except (OSError, ValueError):
+            report.missing.append(str(path))
+            continue
+        loaded.append((int(step if step is not None else index), None if epochs is None else epochs[index], profiles))
+    return loaded
+
+
+def replay_from_history(
+    replay_files: Callable[..., ReplayReport], writer: Any, history: dict[str, Any], tag: str, what: str
+) -> ReplayReport:
+    """``replay_files(writer, files, steps, epochs, tag)`` of the files in a callback's history (``steps``,
+    ``epochs``, ``files``; steps without a file are left out); nothing without a writer or one that takes no
+    images (e.g. a ``CSVLogger``'s sink). Warns about unreadable files, naming ``what`` was replayed."""
+    kept = [i for i, path in enumerate(history.get("files", [])) if path]
+    if writer is None or not takes_images(writer) or not kept:
+        return ReplayReport()
+    report = replay_files(
+        writer,
+        [history["files"][i] for i in kept],
+        [history["steps"][i] for i in kept],
+        [history["epochs"][i] for i in kept],
+        tag,
+    )
+    if report.missing:
+        warnings.warn(f"GradNAP {what}: left out the unreadable profile files {report.missing}", stacklevel=3)
+    return report
 
 
 def final_orders(profiles: Profiles) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -90,16 +144,7 @@ def replay(
     """
     start = time.perf_counter()
     report = ReplayReport()
-    loaded: list[tuple[int, int | None, Profiles]] = []
-    for index, path in enumerate(files):
-        step = steps[index] if steps is not None else step_of(path)
-        try:
-            profiles = Profiles.load(path)
-            profiles = profiles.method(stored_methods(profiles.metadata)[0])  # the views of the first method
-        except (OSError, ValueError):
-            report.missing.append(str(path))
-            continue
-        loaded.append((int(step if step is not None else index), None if epochs is None else epochs[index], profiles))
+    loaded = load_replayed(files, steps, epochs, report)
     if not loaded:
         report.seconds = time.perf_counter() - start
         return report
@@ -132,19 +177,5 @@ def replay(
 
 
 def replay_history(writer: Any, history: dict[str, Any], tag: str = "gradnap") -> ReplayReport:
-    """:func:`replay` of the files in a callback's history (``steps``, ``epochs``, ``files``;
-    steps without a file are left out); nothing without a writer or one that takes no images (e.g. a
-    ``CSVLogger``'s sink). Warns about unreadable files."""
-    kept = [i for i, path in enumerate(history.get("files", [])) if path]
-    if writer is None or not takes_images(writer) or not kept:
-        return ReplayReport()
-    report = replay(
-        writer,
-        [history["files"][i] for i in kept],
-        [history["steps"][i] for i in kept],
-        [history["epochs"][i] for i in kept],
-        tag,
-    )
-    if report.missing:
-        warnings.warn(f"GradNAP replay: left out the unreadable profile files {report.missing}", stacklevel=2)
-    return report
+    """:func:`replay` of the files in a callback's history (:func:`replay_from_history`)."""
+    return replay_from_history(replay, writer, history, tag, "replay")

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from lightning_gradnap.analysis.topomap import TopomapLayout, topomap_layout
 from lightning_gradnap.figures.topomap import TopomapFrames
-from lightning_gradnap.profiles.npz import stored_methods
 from lightning_gradnap.profiles.result import Profiles
-from lightning_gradnap.summary.replay import ReplayReport, step_of
+from lightning_gradnap.summary.replay import ReplayReport, load_replayed, replay_from_history
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 
 __all__ = ["replay_topomap_history", "replay_topomaps", "write_topomaps"]
@@ -84,16 +82,7 @@ def replay_topomaps(
     """
     start = time.perf_counter()
     report = ReplayReport()
-    loaded: list[tuple[int, int | None, Profiles]] = []
-    for index, path in enumerate(files):
-        step = steps[index] if steps is not None else step_of(path)
-        try:
-            profiles = Profiles.load(path)
-            profiles = profiles.method(stored_methods(profiles.metadata)[0])
-        except (OSError, ValueError):
-            report.missing.append(str(path))
-            continue
-        loaded.append((int(step if step is not None else index), None if epochs is None else epochs[index], profiles))
+    loaded = load_replayed(files, steps, epochs, report)
     if not loaded:
         return report
     final_step, final = loaded[-1][0], loaded[-1][2]
@@ -122,18 +111,6 @@ def replay_topomaps(
 
 
 def replay_topomap_history(writer: Any, history: dict[str, Any], tag: str = "gradnap") -> ReplayReport:
-    """:func:`replay_topomaps` of the files in a callback's history; nothing without a writer. Warns about
-    unreadable files."""
-    kept = [i for i, path in enumerate(history.get("files", [])) if path]
-    if writer is None or not kept:
-        return ReplayReport()
-    report = replay_topomaps(
-        writer,
-        [history["files"][i] for i in kept],
-        [history["steps"][i] for i in kept],
-        [history["epochs"][i] for i in kept],
-        tag,
-    )
-    if report.missing:
-        warnings.warn(f"GradNAP topomap replay: left out the unreadable profile files {report.missing}", stacklevel=2)
-    return report
+    """:func:`replay_topomaps` of the files in a callback's history
+    (:func:`~lightning_gradnap.summary.replay.replay_from_history`)."""
+    return replay_from_history(replay_topomaps, writer, history, tag, "topomap replay")
