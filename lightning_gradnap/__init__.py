@@ -13,9 +13,8 @@ plugin at start-up) pays for torch, lightning and matplotlib only when they are 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from lightning_gradnap.lazy_names import lazy_names
+import importlib
+from typing import TYPE_CHECKING, Any
 
 #: The release; the one source of the version (pyproject.toml reads it with ``attr``, without importing).
 __version__ = "0.2.0"
@@ -69,4 +68,19 @@ __all__ = [
 
 
 if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is still an error there
-    __getattr__, __dir__ = lazy_names(__name__, _PUBLIC_MODULES, globals())
+
+    def __getattr__(name: str) -> Any:
+        """Imports a public name from its module on first use and keeps it here (PEP 562).
+
+        Raises:
+            AttributeError: ``name`` is not one of :data:`__all__` (nor a submodule).
+        """
+        module = _PUBLIC_MODULES.get(name)
+        if module is None:
+            raise AttributeError(f"module 'lightning_gradnap' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})

@@ -14,9 +14,8 @@ does not import torch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from lightning_gradnap.lazy_names import lazy_names
+import importlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ imports these on first use
     from lightning_gradnap.profiles.from_state import feature_views_from_state, profiles_from_state
@@ -33,21 +32,21 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ i
 
 #: Each name this package offers and the module that holds it.
 _NAME_MODULES = {
-    "FORMAT_VERSION": ".npz",
-    "FeatureViews": ".result",
-    "GroupSources": ".groups",
-    "Groups": ".groups",
-    "Header": ".npz",
-    "LayerProfile": ".result",
-    "Profiles": ".result",
-    "feature_views_from_state": ".from_state",
-    "group_means": ".result",
-    "normalize_profiles": ".result",
-    "parse_file_name": ".npz",
-    "profile_file_name": ".npz",
-    "profiles_from_state": ".from_state",
-    "read_header": ".npz",
-    "window_mean": ".result",
+    "FORMAT_VERSION": "npz",
+    "FeatureViews": "result",
+    "GroupSources": "groups",
+    "Groups": "groups",
+    "Header": "npz",
+    "LayerProfile": "result",
+    "Profiles": "result",
+    "feature_views_from_state": "from_state",
+    "group_means": "result",
+    "normalize_profiles": "result",
+    "parse_file_name": "npz",
+    "profile_file_name": "npz",
+    "profiles_from_state": "from_state",
+    "read_header": "npz",
+    "window_mean": "result",
 }
 
 __all__ = [
@@ -70,4 +69,19 @@ __all__ = [
 
 
 if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is still an error there
-    __getattr__, __dir__ = lazy_names(__name__, _NAME_MODULES, globals())
+
+    def __getattr__(name: str) -> Any:
+        """Imports one of :data:`__all__` from its module on first use and keeps it here (PEP 562).
+
+        Raises:
+            AttributeError: ``name`` is not one of :data:`__all__` (nor a submodule).
+        """
+        module = _NAME_MODULES.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})
