@@ -1,5 +1,6 @@
 """The engine's tensors on the axes it folds: layer outputs, gradients and scores as ``[B, C, T]``
-(by the layouts found by probing, or ``channels_last`` / ``class_dim``), lengths in input steps."""
+(by the layouts found by probing, or ``channels_last`` / ``class_dim``), lengths in input steps and the labels
+checked against them."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from typing import Any
 
 import torch
 
-from lightning_gradnap.recording.batch import ProfileBatch
+from lightning_gradnap.recording.batch import ProfileBatch, check_labels
 from lightning_gradnap.recording.layouts import Layout, overridden
 from lightning_gradnap.recording.objectives import scores_of
 
-__all__ = ["absolute_lengths", "channels_first", "scores_bct"]
+__all__ = ["absolute_lengths", "channels_first", "lengths_and_labels", "scores_bct"]
 
 
 def channels_first(
@@ -66,3 +67,18 @@ def absolute_lengths(batch: ProfileBatch, input_time_axis: int | None) -> torch.
     first = batch.input_tuple[0]
     padded = first.shape[-1 if input_time_axis is None else input_time_axis]
     return torch.round(lengths.double() * padded).long()
+
+
+def lengths_and_labels(
+    batch: ProfileBatch,
+    labels: object,
+    input_time_axis: int | None,
+    label_rate: int,
+    label_level: str,
+    num_groups: int,
+) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """The batch's lengths in input steps (:func:`absolute_lengths`), and ``labels`` checked against them
+    (``label_rate`` input steps per frame label; :func:`~lightning_gradnap.recording.batch.check_labels`)."""
+    lengths = absolute_lengths(batch, input_time_axis)
+    label_lengths = None if lengths is None else torch.div(lengths + label_rate - 1, label_rate, rounding_mode="floor")
+    return lengths, check_labels(labels, label_level, num_groups, label_lengths)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from lightning_gradnap.config import EngineOptions
-from lightning_gradnap.engine.axes import absolute_lengths, channels_first, scores_bct
+from lightning_gradnap.engine.axes import channels_first, lengths_and_labels, scores_bct
 from lightning_gradnap.engine.folds import (
     Fold,
     FoldBatch,
@@ -31,7 +31,7 @@ from lightning_gradnap.engine.group_sums import SumsByName
 from lightning_gradnap.engine.input_views import input_view_sums
 from lightning_gradnap.engine.results import EngineResults
 from lightning_gradnap.profiles.from_state import state_key
-from lightning_gradnap.recording.batch import ProfileBatch, as_profile_batch, check_labels, model_device, prepare_input
+from lightning_gradnap.recording.batch import ProfileBatch, as_profile_batch, model_device, prepare_input
 from lightning_gradnap.recording.correctness import CorrectnessSplit
 from lightning_gradnap.recording.frame_maps import AnyFrameMap, FrameMapSpec, check_frame_maps
 from lightning_gradnap.recording.hooks import ActivationRecorder
@@ -219,11 +219,10 @@ class ProfileEngine(EngineResults):
         Returns:
             False if the batch was skipped because its relevance was not finite.
         """
-        lengths = absolute_lengths(batch, self.input_time_axis)  # in input steps
-        rate = self.options.label_rate
-        label_lengths = None if lengths is None else torch.div(lengths + rate - 1, rate, rounding_mode="floor")
         labels = batch.labels if label_fn is None else label_fn(output)
-        labels = check_labels(labels, self.label_level, self.num_groups, label_lengths)
+        lengths, labels = lengths_and_labels(
+            batch, labels, self.input_time_axis, self.options.label_rate, self.label_level, self.num_groups
+        )
         recorder.check_all_recorded()
         activations = {name: self._channels_first(name, a) for name, a in recorder.activations.items()}
         batch_size, device = next(iter(activations.values())).shape[0], next(iter(activations.values())).device

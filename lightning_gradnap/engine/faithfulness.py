@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from lightning_gradnap.engine.axes import absolute_lengths, channels_first, scores_bct
+from lightning_gradnap.engine.axes import channels_first, lengths_and_labels, scores_bct
 from lightning_gradnap.engine.folds.base import FoldBatch
-from lightning_gradnap.recording.batch import ProfileBatch, check_labels
+from lightning_gradnap.recording.batch import ProfileBatch
 from lightning_gradnap.recording.objectives import ObjectiveInputs, masked_objective
 from lightning_gradnap.recording.probe import OUTPUT
 
@@ -142,11 +142,11 @@ def measure_drops(
     options = engine.options
     with torch.no_grad():
         clean = model(*batch.input_tuple)
-        lengths = absolute_lengths(batch, engine.input_time_axis)
-        rate = options.label_rate
-        label_lengths = None if lengths is None else torch.div(lengths + rate - 1, rate, rounding_mode="floor")
         labels = batch.labels if label_fn is None else label_fn(clean)
-        labels = check_labels(labels, engine.label_level, engine.num_groups, label_lengths)
+        rate = options.label_rate
+        lengths, labels = lengths_and_labels(
+            batch, labels, engine.input_time_axis, rate, engine.label_level, engine.num_groups
+        )
         frame_level = engine.label_level == "frame"
         device = _scores(engine, clean).device
         halves = torch.zeros(labels.shape[0], dtype=torch.long)  # one half: the check does not split the data

@@ -14,6 +14,8 @@ TeX and texts with font features or a language are drawn as usual.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.backends.backend_agg import (
@@ -22,7 +24,11 @@ from matplotlib.backends.backend_agg import (
     get_hinting_flag,
 )
 
-__all__ = ["CachingCanvas", "CachingRenderer"]
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.figure import Figure
+
+__all__ = ["BlitFrames", "CachingCanvas", "CachingRenderer"]
 
 _STEPS = 4  # sub-pixel positions per pixel that get their own stamp
 _LIMIT = 4096  # entries per cache; a full cache starts again
@@ -104,3 +110,29 @@ class CachingCanvas(FigureCanvasAgg):
             self.renderer = CachingRenderer(*key)
             self._lastKey = key
         return self.renderer
+
+
+class BlitFrames:
+    """A figure drawn once, whose ``changing`` artists alone are drawn again for each frame, over the saved
+    rest (blitting): the tracked heatmaps (:class:`~lightning_gradnap.figures.tracked.LayerFrames`) and the
+    topographic maps (:class:`~lightning_gradnap.figures.topomap.TopomapFrames`) redrawn step by step.
+
+    Args:
+        figure: The figure, laid out with any frame's content.
+        changing: Its artists that change from frame to frame, in their drawing order.
+    """
+
+    def __init__(self, figure: Figure, changing: Sequence[Artist]) -> None:
+        self.figure, self.changing = figure, list(changing)
+        for artist in self.changing:
+            artist.set_animated(True)  # left out of the background, drawn per frame
+        self.canvas = CachingCanvas(figure)
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(figure.bbox)
+
+    def draw(self) -> np.ndarray:
+        """``[H, W, 3]`` uint8 RGB of the figure as its changing artists now are."""
+        self.canvas.restore_region(self.background)
+        for artist in self.changing:
+            self.figure.draw_artist(artist)
+        return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from lightning_gradnap.analysis.topomap_scores import GRID, grid_maps, painter
 from lightning_gradnap.analysis.tracking import TRACKED_LIMIT, category_order, unit_rms
-from lightning_gradnap.figures.canvas import CachingCanvas
+from lightning_gradnap.figures.canvas import BlitFrames
 from lightning_gradnap.figures.layout import _colourbar, category_colours
 from lightning_gradnap.profiles.result import window_mean
 
@@ -123,19 +123,11 @@ class TopomapFrames:
         self.figure = topomap_figure(profile, positions, group_names, **figure)
         axes = self.figure.axes[0]
         self.image, self.title = axes.images[0], axes.title
-        self.changing = [self.image, self.title]
-        for artist in self.changing:
-            artist.set_animated(True)  # left out of the background, drawn per frame
-        self.canvas = CachingCanvas(self.figure)
-        self.canvas.draw()
-        self.background = self.canvas.copy_from_bbox(self.figure.bbox)
+        self.frames = BlitFrames(self.figure, [self.image, self.title])
 
     def frame(self, profile: np.ndarray, title: str) -> np.ndarray:
         """``[H, W, 3]`` uint8 RGB of ``profile``'s maps, titled ``title`` (and its RMS)."""
         image, rms = map_mosaic(profile, self.positions, self.tiles, GRID, self.paint)
-        self.canvas.restore_region(self.background)
         self.image.set_data(np.ma.masked_invalid(image))
         self.title.set_text(_title(title, rms))
-        for artist in self.changing:
-            self.figure.draw_artist(artist)
-        return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
+        return self.frames.draw()

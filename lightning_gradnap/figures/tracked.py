@@ -16,7 +16,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from lightning_gradnap.analysis.tracking import TRACKED_LIMIT, unit_rms
-from lightning_gradnap.figures.canvas import CachingCanvas
+from lightning_gradnap.figures.canvas import BlitFrames
 from lightning_gradnap.figures.layout import _axes_inches, _colourbar, _fixed_figure, _row_labels
 from lightning_gradnap.profiles.result import window_mean
 
@@ -151,22 +151,15 @@ class LayerFrames:
         axes = self.figure.axes[0]
         self.image, self.title = axes.images[0], axes.title
         changing = [self.image, *axes.lines, *axes.spines.values(), self.title]
-        self.changing = sorted(changing, key=lambda artist: artist.get_zorder())  # the axes' drawing order
-        for artist in self.changing:
-            artist.set_animated(True)  # left out of the background, drawn per frame
-        self.canvas = CachingCanvas(self.figure)
-        self.canvas.draw()
-        self.background = self.canvas.copy_from_bbox(self.figure.bbox)
+        changing.sort(key=lambda artist: artist.get_zorder())  # the axes' drawing order
+        self.frames = BlitFrames(self.figure, changing)
 
     def frame(self, profile: np.ndarray, title: str) -> np.ndarray:
         """``[H, W, 3]`` uint8 RGB of ``profile`` in the fixed orders, titled ``title`` (and its RMS)."""
         cells, rms = scaled_matrix(profile, *self.orders)
-        self.canvas.restore_region(self.background)
         self.image.set_data(np.ma.masked_invalid(cells))
         self.title.set_text(rms_title(title, rms))
-        for artist in self.changing:
-            self.figure.draw_artist(artist)
-        return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
+        return self.frames.draw()
 
 
 def emergence_figure(
