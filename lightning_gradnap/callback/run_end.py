@@ -3,6 +3,7 @@ that the callback's file stays about the data path (what a checkpoint keeps; the
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import lightning as L
@@ -32,10 +33,18 @@ class RunEnd:
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.writer.close()
-        if "profile_replay" in self.writer.views and self.save_profiles and trainer.is_global_zero:
-            replay_history(summary_writer(trainer), self._history.resolved())  # warns about unreadable files
-        if "topomap" in self.writer.views and self.save_profiles and trainer.is_global_zero:
-            replay_topomap_history(summary_writer(trainer), self._history.resolved())
+        replays = (("profile_replay", replay_history), ("topomap", replay_topomap_history))
+        for view, replay in replays:
+            if view in self.writer.views and self.save_profiles and trainer.is_global_zero:
+                try:  # each layer's failure is a warning already (and unreadable files): this is the rest
+                    replay(summary_writer(trainer), self._history.resolved())
+                except Exception as error:  # a replay never fails the fit it ends
+                    warnings.warn(
+                        f"GradNAP: the {view} replay at the end of fit failed and is left out "
+                        f"({type(error).__name__}: {error}); the profile files and the other views are written",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.state.fn != "fit":

@@ -20,6 +20,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -30,11 +31,14 @@ from lightning_gradnap.figures.tracked import LayerFrames
 from lightning_gradnap.profiles.npz import parse_file_name, stored_methods
 from lightning_gradnap.profiles.result import Profiles
 from lightning_gradnap.summary.sinks import takes_images
+from lightning_gradnap.summary.step_views import guarded
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 
 __all__ = [
     "ReplayReport",
     "final_orders",
+    "finished",
+    "log_frames",
     "load_replayed",
     "replay",
     "replay_from_history",
@@ -151,25 +155,49 @@ def replay(
     final_step, final = loaded[-1][0], loaded[-1][2]
     orders, numbered = final_orders(final), numbered_layers(final.layers)
     for layer, (groups, neurons) in orders.items():
-        frames = LayerFrames(
-            final[layer].profile,
-            final.group_names,
-            groups,
-            neurons,
-            group_categories=final.group_categories,
-            value_label=final.metadata.get("method", "profile"),
-            rows_label=f"groups (clustered at step {final_step})",
-            columns_label=f"{len(neurons)} neurons, clustered at step {final_step}",
-            separators=False,
-        )
-        for step, epoch, profiles in loaded:
-            if layer not in profiles.layers or profiles[layer].profile.shape[1] != len(neurons):
-                continue
-            when = f"step {step}" if epoch is None else f"epoch {epoch}, step {step}"
-            title = f"{layer} — {when}, in the order of step {final_step}"
-            image = frames.frame(profiles[layer].profile, title)
-            writer.add_image(layer_tag(tag, "profile_replay", numbered[layer]), image, step, dataformats="HWC")
-            report.images += 1
+        with guarded("profile_replay", layer, final_step):  # one failing layer costs its own replay only
+            frames = LayerFrames(
+                final[layer].profile,
+                final.group_names,
+                groups,
+                neurons,
+                group_categories=final.group_categories,
+                value_label=final.metadata.get("method", "profile"),
+                rows_label=f"groups (clustered at step {final_step})",
+                columns_label=f"{len(neurons)} neurons, clustered at step {final_step}",
+                separators=False,
+            )
+            frame = partial(_frame, frames, layer, f"in the order of step {final_step}")
+            tag_name = layer_tag(tag, "profile_replay", numbered[layer])
+            log_frames(writer, loaded, layer, len(neurons), frame, tag_name, report)
+    return finished(writer, loaded, report, start)
+
+
+def _frame(frames: LayerFrames, layer: str, under: str, profile: np.ndarray, when: str) -> np.ndarray:
+    return frames.frame(profile, f"{layer} — {when}, {under}")
+
+
+def log_frames(
+    writer: Any,
+    loaded: Sequence[Replayed],
+    layer: str,
+    width: int,
+    frame: Callable[[np.ndarray, str], np.ndarray],
+    tag: str,
+    report: ReplayReport,
+) -> None:
+    """Logs ``frame(profile, when)`` (an image ``[H, W, 3]``) of ``layer``'s profile in each replayed profiling
+    that has it with ``width`` neurons, as ``tag`` at its step; counts them in ``report.images``."""
+    for step, epoch, profiles in loaded:
+        if layer not in profiles.layers or profiles[layer].profile.shape[1] != width:
+            continue
+        when = f"step {step}" if epoch is None else f"epoch {epoch}, step {step}"
+        writer.add_image(tag, frame(profiles[layer].profile, when), step, dataformats="HWC")
+        report.images += 1
+
+
+def finished(writer: Any, loaded: Sequence[Replayed], report: ReplayReport, start: float) -> ReplayReport:
+    """``report`` with the replayed steps and its time since ``start``, once ``writer`` has flushed."""
     report.steps = [step for step, _, _ in loaded]
     writer.flush()
     report.seconds = time.perf_counter() - start

@@ -23,7 +23,7 @@ from lightning_gradnap.figures.errors import right_wrong_figure
 from lightning_gradnap.profiles.result import FeatureViews, Profiles
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 
-__all__ = ["ERROR_GROUPS", "feature_groups", "write_tensorboard"]
+__all__ = ["ERROR_GROUPS", "feature_groups", "guarded", "write_tensorboard"]
 
 #: The right/wrong view (``errors``) shows this many of the most confused groups.
 ERROR_GROUPS = 8
@@ -70,19 +70,19 @@ def write_tensorboard(
         profile = profiles[layer].profile
         title = f"{layer} — epoch {epoch}, step {step}"
         if "profile_clustered" in views and len(result.present):
-            with _guard("profile_clustered", layer, step):
+            with guarded("profile_clustered", layer, step):
                 label = f"{profiles.metadata.get('method', 'profile')} (centred)"
                 figure = plots.profile_heatmap(
                     profile, names, result.group_order, result.neuron_order, title, categories, label
                 )
                 _add_figure(writer, layer_tag(tag, "profile_clustered", numbered[layer]), figure, step)
         if "dendrogram" in views and result.linkage is not None:
-            with _guard("dendrogram", layer, step):
+            with guarded("dendrogram", layer, step):
                 figure = plots.dendrogram_figure(result.linkage, names, result.present, title, categories)
                 _add_figure(writer, layer_tag(tag, "dendrogram", numbered[layer]), figure, step)
         rows = profile.reshape(len(profile), -1)[result.present]
         if "groups_2d" in views and len(result.present) >= 2:
-            with _guard("groups_2d", layer, step):
+            with guarded("groups_2d", layer, step):
                 aligned = profiles.orderings.get(layer, {}).get("groups_2d")
                 points = aligned[result.present] if aligned is not None else embed_2d(rows, embedding)
                 limit = (
@@ -96,16 +96,16 @@ def write_tensorboard(
             most_confused(profiles[layer].counts, ERROR_GROUPS) if profiles.metadata.get("split_by_correctness") else []
         )
         if "errors" in views and confused:
-            with _guard("errors", layer, step):
+            with guarded("errors", layer, step):
                 figure = right_wrong_figure(
                     profile, profiles[layer].counts, names, confused, result.neuron_order, title, categories
                 )
                 _add_figure(writer, layer_tag(tag, "errors", numbered[layer]), figure, step)
         if "scalars" in views:
-            with _guard("scalars", layer, step):
+            with guarded("scalars", layer, step):
                 _add_scores(writer, tag, numbered[layer], result, analysis.input_scores, step)
         if "projector" in views and len(result.present):
-            with _guard("projector", layer, step):
+            with guarded("projector", layer, step):
                 metadata = [[names[g], categories[g] if categories else ""] for g in result.present]
                 writer.add_embedding(
                     rows,
@@ -115,13 +115,13 @@ def write_tensorboard(
                     tag=f"{tag}/{layer}",
                 )
     if "agreement" in views and len(analysis.layers) >= 2:
-        with _guard("agreement", "all layers", step):
+        with guarded("agreement", "all layers", step):
             figure = plots.agreement_figure(
                 analysis.agreement, list(analysis.layers), f"layer agreement — epoch {epoch}"
             )
             _add_figure(writer, f"{tag}/agreement/layers", figure, step)
     if "features" in views and feature_views is not None:
-        with _guard("features", "the input", step):
+        with guarded("features", "the input", step):
             chosen = feature_groups(feature_views, categories, num_feature_groups)
             if chosen:
                 weighted = None if feature_views.weighted_means is None else feature_views.weighted_means[chosen]
@@ -146,7 +146,7 @@ def _add_scores(writer, tag: str, layer: str, result, input_scores: dict[str, fl
 
 
 @contextmanager
-def _guard(view: str, layer: str, step: int) -> Iterator[None]:
+def guarded(view: str, layer: str, step: int) -> Iterator[None]:
     """Turn a failing view into a warning, so that one odd shape costs one figure, not the others."""
     try:
         yield

@@ -17,12 +17,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
+
+import numpy as np
 
 from lightning_gradnap.analysis.topomap import TopomapLayout, topomap_layout
 from lightning_gradnap.figures.topomap import TopomapFrames
 from lightning_gradnap.profiles.result import Profiles
-from lightning_gradnap.summary.replay import ReplayReport, load_replayed, replay_from_history
+from lightning_gradnap.summary.replay import ReplayReport, finished, load_replayed, log_frames, replay_from_history
+from lightning_gradnap.summary.step_views import guarded
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 
 __all__ = ["replay_topomap_history", "replay_topomaps", "write_topomaps"]
@@ -49,22 +53,23 @@ def write_topomaps(
         layout = TopomapLayout.from_arrays(arrays)
         if layout is None or layer not in profiles.layers:
             continue
-        label = _layout_label(layout, step)
-        key = (layout.positions.tobytes(), label, tuple(profiles.group_names), profiles.group_categories)
-        slot = f"{tag}/{layer}/topomap"
-        if slot not in frames or frames[slot][0] != key:
-            drawing = TopomapFrames(
-                profiles[layer].profile,
-                layout.positions,
-                profiles.group_names,
-                group_categories=profiles.group_categories,
-                value_label=profiles.metadata.get("method", "profile"),
-                layout_label=label,
-            )
-            frames[slot] = (key, drawing)
-        image = frames[slot][1].frame(profiles[layer].profile, f"{layer} — epoch {epoch}, step {step}")
-        writer.add_image(layer_tag(tag, "topomap", numbered[layer]), image, step, dataformats="HWC")
-        logged += 1
+        with guarded("topomap", layer, step):  # one failing layer costs its own maps only
+            label = _layout_label(layout, step)
+            key = (layout.positions.tobytes(), label, tuple(profiles.group_names), profiles.group_categories)
+            slot = f"{tag}/{layer}/topomap"
+            if slot not in frames or frames[slot][0] != key:
+                drawing = TopomapFrames(
+                    profiles[layer].profile,
+                    layout.positions,
+                    profiles.group_names,
+                    group_categories=profiles.group_categories,
+                    value_label=profiles.metadata.get("method", "profile"),
+                    layout_label=label,
+                )
+                frames[slot] = (key, drawing)
+            image = frames[slot][1].frame(profiles[layer].profile, f"{layer} — epoch {epoch}, step {step}")
+            writer.add_image(layer_tag(tag, "topomap", numbered[layer]), image, step, dataformats="HWC")
+            logged += 1
     return logged
 
 
@@ -77,37 +82,38 @@ def replay_topomaps(
 ) -> ReplayReport:
     """Log every file's maps as ``<tag>/topomap_replay/NN_<layer>`` under the last file's layouts.
 
-    The layers replayed are those the last file has maps of (``topomap_xy``); their layout is laid out
-    again from the last file's profile (:func:`~lightning_gradnap.analysis.topomap.topomap_layout`).
+    The layers replayed are those the run has maps of (``topomap_xy`` in any file: a last profiling whose
+    analysis failed has none) that the last file profiles; their layout is laid out again from the last
+    file's profile (:func:`~lightning_gradnap.analysis.topomap.topomap_layout`).
     """
     start = time.perf_counter()
     report = ReplayReport()
     loaded = load_replayed(files, steps, epochs, report)
     if not loaded:
+        report.seconds = time.perf_counter() - start
         return report
     final_step, final = loaded[-1][0], loaded[-1][2]
     numbered = numbered_layers(final.layers)
-    for layer in [name for name, arrays in final.orderings.items() if "topomap_xy" in arrays and name in final.layers]:
-        positions = topomap_layout(final[layer].profile)
-        drawing = TopomapFrames(
-            final[layer].profile,
-            positions,
-            final.group_names,
-            group_categories=final.group_categories,
-            value_label=final.metadata.get("method", "profile"),
-            layout_label=f"layout of the final profiling (step {final_step})",
-        )
-        for step, epoch, profiles in loaded:
-            if layer not in profiles.layers or profiles[layer].profile.shape[1] != len(positions):
-                continue
-            when = f"step {step}" if epoch is None else f"epoch {epoch}, step {step}"
-            image = drawing.frame(profiles[layer].profile, f"{layer} — {when}, in the layout of step {final_step}")
-            writer.add_image(layer_tag(tag, "topomap_replay", numbered[layer]), image, step, dataformats="HWC")
-            report.images += 1
-    report.steps = [step for step, _, _ in loaded]
-    writer.flush()
-    report.seconds = time.perf_counter() - start
-    return report
+    mapped = {name for *_, profiles in loaded for name, arrays in profiles.orderings.items() if "topomap_xy" in arrays}
+    for layer in [name for name in final.layers if name in mapped]:
+        with guarded("topomap_replay", layer, final_step):  # one failing layer costs its own replay only
+            positions = topomap_layout(final[layer].profile)
+            drawing = TopomapFrames(
+                final[layer].profile,
+                positions,
+                final.group_names,
+                group_categories=final.group_categories,
+                value_label=final.metadata.get("method", "profile"),
+                layout_label=f"layout of the final profiling (step {final_step})",
+            )
+            frame = partial(_frame, drawing, layer, f"in the layout of step {final_step}")
+            tag_name = layer_tag(tag, "topomap_replay", numbered[layer])
+            log_frames(writer, loaded, layer, len(positions), frame, tag_name, report)
+    return finished(writer, loaded, report, start)
+
+
+def _frame(drawing: TopomapFrames, layer: str, under: str, profile: np.ndarray, when: str) -> np.ndarray:
+    return drawing.frame(profile, f"{layer} — {when}, {under}")
 
 
 def replay_topomap_history(writer: Any, history: dict[str, Any], tag: str = "gradnap") -> ReplayReport:

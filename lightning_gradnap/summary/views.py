@@ -24,7 +24,7 @@ from lightning_gradnap.config import DEFAULT_VIEWS  # by default all views but t
 from lightning_gradnap.figures import plots
 from lightning_gradnap.figures.tracked import LayerFrames, emergence_figure
 from lightning_gradnap.profiles.result import FeatureViews, Profiles
-from lightning_gradnap.summary.step_views import write_tensorboard
+from lightning_gradnap.summary.step_views import guarded, write_tensorboard
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 from lightning_gradnap.summary.topomap_views import write_topomaps
 
@@ -59,35 +59,36 @@ def write_tracked(
     frames = {} if frames is None else frames
     numbered = numbered_layers(profiles.layers)
     for layer, order in orders.items():
-        width = len(order.neurons)
-        columns = (
-            f"{width} neurons, by preferred group at step {order.anchor_step} (held)"
-            if order.anchor_step is not None
-            else f"{width} neurons in index order (no structure to anchor on yet)"
-        )
-        key = (
-            tuple(order.groups),
-            tuple(order.neurons),
-            columns,
-            tuple(profiles.group_names),
-            profiles.group_categories,
-        )
-        slot = f"{tag}/{layer}"  # one figure per tag and layer (GradNAP and NAP draw their own)
-        if slot not in frames or frames[slot][0] != key:
-            frames[slot] = (
-                key,
-                LayerFrames(
-                    profiles[layer].profile,
-                    profiles.group_names,
-                    order.groups,
-                    order.neurons,
-                    group_categories=profiles.group_categories,
-                    value_label=profiles.metadata.get("method", "profile"),
-                    columns_label=columns,
-                ),
+        with guarded("profile", layer, step):  # one failing layer costs its own heatmap only
+            width = len(order.neurons)
+            columns = (
+                f"{width} neurons, by preferred group at step {order.anchor_step} (held)"
+                if order.anchor_step is not None
+                else f"{width} neurons in index order (no structure to anchor on yet)"
             )
-        image = frames[slot][1].frame(profiles[layer].profile, f"{layer} — epoch {epoch}, step {step}")
-        writer.add_image(layer_tag(tag, "profile", numbered[layer]), image, step, dataformats="HWC")
+            key = (
+                tuple(order.groups),
+                tuple(order.neurons),
+                columns,
+                tuple(profiles.group_names),
+                profiles.group_categories,
+            )
+            slot = f"{tag}/{layer}"  # one figure per tag and layer (GradNAP and NAP draw their own)
+            if slot not in frames or frames[slot][0] != key:
+                frames[slot] = (
+                    key,
+                    LayerFrames(
+                        profiles[layer].profile,
+                        profiles.group_names,
+                        order.groups,
+                        order.neurons,
+                        group_categories=profiles.group_categories,
+                        value_label=profiles.metadata.get("method", "profile"),
+                        columns_label=columns,
+                    ),
+                )
+            image = frames[slot][1].frame(profiles[layer].profile, f"{layer} — epoch {epoch}, step {step}")
+            writer.add_image(layer_tag(tag, "profile", numbered[layer]), image, step, dataformats="HWC")
 
 
 def write_emergence(

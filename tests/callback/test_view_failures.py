@@ -57,3 +57,25 @@ def test_a_failing_view_is_a_warning_naming_it_and_the_other_views_are_logged(tm
     assert event_steps(run.logger.log_dir, "images", "gradnap/profile/01_net.conv2") == [0, 3, 6]
     assert event_steps(run.logger.log_dir, "scalars", "gradnap/stability/01_net.conv2") == [3, 6]
     assert event_steps(run.logger.log_dir, "images", "gradnap/groups_2d/01_net.conv2") == []
+
+
+def test_a_failing_topomap_costs_its_maps_only(tmp_path, monkeypatch) -> None:
+    from lightning_gradnap.figures import topomap
+
+    def broken(*args, **kwargs):
+        raise ValueError("cannot lay this out")
+
+    monkeypatch.setattr(topomap.TopomapFrames, "frame", broken)
+    views = ["profile", "topomap", "emergence"]
+    callback = GradNAPCallback(labels="labels", max_batches=2, views=views, topomap_layers=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = trainer(tmp_path, [callback])
+        run.fit(TinyFrameModel(), TinyFrameData())
+    failed = view_warnings(caught)
+    assert any("'topomap' view of layer 'net.conv2' failed at step 0" in m and "cannot lay this" in m for m in failed)
+    assert any("'topomap_replay' view of layer 'net.conv2' failed at step 6" in m for m in failed)  # fit ends
+    assert event_steps(run.logger.log_dir, "images", "gradnap/topomap/01_net.conv2") == []
+    # the views drawn after the maps in the same job are still logged, at every profiling, and the heatmaps' replay
+    assert event_steps(run.logger.log_dir, "images", "gradnap/emergence/silhouette") == [0, 3, 6]
+    assert event_steps(run.logger.log_dir, "images", "gradnap/profile/01_net.conv2") == [0, 3, 6]

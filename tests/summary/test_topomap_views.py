@@ -3,6 +3,7 @@ TensorBoard and in the files, the layout held from the heatmap's anchor and kept
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from lightning_gradnap import GradNAPCallback, Profiles
 from lightning_gradnap.analysis.score_keys import TOPOMAP_SCORES, score_key
 from lightning_gradnap.analysis.topomap import topomap_layout
+from lightning_gradnap.summary.topomap_views import replay_topomaps
 from tests.helpers.callback import LOW_RELIABILITY, TinyFrameData, read_events, trainer
 from tests.summary.test_views import LAYERS, STEPS, NamedModel
 
@@ -88,3 +90,34 @@ def test_topomap_is_opt_in_with_a_checked_layer_count() -> None:
     assert GradNAPCallback(views=["topomap"])._history.topomap_layers == 2
     with pytest.raises(ValueError, match="topomap_layers"):
         GradNAPCallback(views=["topomap"], topomap_layers=0)
+
+
+class ImageRecorder:
+    """A view sink that keeps the tags and steps of the images it is given."""
+
+    def __init__(self) -> None:
+        self.images: list[tuple[str, int]] = []
+
+    def add_image(self, tag: str, image: np.ndarray, step: int, dataformats: str = "CHW") -> None:
+        self.images.append((tag, step))
+
+    def flush(self) -> None:
+        pass
+
+
+def test_replay_keeps_the_mapped_layers_when_the_last_profiling_has_no_layout(run, tmp_path) -> None:
+    _, _, files = run
+    paths = []
+    for index, profiles in enumerate(files):
+        if index == len(files) - 1:  # as a profiling whose analysis failed: its file has no layouts
+            profiles = copy.copy(profiles)  # the fixture's stay as they are
+            profiles.orderings = {
+                layer: {key: value for key, value in arrays.items() if not key.startswith("topomap")}
+                for layer, arrays in profiles.orderings.items()
+            }
+        paths.append(profiles.save(tmp_path / f"epoch={index:03d}-step={STEPS[index]:06d}.npz"))
+    recorder = ImageRecorder()
+    report = replay_topomaps(recorder, paths)
+    for index, layer in list(enumerate(LAYERS))[1:]:
+        assert [step for tag, step in recorder.images if tag == f"gradnap/topomap_replay/{index:02d}_{layer}"] == STEPS
+    assert report.images == len(recorder.images) == 2 * len(STEPS) and report.seconds > 0
