@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from lightning_gradnap.profiles.result import LayerProfile, normalize_profiles
 
-__all__ = ["RightWrong", "most_confused", "right_wrong_distance", "split_pairs"]
+__all__ = ["RightWrong", "most_confused", "right_wrong_distance", "split_pairs", "warn_nan"]
 
 
 @dataclass(frozen=True)
@@ -61,25 +62,33 @@ def _cosine_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def right_wrong_distance(
-    layer: LayerProfile, weight_by_count: bool = False, scale: str | None = None, name: str = "layer"
+    layer: LayerProfile,
+    weight_by_count: bool = False,
+    scale: str | None = None,
+    name: str = "layer",
+    warn: bool = True,
 ) -> RightWrong:
-    """The ``right_wrong`` score of one layer's ``2G`` profile (see the module's docstring); warns with the
-    reason when it is NaN.
+    """The ``right_wrong`` score of one layer's ``2G`` profile (see the module's docstring); where it is NaN,
+    its ``reason`` says why (and a warning, unless ``warn`` is False).
 
     Args:
         layer: The layer's profile, means and counts over the ``2G`` split groups (halves for the noise).
-        weight_by_count, scale: The normalisation of the profile, used again for each half's means.
+        weight_by_count: The profile's normalisation (count-weighted centring), used again for each half's means.
+        scale: The profile's scaling, used again for each half's means.
         name: The layer, for the warning.
+        warn: Warn where the score is NaN (:func:`~lightning_gradnap.analysis.profile_analysis.analyze` says it
+            once for all the layers with the same reason).
     """
+    nan = partial(_nan, name, warn)
     rows = layer.profile.reshape(len(layer.profile), -1)
     if len(rows) % 2:
-        return _nan(f"{name}: {len(rows)} groups, not right/wrong pairs (is split_by_correctness on?)")
+        return nan(f"{len(rows)} groups, not right/wrong pairs (is split_by_correctness on?)")
     pairs = split_pairs(layer.counts)
     if not len(pairs):
-        return _nan(f"{name}: no group has frames both right and wrong (the model is right everywhere or nowhere)")
+        return nan("no group has frames both right and wrong (the model is right everywhere or nowhere)")
     value = _mean(_cosine_distances(rows[2 * pairs], rows[2 * pairs + 1]))
     if not np.isfinite(value):
-        return _nan(f"{name}: every group's right or wrong profile is zero")
+        return nan("every group's right or wrong profile is zero")
     noise = float("nan")
     if layer.half_means is not None and layer.half_counts is not None:
         halves = [
@@ -97,6 +106,12 @@ def _mean(values: np.ndarray) -> float:
     return float(finite.mean()) if len(finite) else float("nan")
 
 
-def _nan(reason: str) -> RightWrong:
-    warnings.warn(f"right_wrong is NaN in {reason}", RuntimeWarning, stacklevel=3)
+def _nan(name: str, warn: bool, reason: str) -> RightWrong:
+    if warn:
+        warn_nan([name], reason, stacklevel=4)
     return RightWrong(reason=reason)
+
+
+def warn_nan(names: list[str], reason: str, stacklevel: int = 2) -> None:
+    """The warning that ``right_wrong`` is NaN in the layers ``names``, and why."""
+    warnings.warn(f"right_wrong is NaN in {', '.join(names)}: {reason}", RuntimeWarning, stacklevel=stacklevel + 1)

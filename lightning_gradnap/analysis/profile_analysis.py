@@ -15,7 +15,7 @@ from scipy.spatial.distance import pdist
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_mutual_info_score
 
-from lightning_gradnap.analysis.errors import RightWrong, right_wrong_distance
+from lightning_gradnap.analysis.errors import RightWrong, right_wrong_distance, warn_nan
 from lightning_gradnap.analysis.score_keys import LAYER_METRICS
 from lightning_gradnap.analysis.scores import (
     PERMUTATIONS,
@@ -199,6 +199,7 @@ def analyze(
     categories = profiles.group_categories
     scale = profiles.metadata.get("scale")
     layers = {}
+    no_right_wrong: dict[str, list[str]] = {}  # why right_wrong is NaN: in which layers
     for name, layer in profiles.layers.items():
         result = _analyze_layer(layer.profile, num_clusters, clustering, categories, seed)
         known = dict(categories=_pick(categories, result.present), features=_pick(features, result.present))
@@ -209,7 +210,9 @@ def analyze(
         result.reliability = split_half_reliability(layer.half_means, scale)
         if profiles.metadata.get("split_by_correctness"):
             weighted = bool(profiles.metadata.get("weight_by_count"))
-            result.right_wrong = right_wrong_distance(layer, weighted, scale, name)
+            result.right_wrong = right_wrong_distance(layer, weighted, scale, name, warn=False)
+            if result.right_wrong.reason:
+                no_right_wrong.setdefault(result.right_wrong.reason, []).append(name)
         if layer.half_means is not None:
             halves = [_centred(_flat(m)[result.present]) for m in layer.half_means]
             _warn_if_too_few(halves)
@@ -217,6 +220,8 @@ def analyze(
         if previous is not None and name in previous.layers:
             result.stability = stability(previous[name].profile, layer.profile)
         layers[name] = result
+    for reason, names in no_right_wrong.items():
+        warn_nan(names, reason)
     return ProfileAnalysis(layers, layer_agreement(layers), _input_scores(input_profile, categories, features))
 
 

@@ -173,11 +173,6 @@ def _blobs_all(maps: np.ndarray, threshold: float = BLOB_THRESHOLD) -> tuple[np.
     return found, sizes
 
 
-def _map_scores(maps: np.ndarray) -> np.ndarray:
-    """``[3]``: mean smoothness, blob count and blob size over the maps (NaN where undefined in all)."""
-    return _mean_rows(np.column_stack([_smoothness_all(maps), *_blobs_all(maps)]))
-
-
 def _mean_rows(rows: np.ndarray) -> np.ndarray:
     if not len(rows):
         return np.full(3, np.nan)
@@ -198,6 +193,8 @@ def topomap_scores(
     ``paint``: :func:`painter` of these positions, if made already."""
     matrix = window_mean(profile)
     values = matrix[np.isfinite(matrix).all(axis=1)].T  # [C, P]
+    if not values.shape[1]:  # no group with a finite profile: no map to score
+        return {name: (float("nan"), float("nan")) for name in TOPOMAP_SCORE_NAMES}
     generator = np.random.default_rng(seed)  # a shuffle of the values is a shuffle of the places
     layouts = [values] + [values[generator.permutation(len(values))] for _ in range(random_layouts)]
     maps = (paint or painter(positions))(np.concatenate(layouts, axis=1))  # every layout's maps in one pass

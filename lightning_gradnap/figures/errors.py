@@ -61,10 +61,10 @@ def right_wrong_figure(
     image = profiles_axes.imshow(stacked, **style)
     difference_axes.imshow(spaced, **style)
     shown = [2 * g + k for g in chosen for k in range(len(SIDES))]
-    labels = [f"{group_names[s]} ({int(counts[s])})" for s in shown]
-    categories = None if group_categories is None else [group_categories[s] for s in shown]
+    labels = [f"{name} ({int(count)})" for name, count in zip(group_names, counts, strict=True)]
     label_rows = np.array([3 * i + k for i in range(len(chosen)) for k in range(len(SIDES))])
-    _row_labels(profiles_axes, label_rows, np.arange(len(labels)), labels, categories)
+    # every category in the colour table, so that each keeps the colour it has in the other views
+    _row_labels(profiles_axes, label_rows, shown, labels, group_categories)
     difference_axes.set_yticks([])
     for axes, name in ((profiles_axes, "right and wrong"), (difference_axes, "wrong - right")):
         axes.set_xticks([])

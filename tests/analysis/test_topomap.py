@@ -133,6 +133,11 @@ class TestScores:
         size, size_random = scores["topomap_blob_size"]
         assert smooth > smooth_random + 0.2 and count < count_random and size > size_random
 
+    def test_no_finite_group_scores_nan(self):
+        profile = np.full((4, 20), np.nan)  # no group had frames
+        scores = topomap_scores(profile, lattice_positions(np.random.default_rng(0).random((20, 2))))
+        assert all(np.isnan(value) and np.isnan(random) for value, random in scores.values())
+
 
 def one_layer(profile: np.ndarray) -> Profiles:
     return Profiles({"conv": LayerProfile(profile, profile, np.ones(len(profile)))}, [f"g{i}" for i in range(9)])
