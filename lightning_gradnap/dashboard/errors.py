@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lightning_gradnap.analysis.errors import most_confused
+from lightning_gradnap.analysis.errors import most_confused, split_pairs
 from lightning_gradnap.analysis.score_keys import RIGHT_WRONG, score_key
 from lightning_gradnap.profiles.groups import unsplit_group
 
@@ -24,9 +24,9 @@ def confused_groups(
     dashboard: Dashboard, run: str, method: str, layer: str, step: int, repeat: str = "", count: int = CONFUSED_GROUPS
 ) -> dict[str, Any]:
     """The most confused groups of one profiling: ``{"split", "groups": [{"name", "correct", "wrong",
-    "right_frames", "wrong_frames"}], "right_wrong", "right_wrong_noise"}``; ``correct`` and ``wrong`` are the
-    rows of the two sides in the file's order. A file not split by correctness gives ``split: false`` and no
-    groups.
+    "right_frames", "wrong_frames"}], "right_wrong", "right_wrong_noise"}`` (and ``"reason"``: why
+    ``right_wrong`` is None); ``correct`` and ``wrong`` are the rows of the two sides in the file's order. A
+    file not split by correctness gives ``split: false`` and no groups.
 
     Raises:
         KeyError: for an unknown run, method, layer or step (lists the known ones).
@@ -44,6 +44,14 @@ def confused_groups(
     if not payload["split"] or len(header.group_names) % 2:
         return {**payload, "split": False}
     counts = np.asarray(dashboard.cache.array(file.path, dashboard.key(header, method, "counts", layer)))
+    if payload[RIGHT_WRONG] is None:  # why there is no score, for the view's note
+        payload["reason"] = (
+            "the file carries no scores (written without the analysis)"
+            if RIGHT_WRONG not in scores
+            else "no group has frames on both sides"
+            if not len(split_pairs(counts))
+            else "every group's right or wrong profile is zero"
+        )
     for group in most_confused(counts, count):
         payload["groups"].append(
             {

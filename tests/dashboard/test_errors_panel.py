@@ -43,6 +43,7 @@ def test_the_errors_route_lists_the_most_confused_groups(tmp_path: Path) -> None
     assert payload["split"] is True and payload["right_wrong"] == 0.5 and payload["right_wrong_noise"] == 0.25
     assert [g["name"] for g in payload["groups"]] == ["SH", "IY", "AA"]  # S has no wrong frames
     assert payload["groups"][1] == {"name": "IY", "correct": 2, "wrong": 3, "right_frames": 4, "wrong_frames": 6}
+    assert "reason" not in payload  # a score, so no reason for a missing one
     with pytest.raises(Exception, match="no 'gradnap' profile of 'model.conv' at step 5"):
         respond(dashboard, "errors", {**at, "step": "5"})
 
@@ -72,3 +73,15 @@ def test_the_report_shows_the_panel_and_a_click_opens_the_wrong_side(tmp_path: P
         groups[1].click()
         wait.until(lambda d: "IY wrong" in d.find_element(By.CSS_SELECTOR, ".group.panel h3").text, "the group panel")
         assert console_errors(driver) == []
+
+
+def test_the_errors_route_says_why_a_layer_has_no_score(tmp_path: Path) -> None:
+    folder = tmp_path / "logs" / "version_0" / "profiles"
+    split_run(folder, steps=(10,))
+    profiles = Profiles.load(folder / "epoch=000-step=000010.npz")
+    profiles.metadata.pop("scores")  # as compute_profiles writes it: no analysis
+    profiles.save(folder / "epoch=001-step=000020.npz")
+    dashboard = Dashboard(tmp_path / "logs")
+    at = {"run": "version_0", "method": "gradnap", "layer": "model.conv", "step": "20"}
+    payload = json.loads(respond(dashboard, "errors", at).body)
+    assert payload["right_wrong"] is None and payload["reason"].startswith("the file carries no scores")

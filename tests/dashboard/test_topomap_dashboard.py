@@ -54,9 +54,24 @@ def test_route_gives_the_saved_layout_and_weights_that_paint_the_maps(logdir: Pa
     painted = (profile[:, neurons] * weights).sum(axis=2).reshape(len(profile), GRID, GRID)
     np.testing.assert_allclose(painted, grid_maps(profile, positions)[0], atol=1e-4)  # what the figures show
     early = json.loads(respond(dashboard, "topomap", {**params, "step": "10"}).body)
-    assert early["anchor"] is None and "not anchored" in early["note"]
+    assert early["anchor"] is None and "no structure to anchor on yet" in early["note"] and not early["absent"]
     none = json.loads(respond(dashboard, "topomap", {**params, "layer": "model.conv1"}).body)
-    assert none["positions"] is None and "views=[..., 'topomap']" in none["note"]
+    assert none["positions"] is None and "maps the last topomap_layers" in none["note"] and not none["absent"]
+    other_run = json.loads(respond(dashboard, "topomap", {**params, "run": "version_1"}).body)
+    assert other_run["absent"] and "views=[..., 'topomap']" in other_run["note"]  # the panel stays hidden
+
+
+def test_a_second_methods_maps_are_painted_in_the_first_methods_layout(logdir: Path, tmp_path: Path) -> None:
+    gradnap = saved(logdir, 30)
+    nap = Profiles.load(logdir / "version_1" / "profiles" / "epoch=002-step=000030.npz")  # same shapes, no layout
+    folder = tmp_path / "two_methods" / "version_0" / "profiles"
+    folder.mkdir(parents=True)
+    Profiles.combine({"gradnap": gradnap, "nap": nap}).save(folder / "epoch=002-step=000030.npz")
+    dashboard = Dashboard(tmp_path / "two_methods")
+    params = {"run": "version_0", "method": "nap", "layer": LAYER, "step": "30"}
+    payload = json.loads(respond(dashboard, "topomap", params).body)
+    np.testing.assert_allclose(payload["positions"], gradnap.orderings[LAYER]["topomap_xy"], atol=1e-5)
+    assert payload["anchor"] == 20 and payload["note"] == "layout held from step 20, made from the gradnap profile"
 
 
 def test_report_maps_hover_a_neuron_click_a_group(logdir: Path, tmp_path: Path) -> None:
@@ -74,7 +89,7 @@ def test_report_maps_hover_a_neuron_click_a_group(logdir: Path, tmp_path: Path) 
         driver.get(report.as_uri())
         wait_for(driver, lambda d: drawn(d).startswith("version_0|model.conv1|30|"), "the first view")
         panel = driver.find_element(By.CSS_SELECTOR, ".topomap.panel")
-        wait_for(driver, lambda d: "views=[..., 'topomap']" in panel.text, "the note of a layer without maps")
+        wait_for(driver, lambda d: "maps the last topomap_layers" in panel.text, "the note of a layer without maps")
         Select(driver.find_element(By.CSS_SELECTOR, "select.layer")).select_by_visible_text(LAYER)
         wait_for(driver, lambda d: panel.get_attribute("data-state") == "shown", "the maps")
         tiles = panel.find_elements(By.CSS_SELECTOR, "figure.tile")

@@ -12,6 +12,7 @@ import { formatValue, packedColor } from "./colors.js";
  *     The most confused groups; `correct` and `wrong` are their rows in the file's order.
  * @property {number | null} right_wrong The layer's mean cosine distance of right and wrong profiles.
  * @property {number | null} right_wrong_noise The same between the two halves of one side.
+ * @property {string} [reason] Why `right_wrong` is null.
  */
 
 /**
@@ -27,7 +28,7 @@ export function showErrors(panel, payload, { values, neurons, limit, onGroup }) 
   const title = Object.assign(document.createElement("h3"), { textContent: "right and wrong: the most confused groups" });
   const score = Object.assign(document.createElement("p"), { className: "note" });
   score.textContent = payload.right_wrong === null
-    ? "right_wrong: none (no group has frames on both sides)"
+    ? `right_wrong: none (${payload.reason})`
     : `right_wrong ${formatValue(payload.right_wrong)} (cosine distance of right and wrong profiles), ` +
       `split-half noise ${payload.right_wrong_noise === null ? "none" : formatValue(payload.right_wrong_noise)}`;
   const list = document.createElement("div");

@@ -15,6 +15,7 @@ const LARGE = 288;
  * @property {number[]} neurons [S*S*3]: pixel p (row by row, row = y) is sum_k values[neurons[3p+k]] * weights[3p+k].
  * @property {number[]} weights [S*S*3].
  * @property {string} note Where the layout comes from, or why there is none.
+ * @property {boolean} absent The run has no maps at all (the view was off): the panel stays hidden.
  */
 
 /**
@@ -51,7 +52,8 @@ export class TopomapPanel {
   show(shown) {
     this.shown = shown;
     const { layout, names } = shown;
-    this.box.hidden = false;
+    this.box.hidden = layout.absent;
+    if (layout.absent) return;
     this.title.textContent = `topographic maps: ${shown.title}`;
     this.note.textContent = layout.note;
     if (!layout.positions) {
