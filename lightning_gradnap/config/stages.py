@@ -48,7 +48,7 @@ class ViewOptions:
 
     Attributes:
         views: What to log, from :data:`VIEWS` (``None``: :data:`DEFAULT_VIEWS`, all but
-            ``profile_clustered``): ``profile`` (the heatmaps in the order tracked over the run),
+            ``profile_clustered`` and ``topomap``): ``profile`` (the heatmaps in the order tracked over the run),
             ``profile_clustered`` (in each step's own clustered order), ``profile_replay`` (every
             step again under the final order, at the end of ``fit``), ``dendrogram``, ``groups_2d``,
             ``agreement`` (of the layers' clusterings), ``features`` (input-domain views),
