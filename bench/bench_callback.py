@@ -82,6 +82,9 @@ HOOKS = (
 )
 
 
+ONCE_PER_FIT = ("on_train_start", "on_fit_end")
+
+
 def _timed(name: str):
     method = getattr(GradNAPCallback, name)
 
@@ -90,14 +93,20 @@ def _timed(name: str):
         try:
             return method(self, *args, **kwargs)
         finally:
-            self.seconds += time.perf_counter() - start
+            seconds = time.perf_counter() - start
+            self.seconds += seconds
+            if name in ONCE_PER_FIT:
+                self.once += seconds
 
     return hook
 
 
 #: GradNAPCallback whose hooks add up their wall time in ``seconds``: with the figures drawn in the
 #: foreground, everything the callback does except the profiled forward's extra cost (part 1).
-TimedCallback = type("TimedCallback", (GradNAPCallback,), {"seconds": 0.0, **{name: _timed(name) for name in HOOKS}})
+#: ``once``: the part of it in the hooks that run once per fit: the untrained network's profiling and the replays.
+TimedCallback = type(
+    "TimedCallback", (GradNAPCallback,), {"seconds": 0.0, "once": 0.0, **{name: _timed(name) for name in HOOKS}}
+)
 
 
 def now(device: torch.device) -> float:
@@ -141,7 +150,11 @@ def run(
     start, cpu, replays = time.perf_counter(), time.process_time(), len(REPLAYS)
     trainer.fit(model, data)
     hooks = profiler.seconds if profiler else 0.0
+    ONCE.append(profiler.once if profiler else 0.0)
     return times, time.perf_counter() - start, time.process_time() - cpu, hooks, sum(REPLAYS[replays:])
+
+
+ONCE: list[float] = []  # seconds of each fit's once-per-fit hooks (TimedCallback.once)
 
 
 REPLAYS: list[float] = []  # seconds of each fit's replays at its end (heatmaps, and topomaps with --topomap)
@@ -217,12 +230,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as log_dir:
         fit(True, 1, log_dir, 1)  # warm up
         plain, profiled = [], []
+        # part 1 times the profiled batches alone: without the untrained network's profiling, whose figures
+        # would be drawn in the thread while these batches run (part 2 has it, as a fit does)
         for _ in range(args.repeats):
-            plain.append(fit(False, args.batches, log_dir, 1)[0])
-            profiled.append(fit(True, args.batches, log_dir, 1)[0])
+            plain.append(fit(False, args.batches, log_dir, 1, profile_init=False)[0])
+            profiled.append(fit(True, args.batches, log_dir, 1, profile_init=False)[0])
         epochs_plain, epochs_profiled, cpu_plain, cpu_profiled, accounted = [], [], [], [], []
         hook_seconds: tuple[list[float], list[float]] = ([], [])  # per epoch, of the runs without and with
         replayed: list[float] = []  # seconds of the profiled fits' replays
+        steady, once = [], []  # the hooks' share without the once-per-fit hooks, and the seconds of those
         if args.epoch:
             for _ in range(args.repeats):
                 options = {"background_figures": False} if args.foreground_figures and args.against_default else {}
@@ -236,6 +252,8 @@ def main() -> None:
                     True, None, log_dir, args.train_batches, epochs=args.epochs, **options
                 )
                 accounted.append(hooks / (wall - hooks))
+                steady.append((hooks - ONCE[-1]) / (wall - hooks))
+                once.append(ONCE[-1])
                 hook_seconds[1].append(hooks / args.epochs)
                 epochs_profiled.append(wall / args.epochs)
                 cpu_profiled.append(cpu / args.epochs)
@@ -277,6 +295,11 @@ def main() -> None:
             f"time inside the callback's hooks ({where}) / the rest of the same fit: "
             f"{', '.join(f'{r:.3f}' for r in accounted)}; median {statistics.median(accounted):.3f}, i.e. ratio "
             f"{1 + statistics.median(accounted):.3f} without the profiled forward's extra cost (part 1)"
+        )
+        print(
+            f"  of it, the hooks that run once per fit (the untrained network's profiling, the replays): "
+            f"{_list(once)} s per fit; the rest, per epoch (the steady cost): "
+            f"{', '.join(f'{r:.3f}' for r in steady)} of the fit's other time; median {statistics.median(steady):.3f}"
         )
         print(
             f"seconds inside the callback's hooks per epoch, without: {_list(hook_seconds[0])}; "
