@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -44,6 +44,7 @@ __all__ = [
     "replay_from_history",
     "replay_history",
     "step_of",
+    "titled_frame",
 ]
 
 
@@ -167,13 +168,22 @@ def replay(
                 columns_label=f"{len(neurons)} neurons, clustered at step {final_step}",
                 separators=False,
             )
-            frame = partial(_frame, frames, layer, f"in the order of step {final_step}")
+            frame = partial(titled_frame, frames, layer, f"in the order of step {final_step}")
             tag_name = layer_tag(tag, "profile_replay", numbered[layer])
             log_frames(writer, loaded, layer, len(neurons), frame, tag_name, report)
     return finished(writer, loaded, report, start)
 
 
-def _frame(frames: LayerFrames, layer: str, under: str, profile: np.ndarray, when: str) -> np.ndarray:
+class Redrawn(Protocol):
+    """A figure redrawn step by step (:class:`~lightning_gradnap.figures.tracked.LayerFrames`,
+    :class:`~lightning_gradnap.figures.topomap.TopomapFrames`)."""
+
+    def frame(self, profile: np.ndarray, title: str) -> np.ndarray: ...
+
+
+def titled_frame(frames: Redrawn, layer: str, under: str, profile: np.ndarray, when: str) -> np.ndarray:
+    """``frames``' image of ``profile``, titled with the layer, when it was profiled, and whose order or
+    layout it is drawn ``under``."""
     return frames.frame(profile, f"{layer} — {when}, {under}")
 
 

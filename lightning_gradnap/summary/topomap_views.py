@@ -20,12 +20,17 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-import numpy as np
-
 from lightning_gradnap.analysis.topomap import TopomapLayout, topomap_layout
 from lightning_gradnap.figures.topomap import TopomapFrames
 from lightning_gradnap.profiles.result import Profiles
-from lightning_gradnap.summary.replay import ReplayReport, finished, load_replayed, log_frames, replay_from_history
+from lightning_gradnap.summary.replay import (
+    ReplayReport,
+    finished,
+    load_replayed,
+    log_frames,
+    replay_from_history,
+    titled_frame,
+)
 from lightning_gradnap.summary.step_views import guarded
 from lightning_gradnap.summary.tags import layer_tag, numbered_layers
 
@@ -106,14 +111,10 @@ def replay_topomaps(
                 value_label=final.metadata.get("method", "profile"),
                 layout_label=f"layout of the final profiling (step {final_step})",
             )
-            frame = partial(_frame, drawing, layer, f"in the layout of step {final_step}")
+            frame = partial(titled_frame, drawing, layer, f"in the layout of step {final_step}")
             tag_name = layer_tag(tag, "topomap_replay", numbered[layer])
             log_frames(writer, loaded, layer, len(positions), frame, tag_name, report)
     return finished(writer, loaded, report, start)
-
-
-def _frame(drawing: TopomapFrames, layer: str, under: str, profile: np.ndarray, when: str) -> np.ndarray:
-    return drawing.frame(profile, f"{layer} — {when}, {under}")
 
 
 def replay_topomap_history(writer: Any, history: dict[str, Any], tag: str = "gradnap") -> ReplayReport:
